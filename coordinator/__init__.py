@@ -1,0 +1,3 @@
+"""Workflow coordinator (faust-streaming app). Not implemented yet: see the issues."""
+
+__all__: list[str] = []

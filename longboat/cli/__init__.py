@@ -1,0 +1,5 @@
+"""The ``longboat`` command line."""
+
+from longboat.cli._app import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,84 @@
+"""``longboat dev``: the local Kafka broker and OPA server."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from longboat.cli._app import settings_from
+from longboat.devinfra import KAFKA_VERSION, OPA_VERSION, DevPorts, DevStack
+from longboat.devinfra._stack import DEFAULT_PORTS
+
+__all__ = ["dev"]
+
+
+def _stack(ctx: click.Context) -> DevStack:
+    return DevStack(settings_from(ctx).dev_home)
+
+
+@click.group()
+def dev() -> None:
+    """Run a real local Kafka broker (KRaft) and OPA server on 127.0.0.1."""
+
+
+@dev.command()
+@click.option("--kafka-port", type=click.IntRange(1, 65535), help="Broker port (default 9092 if free).")
+@click.option("--opa-port", type=click.IntRange(1, 65535), help="OPA port (default 8181 if free).")
+@click.pass_context
+def up(ctx: click.Context, kafka_port: int | None, opa_port: int | None) -> None:
+    """Provision (once, cached) and start the broker and OPA; print their addresses.
+
+    The first run resolves Kafka's jars with Maven and builds OPA with Go (a few minutes);
+    later runs start in seconds. Other longboat commands find the addresses automatically.
+    """
+    stack = _stack(ctx)
+    ports = None
+    if kafka_port is not None or opa_port is not None:
+        ports = DevPorts.pick((kafka_port or DEFAULT_PORTS[0], DEFAULT_PORTS[1], opa_port or DEFAULT_PORTS[2]))
+    click.echo(f"provisioning Kafka {KAFKA_VERSION} and OPA {OPA_VERSION} into {stack.cache} ...", err=True)
+    stack.provision()
+    state = stack.up(ports=ports)
+    click.echo(f"kafka  {state.bootstrap_servers}  (pid {state.kafka_pid})")
+    click.echo(f"opa    {state.opa_url}  (pid {state.opa_pid})")
+    click.echo(f"state  {stack.state_file}")
+
+
+@dev.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show whether the local broker and OPA are running, and where."""
+    stack = _stack(ctx)
+    state = stack.read_state()
+    if state is None:
+        report: dict[str, object] = {"running": False, "kafka": None, "opa": None}
+    else:
+        report = {
+            "running": state.kafka_running and state.opa_running,
+            "kafka": {**asdict(state), "up": state.kafka_running},
+            "opa": {"url": state.opa_url, "pid": state.opa_pid, "up": state.opa_running},
+        }
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    if state is None:
+        click.echo("not running (start it with `longboat dev up`)")
+        return
+    for name, address, pid, alive in (
+        ("kafka", state.bootstrap_servers, state.kafka_pid, state.kafka_running),
+        ("opa", state.opa_url, state.opa_pid, state.opa_running),
+    ):
+        click.echo(f"{name:<6} {'up' if alive else 'DOWN':<5} {address}  (pid {pid})")
+
+
+@dev.command()
+@click.option("--wipe", is_flag=True, help="Also delete the broker's data.")
+@click.pass_context
+def down(ctx: click.Context, wipe: bool) -> None:
+    """Stop the local broker and OPA (their data is kept unless --wipe)."""
+    stopped = _stack(ctx).down(wipe=wipe)
+    click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    if wipe:
+        click.echo("data wiped")

@@ -1,0 +1,29 @@
+"""Real local infrastructure for development, tests and demos: a KRaft Kafka broker and OPA.
+
+Both are provisioned from package registries (Maven Central, the Go module proxy) into a
+git-ignored cache and started as background processes on 127.0.0.1.
+"""
+
+from longboat.devinfra._kafka import KAFKA_VERSION, KafkaNode, provision_kafka, start_kafka
+from longboat.devinfra._opa import OPA_VERSION, OpaNode, opa_healthy, provision_opa, start_opa
+from longboat.devinfra._process import stop_process
+from longboat.devinfra._stack import DevPorts, DevStack, DevState, cache_dir
+from longboat.devinfra._tools import free_port
+
+__all__ = [
+    "KAFKA_VERSION",
+    "OPA_VERSION",
+    "DevPorts",
+    "DevStack",
+    "DevState",
+    "KafkaNode",
+    "OpaNode",
+    "cache_dir",
+    "free_port",
+    "opa_healthy",
+    "provision_kafka",
+    "provision_opa",
+    "start_kafka",
+    "start_opa",
+    "stop_process",
+]

@@ -1,0 +1,151 @@
+"""A typed admin client: idempotent topic creation and group offset inspection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from longboat._settings import KafkaSettings
+from longboat._topics import TopicSpec
+from longboat.errors import TopicError
+from longboat.kafka._client_config import client_kwargs
+from longboat.kafka._errors import translate_kafka_errors
+from longboat.kafka._records import TopicPartition
+
+__all__ = ["Admin", "TopicOutcome"]
+
+TopicOutcome = Literal["created", "exists"]
+
+
+class Admin:
+    """Cluster administration: create topics, list them, read a group's committed offsets."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        """Create an admin client; nothing connects until :meth:`start`."""
+        self._servers = kafka.bootstrap_servers
+        self._admin = AIOKafkaAdminClient(**client_kwargs(kafka))
+        self._started = False
+
+    async def start(self) -> None:
+        """Connect to the cluster."""
+        with translate_kafka_errors(self._servers):
+            try:
+                await self._admin.start()
+            except BaseException:
+                await self._admin.close()
+                raise
+        self._started = True
+
+    async def stop(self) -> None:
+        """Disconnect; safe to call twice."""
+        if self._started:
+            self._started = False
+            await self._admin.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def broker_count(self) -> int:
+        """How many brokers the cluster has."""
+        with translate_kafka_errors(self._servers):
+            cluster: dict[str, Any] = await self._admin.describe_cluster()
+        return len(cluster.get("brokers", ())) or 1
+
+    async def ensure_topics(
+        self, specs: Sequence[TopicSpec], *, replication_factor: int | None = None
+    ) -> dict[str, TopicOutcome]:
+        """Create the topics that do not exist yet; existing ones are left as they are.
+
+        Args:
+            specs: The topics to ensure.
+            replication_factor: Copies of each partition; default ``min(3, brokers)``.
+
+        Raises:
+            TopicError: The broker refused a topic (the message names it and why).
+        """
+        if not specs:
+            return {}
+        rf = replication_factor or min(3, await self.broker_count())
+        # With three copies, require two in sync so that an acknowledged write survives a broker.
+        isr = {"min.insync.replicas": "2"} if rf >= 3 else {}
+        new = [NewTopic(s.name, s.partitions, rf, topic_configs={**isr, **s.config}) for s in specs]
+        with translate_kafka_errors(self._servers):
+            response = await self._admin.create_topics(new)
+        outcomes: dict[str, TopicOutcome] = {}
+        for entry in response.topic_errors:
+            name, code = entry[0], entry[1]
+            message = entry[2] if len(entry) > 2 else None
+            error = for_code(code)
+            if code == 0:
+                outcomes[name] = "created"
+            elif error is TopicAlreadyExistsError:
+                outcomes[name] = "exists"
+            else:
+                raise TopicError(f"cannot create topic {name}: {error.__name__}: {message or ''}".rstrip(": "))
+        return outcomes
+
+    async def topic_config(self, name: str) -> dict[str, str]:
+        """The effective topic-level configs of ``name`` (``cleanup.policy``, ...).
+
+        Raises:
+            TopicError: The topic does not exist.
+        """
+        resource = ConfigResource(ConfigResourceType.TOPIC, name)
+        with translate_kafka_errors(self._servers):
+            responses = await self._admin.describe_configs([resource])
+        config: dict[str, str] = {}
+        for response in responses:
+            for error_code, message, _type, _name, entries in response.resources:
+                if error_code != 0:
+                    error = for_code(error_code).__name__
+                    raise TopicError(f"cannot describe topic {name}: {error}: {message or ''}")
+                config.update({e[0]: e[1] for e in entries if e[1] is not None})
+        return config
+
+    async def partition_count(self, name: str) -> int:
+        """How many partitions ``name`` has.
+
+        Raises:
+            TopicError: The topic does not exist.
+        """
+        with translate_kafka_errors(self._servers):
+            described: list[dict[str, Any]] = await self._admin.describe_topics([name])
+        for topic in described:
+            if topic.get("topic") == name and topic.get("error_code", 0) == 0:
+                return len(topic.get("partitions", ()))
+        raise TopicError(f"topic {name} does not exist (create it with `longboat topics create`)")
+
+    async def list_topics(self) -> set[str]:
+        """Every topic name in the cluster."""
+        with translate_kafka_errors(self._servers):
+            names: list[str] = await self._admin.list_topics()
+        return set(names)
+
+    async def delete_topics(self, names: Iterable[str]) -> None:
+        """Delete topics (tests and ``longboat dev`` clean-ups)."""
+        with translate_kafka_errors(self._servers):
+            await self._admin.delete_topics(list(names))
+
+    async def group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
+        """The committed offsets of a consumer group, by partition."""
+        with translate_kafka_errors(self._servers):
+            raw = await self._admin.list_consumer_group_offsets(group_id)
+        return {
+            TopicPartition(tp.topic, tp.partition): meta.offset
+            for tp, meta in raw.items()
+            if meta.offset >= 0
+        }
