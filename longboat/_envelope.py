@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Final, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = ["CLOUDEVENTS_SPECVERSION", "Envelope", "new_event_id", "utc_now"]
 
-CLOUDEVENTS_SPECVERSION = "1.0"
+CLOUDEVENTS_SPECVERSION: Final = "1.0"
 
 # W3C Trace Context: version-traceid-parentid-flags, lower-case hex.
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -67,7 +67,7 @@ class Envelope(BaseModel):
     causationid: OptionalId = None
     traceparent: Annotated[str | None, AfterValidator(_traceparent)] = None
 
-    def caused(self, *, type: str, source: str, data: JsonValue = None) -> Self:  # noqa: A002
+    def caused(self, *, type: str, source: str, data: JsonValue = None) -> Self:
         """A new event caused by this one: same workflow, correlation and trace; causation = id.
 
         Args:

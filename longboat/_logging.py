@@ -58,5 +58,5 @@ def configure_logging(
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     """A logger bound to a component name (``logger=name``)."""
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(logger=name)
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger().bind(logger=name)
     return logger

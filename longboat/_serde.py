@@ -159,4 +159,6 @@ def _binary_data(value: bytes | None, content_type: str) -> object:
             return value.decode()
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise EventDecodeError(f"binary-mode data is not valid {media or 'JSON'}: {e}") from e
-    raise EventDecodeError(f"binary-mode data of type {media!r} is not supported (use JSON or text)")
+    raise EventDecodeError(
+        f"binary-mode data of type {media!r} is not supported (use JSON or text)"
+    )

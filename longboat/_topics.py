@@ -129,7 +129,9 @@ class TopicNames:
             spec(self.memory, 12, _COMPACT),
             spec(self.memory_audit, 12, _LONG_RETENTION),
             spec(self.tools_ledger, 12, _COMPACT),
-            spec(self.decisions, 12, {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)}),
+            spec(
+                self.decisions, 12, {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)}
+            ),
             spec(self.progress, 6, {"cleanup.policy": "delete", "retention.ms": str(7 * _DAY_MS)}),
         ]
 
@@ -145,5 +147,9 @@ class TopicNames:
                 n,
                 {"cleanup.policy": "compact,delete", "retention.ms": str(7 * _DAY_MS)},
             ),
-            TopicSpec(self.dlq(agent), partitions or 3, {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)}),
+            TopicSpec(
+                self.dlq(agent),
+                partitions or 3,
+                {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)},
+            ),
         ]

@@ -24,7 +24,9 @@ def dev() -> None:
 
 
 @dev.command()
-@click.option("--kafka-port", type=click.IntRange(1, 65535), help="Broker port (default 9092 if free).")
+@click.option(
+    "--kafka-port", type=click.IntRange(1, 65535), help="Broker port (default 9092 if free)."
+)
 @click.option("--opa-port", type=click.IntRange(1, 65535), help="OPA port (default 8181 if free).")
 @click.pass_context
 def up(ctx: click.Context, kafka_port: int | None, opa_port: int | None) -> None:
@@ -36,8 +38,12 @@ def up(ctx: click.Context, kafka_port: int | None, opa_port: int | None) -> None
     stack = _stack(ctx)
     ports = None
     if kafka_port is not None or opa_port is not None:
-        ports = DevPorts.pick((kafka_port or DEFAULT_PORTS[0], DEFAULT_PORTS[1], opa_port or DEFAULT_PORTS[2]))
-    click.echo(f"provisioning Kafka {KAFKA_VERSION} and OPA {OPA_VERSION} into {stack.cache} ...", err=True)
+        ports = DevPorts.pick(
+            (kafka_port or DEFAULT_PORTS[0], DEFAULT_PORTS[1], opa_port or DEFAULT_PORTS[2])
+        )
+    click.echo(
+        f"provisioning Kafka {KAFKA_VERSION} and OPA {OPA_VERSION} into {stack.cache} ...", err=True
+    )
     stack.provision()
     state = stack.up(ports=ports)
     click.echo(f"kafka  {state.bootstrap_servers}  (pid {state.kafka_pid})")

@@ -36,7 +36,9 @@ def parse_data(raw: str) -> JsonValue:
     try:
         value: JsonValue = _JSON.validate_python(json.loads(text))
     except (json.JSONDecodeError, ValidationError) as e:
-        raise UsageError(f"{where} is not valid JSON: {e} (quote it, e.g. --data '{{\"a\": 1}}')") from e
+        raise UsageError(
+            f"{where} is not valid JSON: {e} (quote it, e.g. --data '{{\"a\": 1}}')"
+        ) from e
     return value
 
 
@@ -49,7 +51,13 @@ async def _require_topic(settings: Settings, topic: str) -> None:
 @click.argument("topic")
 @click.option("--data", "data", required=True, help="The event data: JSON, @FILE, or @- for stdin.")
 @click.option("--key", help="Record key (e.g. the business key); default none.")
-@click.option("--type", "event_type", default="longboat.cli.published", show_default=True, help="CloudEvents type.")
+@click.option(
+    "--type",
+    "event_type",
+    default="longboat.cli.published",
+    show_default=True,
+    help="CloudEvents type.",
+)
 @click.option("--source", default="longboat-cli", show_default=True, help="CloudEvents source.")
 @click.option("--subject", help="CloudEvents subject.")
 @click.option("--workflow-id", help="The workflowid extension.")
@@ -68,7 +76,11 @@ def publish(
     settings = settings_from(ctx)
     try:
         event = Envelope(
-            type=event_type, source=source, subject=subject, workflowid=workflow_id, data=parse_data(data)
+            type=event_type,
+            source=source,
+            subject=subject,
+            workflowid=workflow_id,
+            data=parse_data(data),
         )
     except ValidationError as e:
         raise EventError(f"invalid event: {describe_errors(e)}") from e
@@ -87,17 +99,28 @@ def publish(
 
 @click.command()
 @click.argument("topic")
-@click.option("--from-beginning", is_flag=True, help="Start at the oldest record (default: only new ones).")
-@click.option("--max", "max_events", type=click.IntRange(min=1), help="Stop after this many events.")
+@click.option(
+    "--from-beginning", is_flag=True, help="Start at the oldest record (default: only new ones)."
+)
+@click.option(
+    "--max", "max_events", type=click.IntRange(min=1), help="Stop after this many events."
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     help="Stop when no record arrives for this many seconds (default: run until Ctrl-C).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print each envelope as one JSON object per line.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print each envelope as one JSON object per line."
+)
 @click.pass_context
 def consume(
-    ctx: click.Context, topic: str, from_beginning: bool, max_events: int | None, timeout: float | None, as_json: bool
+    ctx: click.Context,
+    topic: str,
+    from_beginning: bool,
+    max_events: int | None,
+    timeout: float | None,
+    as_json: bool,
 ) -> None:
     """Print the events on TOPIC (committed transactions only; no consumer group, no commits)."""
     settings = settings_from(ctx)
@@ -107,7 +130,9 @@ def consume(
         await _require_topic(settings, topic)
         seen = 0
         idle_since = time.monotonic()
-        async with Consumer(settings.kafka, topics=[topic], from_beginning=from_beginning) as consumer:
+        async with Consumer(
+            settings.kafka, topics=[topic], from_beginning=from_beginning
+        ) as consumer:
             while max_events is None or seen < max_events:
                 if timeout is not None and time.monotonic() - idle_since > timeout:
                     return
@@ -118,7 +143,9 @@ def consume(
                     except EventError as e:
                         click.echo(f"skipped {record.coordinates}: {e}", err=True)
                         continue
-                    click.echo(event.model_dump_json(exclude_none=True) if as_json else _line(event))
+                    click.echo(
+                        event.model_dump_json(exclude_none=True) if as_json else _line(event)
+                    )
                     seen += 1
                     if max_events is not None and seen >= max_events:
                         return

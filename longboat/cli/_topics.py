@@ -23,11 +23,19 @@ def topics() -> None:
     type=click.IntRange(1, 10_000),
     help="Partition count for every topic (default: per-topic defaults, e.g. 12 for results).",
 )
-@click.option("--agent", "agents", multiple=True, help="Also create this agent's tasks, journal and DLQ topics.")
+@click.option(
+    "--agent",
+    "agents",
+    multiple=True,
+    help="Also create this agent's tasks, journal and DLQ topics.",
+)
 @click.option("--replication-factor", type=click.IntRange(1, 32), help="Default: min(3, brokers).")
 @click.pass_context
 def create(
-    ctx: click.Context, partitions: int | None, agents: tuple[str, ...], replication_factor: int | None
+    ctx: click.Context,
+    partitions: int | None,
+    agents: tuple[str, ...],
+    replication_factor: int | None,
 ) -> None:
     """Create every system topic that does not exist yet (safe to run again)."""
     settings = settings_from(ctx)
@@ -38,7 +46,10 @@ def create(
     outcomes = run_async(_ensure(settings, specs, replication_factor))
     for spec in specs:
         policy = spec.config.get("cleanup.policy", "delete")
-        click.echo(f"{outcomes[spec.name]:<8} {spec.name:<40} partitions={spec.partitions} cleanup={policy}")
+        click.echo(
+            f"{outcomes[spec.name]:<8} {spec.name:<40} "
+            f"partitions={spec.partitions} cleanup={policy}"
+        )
 
 
 async def _ensure(

@@ -90,8 +90,17 @@ def provision_kafka(cache: Path) -> Path:
         pom.write_text(_POM.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION))
         jars = work / "jars"
         run_tool(
-            [mvn, "-B", "-ntp", "-q", "-f", str(pom), DEPENDENCY_PLUGIN,
-             "-DincludeScope=runtime", f"-DoutputDirectory={jars}"],
+            [
+                mvn,
+                "-B",
+                "-ntp",
+                "-q",
+                "-f",
+                str(pom),
+                DEPENDENCY_PLUGIN,
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={jars}",
+            ],
             log=cache / "logs" / f"kafka-{KAFKA_VERSION}-maven.log",
             what=f"resolving Kafka {KAFKA_VERSION} jars with Maven",
         )
@@ -147,9 +156,17 @@ def _format_storage(java: str, jars: Path, data: Path, port: int, controller_por
     data.mkdir(parents=True)
     config.write_text(_server_properties(data, port, controller_port))
     run_tool(
-        [java, "-cp", f"{jars}/*", "kafka.tools.StorageTool", "format",
-         # "=" form: a base64url id may start with "-", which argparse would take for an option.
-         f"--cluster-id={_cluster_id()}", "-c", str(config)],
+        [
+            java,
+            "-cp",
+            f"{jars}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            # "=" form: a base64url id may start with "-", which argparse would take for an option.
+            f"--cluster-id={_cluster_id()}",
+            "-c",
+            str(config),
+        ],
         log=data / "format.log",
         what="formatting Kafka storage",
     )
@@ -177,7 +194,7 @@ def start_kafka(
     """Start a broker in the background and wait until it serves clients.
 
     Raises:
-        longboat.errors.InfraError: The broker died or was not ready in time (the message has its log tail).
+        longboat.errors.InfraError: The broker died or was not ready in time (with its log tail).
     """
     java = require_tool("java")
     config = _format_storage(java, jars, data, port, controller_port)
@@ -186,9 +203,18 @@ def start_kafka(
     log = data / "kafka.log"
     log.write_text("")
     pid = spawn(
-        [java, "-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC",
-         "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}",
-         "-cp", f"{jars}/*", KAFKA_MARKER, str(config)],
+        [
+            java,
+            "-Xms256m",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            f"{jars}/*",
+            KAFKA_MARKER,
+            str(config),
+        ],
         log=log,
     )
 

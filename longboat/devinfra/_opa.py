@@ -81,12 +81,21 @@ def start_opa(
     data.mkdir(parents=True, exist_ok=True)
     log = data / "opa.log"
     log.write_text("")
-    args = [str(binary), "run", "--server", "--addr", f"127.0.0.1:{port}",
-            "--skip-version-check", "--log-level", "error"]
+    args = [
+        str(binary),
+        "run",
+        "--server",
+        "--addr",
+        f"127.0.0.1:{port}",
+        "--skip-version-check",
+        "--log-level",
+        "error",
+    ]
     if policy_paths:
         args += ["--watch", *(str(p) for p in policy_paths)]
     pid = spawn(args, log=log, cwd=data)
     node = OpaNode(pid=pid, port=port, log=log)
-    wait_until(lambda: opa_healthy(node.url), pid=pid, timeout_s=timeout_s,
-               what="OPA server", log=log)
+    wait_until(
+        lambda: opa_healthy(node.url), pid=pid, timeout_s=timeout_s, what="OPA server", log=log
+    )
     return node

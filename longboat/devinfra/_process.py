@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,7 +39,9 @@ def is_running(pid: int, marker: str) -> bool:
     The marker guards against a recycled pid: we never signal a process we did not start.
     """
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        cmdline = (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
@@ -83,10 +86,8 @@ def _child_exited(pid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop_process(pid: int, marker: str, *, timeout_s: float = 30.0) -> bool:

@@ -23,7 +23,9 @@ def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         hint = _INSTALL_HINTS.get(name, f"install {name}")
-        raise ToolMissing(f"'{name}' is not on PATH; it is needed to provision local infrastructure: {hint}")
+        raise ToolMissing(
+            f"'{name}' is not on PATH; it is needed to provision local infrastructure: {hint}"
+        )
     return path
 
 

@@ -95,7 +95,9 @@ class Admin:
             elif error is TopicAlreadyExistsError:
                 outcomes[name] = "exists"
             else:
-                raise TopicError(f"cannot create topic {name}: {error.__name__}: {message or ''}".rstrip(": "))
+                raise TopicError(
+                    f"cannot create topic {name}: {error.__name__}: {message or ''}".rstrip(": ")
+                )
         return outcomes
 
     async def topic_config(self, name: str) -> dict[str, str]:

@@ -115,7 +115,9 @@ class Consumer:
         with translate_kafka_errors(self._servers):
             await self._consumer.seek_to_beginning(*raw)
 
-    async def poll(self, *, timeout_ms: int = 1000, max_records: int | None = None) -> list[ConsumedRecord]:
+    async def poll(
+        self, *, timeout_ms: int = 1000, max_records: int | None = None
+    ) -> list[ConsumedRecord]:
         """Wait up to ``timeout_ms`` for records; returns them in offset order per partition."""
         with translate_kafka_errors(self._servers):
             batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
@@ -145,7 +147,9 @@ class Consumer:
     async def committed(self, tp: TopicPartition) -> int | None:
         """The group's committed offset for ``tp``, or ``None``."""
         with translate_kafka_errors(self._servers):
-            offset: int | None = await self._consumer.committed(AkTopicPartition(tp.topic, tp.partition))
+            offset: int | None = await self._consumer.committed(
+                AkTopicPartition(tp.topic, tp.partition)
+            )
         return offset
 
     async def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:

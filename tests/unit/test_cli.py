@@ -1,0 +1,69 @@
+"""The CLI without I/O: help for every command, --data parsing, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from longboat.cli import cli
+from longboat.cli._events import parse_data
+from longboat.errors import UsageError
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found += _commands(command, (*prefix, name))
+    return found
+
+
+def test_root_help_lists_the_commands() -> None:
+    """`longboat --help` lists every top-level command."""
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in ("dev", "topics", "publish", "consume"):
+        assert name in result.output
+
+
+@pytest.mark.parametrize("path", _commands(cli))
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    """Each command and subcommand answers --help with a description."""
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert len(result.output.splitlines()) > 3
+
+
+def test_parse_data_inline_file_and_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--data takes inline JSON, @FILE and @- (stdin)."""
+    assert parse_data('{"a": [1, 2]}') == {"a": [1, 2]}
+    file = tmp_path / "d.json"
+    file.write_text('"text"')
+    assert parse_data(f"@{file}") == "text"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("7"))
+    assert parse_data("@-") == 7
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"), [("{bad", "not valid JSON"), ("@/no/such/file", "cannot read")]
+)
+def test_parse_data_errors_name_the_option(raw: str, reason: str) -> None:
+    """Bad --data raises a UsageError naming --data and the problem."""
+    with pytest.raises(UsageError, match=reason) as info:
+        parse_data(raw)
+    assert "--data" in str(info.value)
+
+
+def test_invalid_settings_give_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad setting stops a command with exit 2 and one line naming the variable."""
+    monkeypatch.setenv("LONGBOAT_KAFKA__SECURITY_PROTOCOL", "TLS")
+    result = CliRunner().invoke(cli, ["publish", "t", "--data", "1"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: invalid settings: LONGBOAT_KAFKA__SECURITY_PROTOCOL")
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
