@@ -52,6 +52,22 @@ def up(ctx: click.Context, kafka_port: int | None, opa_port: int | None) -> None
 
 
 @dev.command()
+@click.pass_context
+def provision(ctx: click.Context) -> None:
+    """Resolve Kafka's jars and build OPA into the cache without starting anything.
+
+    Prints the jar folder and the opa binary, for scripts (e.g. `opa test` in `make test`).
+    """
+    stack = _stack(ctx)
+    click.echo(
+        f"provisioning Kafka {KAFKA_VERSION} and OPA {OPA_VERSION} into {stack.cache} ...", err=True
+    )
+    jars, opa = stack.provision()
+    click.echo(f"kafka-jars {jars}")
+    click.echo(f"opa        {opa}")
+
+
+@dev.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from longboat._settings import Settings
 from longboat._topics import TopicNames, TopicSpec
 from longboat.cli._app import run_async, settings_from
+from longboat.errors import UsageError
 from longboat.kafka import Admin, TopicOutcome
 
 __all__ = ["topics"]
+
+_TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 
 
 @click.group()
@@ -29,20 +34,29 @@ def topics() -> None:
     multiple=True,
     help="Also create this agent's tasks, journal and DLQ topics.",
 )
+@click.option(
+    "--topic",
+    "extra",
+    multiple=True,
+    metavar="NAME[:PARTITIONS]",
+    help="Also create this input topic (e.g. claims.submitted:6); delete cleanup.",
+)
 @click.option("--replication-factor", type=click.IntRange(1, 32), help="Default: min(3, brokers).")
 @click.pass_context
 def create(
     ctx: click.Context,
     partitions: int | None,
     agents: tuple[str, ...],
+    extra: tuple[str, ...],
     replication_factor: int | None,
 ) -> None:
-    """Create every system topic that does not exist yet (safe to run again)."""
+    """Create every system topic (and --topic input topics) not there yet; safe to rerun."""
     settings = settings_from(ctx)
     names = TopicNames(settings.topic_prefix)
     specs = names.system_topics(partitions=partitions)
     for agent in agents:
         specs += names.agent_topics(agent, partitions=partitions)
+    specs += [_input_topic(text, partitions) for text in extra]
     outcomes = run_async(_ensure(settings, specs, replication_factor))
     for spec in specs:
         policy = spec.config.get("cleanup.policy", "delete")
@@ -50,6 +64,17 @@ def create(
             f"{outcomes[spec.name]:<8} {spec.name:<40} "
             f"partitions={spec.partitions} cleanup={policy}"
         )
+
+
+def _input_topic(text: str, partitions: int | None) -> TopicSpec:
+    name, _, count = text.partition(":")
+    if not _TOPIC_NAME.match(name):
+        raise UsageError(
+            f"--topic {text!r}: a topic name is 1-249 letters, digits, '.', '_' or '-'"
+        )
+    if count and not (count.isdigit() and int(count) >= 1):
+        raise UsageError(f"--topic {text!r}: partitions must be a whole number >= 1")
+    return TopicSpec(name, int(count) if count else (partitions or 6), {"cleanup.policy": "delete"})
 
 
 async def _ensure(

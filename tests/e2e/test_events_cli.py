@@ -12,12 +12,19 @@ from tests.e2e.conftest import RunCli
 
 def test_topics_create_is_idempotent(run_cli: RunCli, unique: str) -> None:
     """The first run creates every system topic, the second finds them all."""
-    first = run_cli("topics", "create", "--partitions", "1", "--agent", "triage")
+    first = run_cli(
+        "topics", "create", "--partitions", "1", "--agent", "triage", "--topic", f"in-{unique}:3"
+    )
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
-    assert len(lines) == 13
+    assert len(lines) == 14
     assert all(line.startswith("created") for line in lines)
     assert f"e{unique}.journal.triage" in first.stdout
+    assert f"in-{unique}" in lines[-1]
+    assert "partitions=3" in lines[-1]
+    bad = run_cli("topics", "create", "--topic", "no spaces allowed")
+    assert bad.returncode == 2
+    assert "--topic 'no spaces allowed'" in bad.stderr
     second = run_cli("topics", "create", "--partitions", "1")
     assert second.returncode == 0, second.stderr
     assert all(line.startswith("exists") for line in second.stdout.splitlines())
