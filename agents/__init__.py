@@ -1,3 +1,58 @@
-"""The agent runtime (SDK) and built-in specialist agents. Not implemented yet: see the issues."""
+"""The agent runtime: durable specialist agents whose committed offsets are their checkpoints.
 
-__all__: list[str] = []
+Write a handler, run it with ``longboat run agent MODULE:ATTR``::
+
+    from agents import Agent, Context
+    from longboat import Envelope
+
+    triage = Agent("triage", topics=["claims.submitted"], durability="sync")
+
+    @triage.handler
+    async def handle(ctx: Context, event: Envelope) -> dict[str, str]:
+        answer = await ctx.llm(f"Classify this claim: {event.data}")
+        return {"label": answer.text}
+
+See docs/agents.md for the step model, durability modes and exact guarantees.
+"""
+
+from agents._agent import Agent, Handler
+from agents._context import NOT_FOUND, Context, NotFound, Reconcile, StepFailed
+from agents._dlq import DeadLetter, DeadLetterEntry, list_dead_letters, replay_dead_letters
+from agents._identity import canonical_json, run_id, step_fingerprint
+from agents._llm import LLMMessage, LLMRequest, LLMResponse, LocalProvider, OpenAIProvider
+from agents._options import (
+    AgentRuntimeSettings,
+    AgentSettings,
+    Durability,
+    LLMSettings,
+    RetryPolicy,
+)
+from agents._runner import AgentRunner
+
+__all__ = [
+    "NOT_FOUND",
+    "Agent",
+    "AgentRunner",
+    "AgentRuntimeSettings",
+    "AgentSettings",
+    "Context",
+    "DeadLetter",
+    "DeadLetterEntry",
+    "Durability",
+    "Handler",
+    "LLMMessage",
+    "LLMRequest",
+    "LLMResponse",
+    "LLMSettings",
+    "LocalProvider",
+    "NotFound",
+    "OpenAIProvider",
+    "Reconcile",
+    "RetryPolicy",
+    "StepFailed",
+    "canonical_json",
+    "list_dead_letters",
+    "replay_dead_letters",
+    "run_id",
+    "step_fingerprint",
+]

@@ -57,6 +57,10 @@ def configure_logging(
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
-    """A logger bound to a component name (``logger=name``)."""
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger().bind(logger=name)
+    """A logger tagged with its component (``component=name``).
+
+    It stays lazy: modules create loggers at import time, before :func:`configure_logging`
+    runs, and each call must still see the configuration in force when it logs.
+    """
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(component=name)
     return logger

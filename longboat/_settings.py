@@ -10,7 +10,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from longboat._serde import DEFAULT_MAX_EVENT_BYTES
 from longboat.errors import ConfigError
 
-__all__ = ["DEV_STATE_FILE", "KafkaSettings", "Settings", "load_settings"]
+__all__ = ["DEV_STATE_FILE", "KafkaSettings", "Settings", "load_settings", "load_settings_as"]
 
 ENV_PREFIX = "LONGBOAT_"
 DEV_STATE_FILE = Path("dev") / "state.json"
@@ -151,8 +151,16 @@ def load_settings(**overrides: Any) -> Settings:
     The message names the environment variable to fix, e.g.
     ``LONGBOAT_KAFKA__SECURITY_PROTOCOL: Input should be 'PLAINTEXT', ...``.
     """
+    return load_settings_as(Settings, **overrides)
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def load_settings_as(settings_cls: type[S], **overrides: Any) -> S:
+    """Like :func:`load_settings` for a service's subclass of :class:`Settings`."""
     try:
-        return Settings(**overrides)
+        return settings_cls(**overrides)
     except ValidationError as e:
         problems = []
         for item in e.errors(include_url=False):

@@ -3,14 +3,21 @@
 from longboat.kafka._admin import Admin, TopicOutcome
 from longboat.kafka._consumer import Consumer, IsolationLevel
 from longboat.kafka._producer import Producer, RecordMetadata, TransactionalProducer
-from longboat.kafka._records import ConsumedRecord, TopicPartition
+from longboat.kafka._records import (
+    CommittedOffset,
+    ConsumedRecord,
+    RebalanceHandler,
+    TopicPartition,
+)
 
 __all__ = [
     "Admin",
+    "CommittedOffset",
     "ConsumedRecord",
     "Consumer",
     "IsolationLevel",
     "Producer",
+    "RebalanceHandler",
     "RecordMetadata",
     "TopicOutcome",
     "TopicPartition",

@@ -9,13 +9,14 @@ from typing import Any, Literal, Self
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.structs import TopicPartition as AkTopicPartition
 
 from longboat._settings import KafkaSettings
 from longboat._topics import TopicSpec
 from longboat.errors import TopicError
 from longboat.kafka._client_config import client_kwargs
 from longboat.kafka._errors import translate_kafka_errors
-from longboat.kafka._records import TopicPartition
+from longboat.kafka._records import CommittedOffset, TopicPartition
 
 __all__ = ["Admin", "TopicOutcome"]
 
@@ -148,6 +149,21 @@ class Admin:
             raw = await self._admin.list_consumer_group_offsets(group_id)
         return {
             TopicPartition(tp.topic, tp.partition): meta.offset
+            for tp, meta in raw.items()
+            if meta.offset >= 0
+        }
+
+    async def committed(
+        self, group_id: str, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, CommittedOffset]:
+        """The group's committed offsets *with their metadata* for the given partitions."""
+        raw_tps = [AkTopicPartition(tp.topic, tp.partition) for tp in partitions]
+        with translate_kafka_errors(self._servers):
+            raw = await self._admin.list_consumer_group_offsets(group_id, partitions=raw_tps)
+        return {
+            TopicPartition(tp.topic, tp.partition): CommittedOffset(
+                meta.offset, meta.metadata or ""
+            )
             for tp, meta in raw.items()
             if meta.offset >= 0
         }

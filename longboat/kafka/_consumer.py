@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Literal, Self
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata
 from aiokafka.structs import TopicPartition as AkTopicPartition
 
@@ -14,7 +15,7 @@ from longboat._settings import KafkaSettings
 from longboat.errors import ConfigError
 from longboat.kafka._client_config import client_kwargs
 from longboat.kafka._errors import translate_kafka_errors
-from longboat.kafka._records import ConsumedRecord, TopicPartition
+from longboat.kafka._records import ConsumedRecord, RebalanceHandler, TopicPartition
 
 __all__ = ["Consumer"]
 
@@ -39,6 +40,8 @@ class Consumer:
         isolation_level: IsolationLevel = "read_committed",
         max_poll_records: int = 500,
         session_timeout_ms: int = 45_000,
+        max_poll_interval_ms: int = 300_000,
+        rebalance: RebalanceHandler | None = None,
     ) -> None:
         """Create a consumer; nothing connects until :meth:`start`.
 
@@ -51,6 +54,8 @@ class Consumer:
             isolation_level: ``read_committed`` hides aborted and open transactions.
             max_poll_records: The most records one :meth:`poll` returns.
             session_timeout_ms: How long the group waits for a silent member.
+            max_poll_interval_ms: The longest a rebalance callback may take.
+            rebalance: Called around rebalances (group subscriptions only).
         """
         if group_instance_id is not None and group_id is None:
             raise ConfigError("group_instance_id needs a group_id")
@@ -58,8 +63,10 @@ class Consumer:
             raise ConfigError(f"max_poll_records={max_poll_records} must be >= 1")
         self._servers = kafka.bootstrap_servers
         self.group_id = group_id
+        if rebalance is not None and (group_id is None or not topics):
+            raise ConfigError("a rebalance handler needs a group_id and topics")
         self._consumer = AIOKafkaConsumer(
-            *topics,
+            *(() if rebalance is not None else topics),
             **client_kwargs(kafka),
             group_id=group_id,
             group_instance_id=group_instance_id,
@@ -68,7 +75,10 @@ class Consumer:
             isolation_level=isolation_level,
             max_poll_records=max_poll_records,
             session_timeout_ms=session_timeout_ms,
+            max_poll_interval_ms=max_poll_interval_ms,
         )
+        if rebalance is not None:
+            self._consumer.subscribe(list(topics), listener=_Listener(rebalance))
         self._started = False
 
     async def start(self) -> None:
@@ -135,6 +145,30 @@ class Consumer:
             for r in records
         ]
 
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Read ``tp`` from ``offset`` on the next poll."""
+        with translate_kafka_errors(self._servers):
+            self._consumer.seek(AkTopicPartition(tp.topic, tp.partition), offset)
+
+    async def position(self, tp: TopicPartition) -> int:
+        """The offset of the next record :meth:`poll` will return for ``tp``."""
+        with translate_kafka_errors(self._servers):
+            offset: int = await self._consumer.position(AkTopicPartition(tp.topic, tp.partition))
+        return offset
+
+    def pause(self, partitions: Iterable[TopicPartition]) -> None:
+        """Stop fetching from these partitions until :meth:`resume` (back-pressure)."""
+        self._consumer.pause(*(AkTopicPartition(tp.topic, tp.partition) for tp in partitions))
+
+    def resume(self, partitions: Iterable[TopicPartition]) -> None:
+        """Fetch from these paused partitions again."""
+        self._consumer.resume(*(AkTopicPartition(tp.topic, tp.partition) for tp in partitions))
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        """The partition's end offset as of the last fetch (``None`` before any fetch)."""
+        value: int | None = self._consumer.highwater(AkTopicPartition(tp.topic, tp.partition))
+        return value
+
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the *next* offsets to read for the given partitions."""
         raw = {
@@ -152,9 +186,31 @@ class Consumer:
             )
         return offset
 
+    async def beginning_offsets(
+        self, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """The first offset still stored in each partition."""
+        raw = [AkTopicPartition(tp.topic, tp.partition) for tp in partitions]
+        with translate_kafka_errors(self._servers):
+            starts = await self._consumer.beginning_offsets(raw)
+        return {TopicPartition(tp.topic, tp.partition): off for tp, off in starts.items()}
+
     async def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         """The offset after the last (stable) record of each partition."""
         raw = [AkTopicPartition(tp.topic, tp.partition) for tp in partitions]
         with translate_kafka_errors(self._servers):
             ends = await self._consumer.end_offsets(raw)
         return {TopicPartition(tp.topic, tp.partition): off for tp, off in ends.items()}
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Adapts aiokafka's listener to :class:`RebalanceHandler` with our partition type."""
+
+    def __init__(self, handler: RebalanceHandler) -> None:
+        self._handler = handler
+
+    async def on_partitions_revoked(self, revoked: Iterable[AkTopicPartition]) -> None:
+        await self._handler.on_revoked({TopicPartition(tp.topic, tp.partition) for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: Iterable[AkTopicPartition]) -> None:
+        await self._handler.on_assigned({TopicPartition(tp.topic, tp.partition) for tp in assigned})

@@ -189,10 +189,18 @@ class TransactionalProducer(Producer):
         with translate_kafka_errors(self._servers):
             await self._producer.abort_transaction()
 
-    async def send_offsets(self, offsets: Mapping[TopicPartition, int], group_id: str) -> None:
-        """Add consumer offsets (the *next* offset to read) to the open transaction."""
+    async def send_offsets(
+        self, offsets: Mapping[TopicPartition, int], group_id: str, *, metadata: str = ""
+    ) -> None:
+        """Add consumer offsets (the *next* offset to read) to the open transaction.
+
+        Args:
+            offsets: The next offset to read, per partition.
+            group_id: The consumer group whose offsets these are.
+            metadata: Stored with every offset and committed atomically with it.
+        """
         raw = {
-            AkTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(offset, "")
+            AkTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(offset, metadata)
             for tp, offset in offsets.items()
         }
         with translate_kafka_errors(self._servers):

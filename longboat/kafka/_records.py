@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from longboat._serde import Headers
 
-__all__ = ["ConsumedRecord", "TopicPartition"]
+__all__ = ["CommittedOffset", "ConsumedRecord", "RebalanceHandler", "TopicPartition"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -38,3 +39,21 @@ class ConsumedRecord:
     def coordinates(self) -> str:
         """``topic/partition@offset``, for logs and error messages."""
         return f"{self.topic}/{self.partition}@{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedOffset:
+    """A group's committed position for one partition and the metadata stored with it."""
+
+    offset: int
+    metadata: str
+
+
+class RebalanceHandler(Protocol):
+    """Called by a group consumer around every rebalance (both are awaited)."""
+
+    async def on_revoked(self, partitions: set[TopicPartition]) -> None:
+        """Partitions are about to be taken away: finish or abandon work and commit."""
+
+    async def on_assigned(self, partitions: set[TopicPartition]) -> None:
+        """Partitions were handed to this member: restore their state before records flow."""

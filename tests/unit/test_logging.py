@@ -28,7 +28,7 @@ def test_json_lines_carry_bound_context() -> None:
     assert record["partition"] == 3
     assert record["offset"] == 42
     assert record["level"] == "info"
-    assert record["logger"] == "test"
+    assert record["component"] == "test"
 
 
 def test_console_format_is_not_json() -> None:
@@ -39,3 +39,13 @@ def test_console_format_is_not_json() -> None:
     text = out.getvalue()
     assert "policy_denied" in text
     assert not text.lstrip().startswith("{")
+
+
+def test_loggers_made_before_configuration_follow_it() -> None:
+    """A module-level logger created before configure_logging obeys the later configuration."""
+    configure_logging(level="error", stream=io.StringIO())
+    early = get_logger("early")
+    out = io.StringIO()
+    configure_logging(level="info", fmt="json", stream=out)
+    early.info("record_processed")
+    assert json.loads(out.getvalue())["event"] == "record_processed"

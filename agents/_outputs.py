@@ -1,0 +1,26 @@
+"""Records a run produces, buffered until its checkpoint transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from longboat._envelope import Envelope
+from longboat._serde import EnvelopeSerde, Headers
+
+__all__ = ["OutputRecord", "output_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRecord:
+    """One record to write in the checkpoint transaction."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers
+
+
+def output_of(serde: EnvelopeSerde, topic: str, event: Envelope, key: bytes | None) -> OutputRecord:
+    """Encode ``event`` now, so that a size or shape error surfaces inside the handler."""
+    encoded = serde.encode(event)
+    return OutputRecord(topic=topic, key=key, value=encoded.value, headers=encoded.headers)

@@ -1,0 +1,255 @@
+"""The agent process: one consumer-group member running a worker per assigned partition.
+
+Lifecycle: ``async with AgentRunner(agent, settings) as runner: await runner.run()``;
+``runner.shutdown()`` (SIGTERM) stops fetching, lets in-flight runs finish within the grace
+period, commits what is complete and leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Self
+
+from agents._agent import Agent
+from agents._checkpoint_meta import CheckpointMeta
+from agents._faults import FaultPlan
+from agents._http import HealthServer
+from agents._journal import RunHistory, StepJournal, load_journal_tail
+from agents._llm import provider_from_settings
+from agents._metrics import AgentMetrics
+from agents._options import AgentSettings, Durability
+from agents._partition import PartitionWorker, transactional_id
+from agents._runtime_deps import RuntimeDeps
+from longboat._logging import get_logger
+from longboat._serde import EnvelopeSerde
+from longboat._topics import TopicNames
+from longboat.errors import ConfigError, TopicError
+from longboat.kafka import Admin, Consumer, Producer, TopicPartition, TransactionalProducer
+
+__all__ = ["AgentRunner"]
+
+_log = get_logger("agents.runner")
+
+
+class AgentRunner:
+    """Runs one agent as one member of its consumer group."""
+
+    def __init__(self, agent: Agent, settings: AgentSettings) -> None:
+        """Prepare the runner; nothing connects until ``async with``."""
+        agent.handle  # noqa: B018 - fail now, with the fix, if no handler was set
+        self.agent = agent
+        self.settings = settings
+        self.names = TopicNames(settings.topic_prefix)
+        self.group_id = agent.group_id(self.names)
+        self.instance = settings.agent.instance or socket.gethostname()
+        self.metrics = AgentMetrics()
+        self._faults = FaultPlan(settings.agent.faults)
+        self._workers: dict[TopicPartition, PartitionWorker] = {}
+        self._stack = AsyncExitStack()
+        self._stopping = asyncio.Event()
+        self._group: asyncio.TaskGroup | None = None
+        self._consumer: Consumer | None = None
+        self._deps: RuntimeDeps | None = None
+        self._admin: Admin | None = None
+        self.http: HealthServer | None = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._open()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _open(self) -> None:
+        kafka = self.settings.kafka
+        self._admin = await self._stack.enter_async_context(Admin(kafka))
+        journal_partitions = await self._check_topics(self._admin)
+        journal = None
+        if self.agent.durability is not Durability.EXIT:
+            producer = await self._stack.enter_async_context(Producer(kafka, linger_ms=0))
+            journal = StepJournal(producer, self.names.journal(self.agent.name), journal_partitions)
+        llm = provider_from_settings(self.settings.llm)
+        self._stack.push_async_callback(llm.close)
+        self._deps = RuntimeDeps(
+            agent=self.agent,
+            settings=self.settings,
+            names=self.names,
+            group_id=self.group_id,
+            serde=EnvelopeSerde(max_event_bytes=self.settings.max_event_bytes),
+            journal=journal,
+            llm=llm,
+            metrics=self.metrics,
+            faults=self._faults,
+        )
+        runtime = self.settings.agent
+        self.http = await self._stack.enter_async_context(
+            HealthServer(
+                host=runtime.http_host,
+                port=runtime.http_port,
+                ready=self.ready,
+                metrics=self.metrics.render,
+            )
+        )
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    async def _check_topics(self, admin: Admin) -> int:
+        needed = [
+            *self.agent.input_topics(self.names),
+            self.names.results,
+            self.names.progress,
+            self.names.dlq(self.agent.name),
+            self.names.journal(self.agent.name),
+        ]
+        missing = sorted(set(needed) - await admin.list_topics())
+        if missing:
+            raise ConfigError(
+                f"agent {self.agent.name}: missing topics {', '.join(missing)}; create them with "
+                f"`longboat topics create --agent {self.agent.name}` (plus --topic for inputs)"
+            )
+        try:
+            return await admin.partition_count(self.names.journal(self.agent.name))
+        except TopicError as e:  # pragma: no cover - checked just above
+            raise ConfigError(str(e)) from e
+
+    def ready(self) -> bool:
+        """Whether this member holds partitions and is not stopping."""
+        return bool(self._workers) and not self._stopping.is_set()
+
+    def shutdown(self) -> None:
+        """Ask the runner to stop (idempotent; safe from a signal handler)."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until :meth:`shutdown`; every partition is committed on the way out."""
+        runtime = self.settings.agent
+        consumer = Consumer(
+            self.settings.kafka,
+            topics=self.agent.input_topics(self.names),
+            group_id=self.group_id,
+            group_instance_id=self.instance,
+            from_beginning=True,
+            isolation_level="read_committed",
+            session_timeout_ms=runtime.session_timeout_ms,
+            rebalance=self,
+            max_poll_records=max(self.agent.max_in_flight * 4, 100),
+        )
+        _log.info(
+            "agent_started",
+            agent_id=self.agent.name,
+            instance=self.instance,
+            durability=self.agent.durability.value,
+            http_port=self.http.port if self.http else None,
+        )
+        async with consumer, asyncio.TaskGroup() as group:
+            self._consumer, self._group = consumer, group
+            await self._poll(consumer)
+            await self.on_revoked(set(self._workers))
+        _log.info("agent_stopped", agent_id=self.agent.name, instance=self.instance)
+
+    async def _poll(self, consumer: Consumer) -> None:
+        while not self._stopping.is_set():
+            for record in await consumer.poll(timeout_ms=100):
+                worker = self._workers.get(record.topic_partition)
+                if worker is not None:
+                    worker.submit(record)
+            saturated = [tp for tp, w in self._workers.items() if w.saturated or w.lost]
+            consumer.resume([tp for tp in self._workers if tp not in saturated])
+            consumer.pause(saturated)
+            for tp, worker in self._workers.items():
+                end = consumer.highwater(tp)
+                if end is not None:
+                    self.metrics.lag(
+                        self.agent.name, tp.topic, tp.partition, end - worker.commit_position()
+                    )
+
+    async def on_assigned(self, partitions: set[TopicPartition]) -> None:
+        """Fence the previous owners, restore committed state and journals, start workers."""
+        opened = await asyncio.gather(
+            *(self._open_worker(tp) for tp in sorted(partitions) if tp not in self._workers)
+        )
+        assert self._group is not None
+        assert self._consumer is not None
+        for worker, start in opened:
+            # Register and seek with no await in between: records the poll loop fetched (and
+            # dropped, having no worker) while the worker was opening are fetched again.
+            self._workers[worker.tp] = worker
+            self._consumer.seek(worker.tp, start)
+            self._group.create_task(worker.run())
+        _log.info(
+            "partitions_assigned",
+            agent_id=self.agent.name,
+            partitions=[f"{tp.topic}/{tp.partition}" for tp in sorted(partitions)],
+        )
+
+    async def _open_worker(self, tp: TopicPartition) -> tuple[PartitionWorker, int]:
+        deps, admin, consumer = self._deps, self._admin, self._consumer
+        assert deps is not None
+        assert admin is not None
+        assert consumer is not None
+        producer = TransactionalProducer(
+            self.settings.kafka, transactional_id=transactional_id(self.group_id, tp)
+        )
+        # Starting the producer fences the old owner and completes its last transaction, so
+        # the committed offset read next is the final one.
+        await producer.start()
+        committed = (await admin.committed(self.group_id, [tp])).get(tp)
+        position = committed.offset if committed else None
+        meta = (
+            CheckpointMeta.decode(committed.metadata, committed.offset)
+            if committed
+            else CheckpointMeta(frozenset(), None)
+        )
+        histories: dict[int, RunHistory] = {}
+        journal_end: int | None = None
+        if deps.journal is not None:
+            jp = deps.journal.partition_for(tp)
+            histories, journal_end = await load_journal_tail(
+                self.settings.kafka,
+                topic=deps.journal.topic,
+                journal_partition_id=jp,
+                start=meta.journal_floor or 0,
+                source=tp,
+                from_offset=position or 0,
+            )
+        start = position if position is not None else (await consumer.beginning_offsets([tp]))[tp]
+        _log.info(
+            "partition_restored",
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=position,
+            done_ahead=len(meta.done_ahead),
+            runs_in_journal=len(histories),
+        )
+        worker = PartitionWorker(
+            tp,
+            deps,
+            producer,
+            position=position,
+            meta=meta,
+            histories=histories,
+            journal_end=journal_end,
+        )
+        return worker, start
+
+    async def on_revoked(self, partitions: set[TopicPartition]) -> None:
+        """Finish or abandon in-flight runs of these partitions and commit what completed."""
+        grace = self.settings.agent.shutdown_grace_s
+        workers = [self._workers.pop(tp) for tp in partitions if tp in self._workers]
+        await asyncio.gather(*(w.stop(grace) for w in workers))
+        if workers:
+            _log.info(
+                "partitions_revoked",
+                agent_id=self.agent.name,
+                partitions=[f"{w.tp.topic}/{w.tp.partition}" for w in workers],
+            )

@@ -1,0 +1,55 @@
+"""``longboat run``: run a component in the foreground until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import click
+
+from longboat._logging import configure_logging
+from longboat.cli._app import run_async
+
+__all__ = ["run"]
+
+
+@click.group()
+def run() -> None:
+    """Run a Longboat component in the foreground (stops cleanly on SIGTERM / Ctrl-C)."""
+
+
+@run.command("agent")
+@click.argument("spec", metavar="MODULE:ATTR")
+@click.option(
+    "--instance", help="Static member id (default: LONGBOAT_AGENT__INSTANCE, else the host name)."
+)
+@click.option(
+    "--http-port",
+    type=click.IntRange(0, 65535),
+    help="Port of /livez, /readyz, /metrics (0: any free).",
+)
+def agent_command(spec: str, instance: str | None, http_port: int | None) -> None:
+    """Run the agent defined at MODULE:ATTR (an agents.Agent) as a consumer-group member."""
+    from agents import AgentRunner, AgentSettings
+    from agents._loader import load_agent
+    from longboat._settings import load_settings_as
+
+    runtime: dict[str, object] = {}
+    if instance is not None:
+        runtime["instance"] = instance
+    if http_port is not None:
+        runtime["http_port"] = http_port
+    settings = load_settings_as(AgentSettings, **({"agent": runtime} if runtime else {}))
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    agent = load_agent(spec)
+
+    async def serve() -> None:
+        async with AgentRunner(agent, settings) as runner:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, runner.shutdown)
+            await runner.run()
+
+    run_async(serve())
