@@ -25,7 +25,12 @@ async def handle(ctx: Context, event: Envelope) -> JsonValue:
         event.caused(
             type="claims.triaged",
             source="/agents/triage",
-            data={"claim": claim, "label": label, "llm": answer.text, "decided_at": decided_at.isoformat()},
+            data={
+                "claim": claim,
+                "label": label,
+                "llm": answer.text,
+                "decided_at": decided_at.isoformat(),
+            },
         ),
     )
     return {"label": label}

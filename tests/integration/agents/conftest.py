@@ -28,18 +28,27 @@ class AgentWorld:
 
     def agent_settings(self, **runtime: object) -> AgentSettings:
         """Agent settings on this test's broker and prefix, fast checkpoints, any free port."""
-        options: dict[str, object] = {"checkpoint_ms": 50, "http_port": 0, "session_timeout_ms": 6000,
-                                      "shutdown_grace_s": 5, **runtime}
+        options: dict[str, object] = {
+            "checkpoint_ms": 50,
+            "http_port": 0,
+            "session_timeout_ms": 6000,
+            "shutdown_grace_s": 5,
+            **runtime,
+        }
         return AgentSettings(kafka=self.kafka, topic_prefix=self.names.prefix, agent=options)  # type: ignore[arg-type]
 
     async def create(self, agent: str, *, partitions: int = 1) -> None:
         """Create the system, agent, input and output topics."""
-        specs = self.names.system_topics(partitions=1) + self.names.agent_topics(agent, partitions=partitions)
+        specs = self.names.system_topics(partitions=1) + self.names.agent_topics(
+            agent, partitions=partitions
+        )
         specs += [TopicSpec(self.input_topic, partitions), TopicSpec(self.output_topic, 1)]
         async with Admin(self.kafka) as admin:
             await admin.ensure_topics(specs)
 
-    async def publish(self, items: Sequence[tuple[str | None, JsonValue]], *, topic: str | None = None) -> list[Envelope]:
+    async def publish(
+        self, items: Sequence[tuple[str | None, JsonValue]], *, topic: str | None = None
+    ) -> list[Envelope]:
         """Publish ``(key, data)`` pairs as envelopes to the input topic."""
         serde = EnvelopeSerde()
         events = []
@@ -47,8 +56,12 @@ class AgentWorld:
             for key, data in items:
                 event = Envelope(type="test.input", source="/tests", data=data)
                 encoded = serde.encode(event)
-                await producer.send(topic or self.input_topic, encoded.value,
-                                    key=key.encode() if key else None, headers=encoded.headers)
+                await producer.send(
+                    topic or self.input_topic,
+                    encoded.value,
+                    key=key.encode() if key else None,
+                    headers=encoded.headers,
+                )
                 events.append(event)
         return events
 
@@ -58,13 +71,15 @@ class AgentWorld:
             await producer.send(self.input_topic, value, key=key)
 
     async def read(self, topic: str, expect: int, *, timeout_s: float = 30) -> list[Envelope]:
-        """Every committed envelope on ``topic`` once at least ``expect`` are there (then drained)."""
+        """Every committed envelope on ``topic``, once at least ``expect`` are there."""
         records = await read_committed(self.kafka, topic, expect, timeout_s=timeout_s)
         serde = EnvelopeSerde()
         return [serde.decode(r.value, r.headers) for r in records]
 
 
-async def read_committed(kafka: KafkaSettings, topic: str, expect: int, *, timeout_s: float = 30) -> list[ConsumedRecord]:
+async def read_committed(
+    kafka: KafkaSettings, topic: str, expect: int, *, timeout_s: float = 30
+) -> list[ConsumedRecord]:
     """All read_committed records of ``topic`` (every partition), waiting for ``expect``."""
     async with Admin(kafka) as admin:
         count = await admin.partition_count(topic)
@@ -78,7 +93,9 @@ async def read_committed(kafka: KafkaSettings, topic: str, expect: int, *, timeo
             seen.extend(await consumer.poll(timeout_ms=200))
             return len(seen)
 
-        await assert_eventually(more, lambda n: n >= expect, timeout_s=timeout_s, what=f"{expect} records on {topic}")
+        await assert_eventually(
+            more, lambda n: n >= expect, timeout_s=timeout_s, what=f"{expect} records on {topic}"
+        )
         ends = await consumer.end_offsets(tps)
         for _ in range(50):  # drain whatever else is already there
             if all([await consumer.position(tp) >= ends[tp] for tp in tps]):
@@ -100,7 +117,9 @@ async def running(agent: Agent, settings: AgentSettings) -> AsyncIterator[AgentR
     async with AgentRunner(agent, settings) as runner:
         task = asyncio.create_task(runner.run())
         try:
-            await assert_eventually(lambda: _ready(runner, task), bool, timeout_s=30, what="agent ready")
+            await assert_eventually(
+                lambda: _ready(runner, task), bool, timeout_s=30, what="agent ready"
+            )
             yield runner
         finally:
             runner.shutdown()

@@ -14,7 +14,7 @@ def _echo_agent(world: AgentWorld, name: str, **options: object) -> Agent:
 
     @agent.handler
     async def handle(ctx: Context, event: Envelope) -> JsonValue:
-        doubled = await ctx.step("double", lambda n: n * 2, event.data)
+        doubled: JsonValue = await ctx.step("double", lambda n: n * 2, event.data)
         ctx.emit(world.output_topic, event.caused(type="test.output", source="/t", data=doubled))
         return doubled
 
