@@ -120,10 +120,12 @@ class Consumer:
         return {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
 
     async def seek_to_beginning(self, partitions: Iterable[TopicPartition] = ()) -> None:
-        """Rewind the given (default: all assigned) partitions to their first offset."""
-        raw = [AkTopicPartition(tp.topic, tp.partition) for tp in partitions]
-        with translate_kafka_errors(self._servers):
-            await self._consumer.seek_to_beginning(*raw)
+        """Rewind the given (default: all assigned) partitions to their first stored offset."""
+        targets = list(partitions) or sorted(self.assignment())
+        # An explicit seek to the looked-up offset, not aiokafka's lazy reset: that reset can
+        # lose a race with the reset strategy applied at assign() (observed: position at end).
+        for tp, offset in (await self.beginning_offsets(targets)).items():
+            self.seek(tp, offset)
 
     async def poll(
         self, *, timeout_ms: int = 1000, max_records: int | None = None

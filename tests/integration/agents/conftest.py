@@ -104,6 +104,21 @@ async def read_committed(
     return seen
 
 
+async def read_all(kafka: KafkaSettings, topic: str) -> list[ConsumedRecord]:
+    """Everything on ``topic`` now, read_uncommitted (for non-transactional topics)."""
+    async with Admin(kafka) as admin:
+        count = await admin.partition_count(topic)
+    tps = [TopicPartition(topic, p) for p in range(count)]
+    seen: list[ConsumedRecord] = []
+    async with Consumer(kafka, isolation_level="read_uncommitted") as consumer:
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(tps)
+        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
+            seen.extend(await consumer.poll(timeout_ms=200))
+    return seen
+
+
 @pytest.fixture
 def world(settings: Settings, unique: str) -> AgentWorld:
     """A fresh set of topic names for one agent test."""

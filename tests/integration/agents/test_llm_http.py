@@ -1,0 +1,108 @@
+"""The OpenAI-compatible provider against a local HTTP server speaking that protocol."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from agents import LLMMessage, LLMRequest, LLMSettings, OpenAIProvider
+from agents._llm import LLMRejected, LLMUnavailable
+from longboat.devinfra import free_port
+
+
+@pytest.fixture
+async def chat_server() -> AsyncIterator[tuple[str, list[dict[str, object]], list[int]]]:
+    """A loopback server answering POST /v1/chat/completions like the OpenAI API."""
+    seen: list[dict[str, object]] = []
+    statuses: list[int] = []  # queued statuses to answer with before succeeding
+
+    async def completions(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append({"body": body, "auth": request.headers.get("Authorization")})
+        if statuses:
+            return web.Response(status=statuses.pop(0), text='{"error": {"message": "nope"}}')
+        answer = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "simple", "refusal": None},
+                }
+            ],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+        }
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", completions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}/v1", seen, statuses
+    await runner.cleanup()
+
+
+def _request() -> LLMRequest:
+    return LLMRequest(
+        model="gpt-test", messages=(LLMMessage(role="user", content="Label: dent"),), max_tokens=5
+    )
+
+
+async def test_completion_round_trip(
+    chat_server: tuple[str, list[dict[str, object]], list[int]],
+) -> None:
+    """The provider sends the chat request with the key and parses the answer and usage."""
+    url, seen, _ = chat_server
+    provider = OpenAIProvider(LLMSettings(provider="openai", base_url=url, api_key="sk-test"))  # type: ignore[arg-type]
+    try:
+        answer = await provider.complete(_request())
+    finally:
+        await provider.close()
+    assert answer.text == "simple"
+    assert answer.completion_tokens == 1
+    assert seen[0]["auth"] == "Bearer sk-test"
+    body = seen[0]["body"]
+    assert isinstance(body, dict)
+    assert body["messages"] == [{"role": "user", "content": "Label: dent"}]
+    assert body["max_tokens"] == 5
+    assert "temperature" not in body  # unset options are not sent
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(429, LLMUnavailable), (503, LLMUnavailable), (400, LLMRejected)]
+)
+async def test_errors_are_classified_and_not_retried_by_the_client(
+    chat_server: tuple[str, list[dict[str, object]], list[int]], status: int, error: type[Exception]
+) -> None:
+    """429/5xx are retryable, other 4xx terminal; the client itself makes exactly one attempt."""
+    url, seen, statuses = chat_server
+    statuses.append(status)
+    provider = OpenAIProvider(LLMSettings(provider="openai", base_url=url))
+    try:
+        with pytest.raises(error) as info:
+            await provider.complete(_request())
+    finally:
+        await provider.close()
+    assert len(seen) == 1
+    assert info.value.retryable is (error is LLMUnavailable)  # type: ignore[attr-defined]
+    assert json.dumps(seen[0]["body"])
+
+
+async def test_unreachable_endpoint_is_retryable() -> None:
+    """Nobody listening: LLMUnavailable, so the step layer retries."""
+    provider = OpenAIProvider(
+        LLMSettings(provider="openai", base_url=f"http://127.0.0.1:{free_port()}/v1", timeout_s=2)
+    )
+    try:
+        with pytest.raises(LLMUnavailable, match="did not answer"):
+            await provider.complete(_request())
+    finally:
+        await provider.close()
