@@ -68,6 +68,7 @@ demo-down: $(STAMP)
 
 bench: provision
 	$(BIN)/python -m bench.kernel_throughput
+	$(BIN)/python -m bench.agent_throughput
 
 clean:
 	-@test -x $(LB) && $(LB) dev down
