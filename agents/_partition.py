@@ -257,6 +257,8 @@ class PartitionWorker:
             if self._journal_failed is not None:
                 # Committing now could record runs complete whose steps were never journalled.
                 raise JournalUnavailable(f"a journal write failed: {self._journal_failed}")
+            if self._position is None and self._last_received is None:
+                return  # nothing committed and nothing received: nothing to say yet
             position = self.commit_position()
             ahead = frozenset(o for o in self._completed if o >= position)
             if not self._ready and (position, ahead) == self._committed:
