@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from enum import StrEnum
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -74,6 +75,10 @@ class AgentRuntimeSettings(BaseModel):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8490, ge=0, le=65535, description="0 picks a free port")
     faults: str = Field(default="", description="fault points for chaos tests (docs/agents.md)")
+    key_file: Path | None = Field(
+        default=None, description="private key from `longboat agents enroll`"
+    )
+    heartbeat_s: float = Field(default=10.0, gt=0, le=3600)
 
 
 class AgentSettings(Settings):

@@ -22,6 +22,7 @@ from agents._llm import provider_from_settings
 from agents._metrics import AgentMetrics
 from agents._options import AgentSettings, Durability
 from agents._partition import PartitionWorker, transactional_id
+from agents._presence import keep_present
 from agents._runtime_deps import RuntimeDeps
 from longboat._logging import get_logger
 from longboat._serde import EnvelopeSerde
@@ -153,6 +154,9 @@ class AgentRunner:
         )
         async with consumer, asyncio.TaskGroup() as group:
             self._consumer, self._group = consumer, group
+            group.create_task(
+                keep_present(self.agent, self.settings, self.instance, self._stopping)
+            )
             await self._poll(consumer)
             await self.on_revoked(set(self._workers))
         _log.info("agent_stopped", agent_id=self.agent.name, instance=self.instance)

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     gateway_url: str = "http://127.0.0.1:8480"
     coordinator_url: str = "http://127.0.0.1:8470"
     registry_url: str = "http://127.0.0.1:8460"
+    operator_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token for mutating registry calls (LONGBOAT_OPERATOR_TOKEN)",
+    )
     max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, ge=1024, le=100_000_000)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -1,3 +1,59 @@
-"""Agent registry: identities, versions, status. Not implemented yet: see the issues."""
+"""The agent registry: Ed25519 identities, versions, capabilities, status and heartbeats.
 
-__all__: list[str] = []
+The registry service is the only writer of the compacted ``lb.registry`` topic; any process
+holds a :class:`RegistryView` of it; agents prove who they are with short-lived EdDSA JWTs
+(:class:`TokenIssuer`) that a :class:`TokenVerifier` checks. See docs/identity.md.
+"""
+
+from registry._client import RegistryClient, RegistryRefused, RegistryUnavailable
+from registry._keys import generate_key, load_private_key, public_key_b64, write_private_key
+from registry._model import (
+    AgentKey,
+    AgentRecord,
+    Capability,
+    InstanceInfo,
+    RiskTier,
+    Status,
+    VersionEntry,
+    key_id,
+)
+from registry._service import RegistryService
+from registry._settings import RegistryServiceSettings, RegistrySettings
+from registry._store import RegistryStore, UnknownAgent
+from registry._tokens import (
+    IdentityRefused,
+    RefusalReason,
+    TokenIssuer,
+    TokenVerifier,
+    VerifiedIdentity,
+)
+from registry._view import RegistryView
+
+__all__ = [
+    "AgentKey",
+    "AgentRecord",
+    "Capability",
+    "IdentityRefused",
+    "InstanceInfo",
+    "RefusalReason",
+    "RegistryClient",
+    "RegistryRefused",
+    "RegistryService",
+    "RegistryServiceSettings",
+    "RegistrySettings",
+    "RegistryStore",
+    "RegistryUnavailable",
+    "RegistryView",
+    "RiskTier",
+    "Status",
+    "TokenIssuer",
+    "TokenVerifier",
+    "UnknownAgent",
+    "VerifiedIdentity",
+    "VersionEntry",
+    "generate_key",
+    "key_id",
+    "load_private_key",
+    "public_key_b64",
+    "write_private_key",
+]

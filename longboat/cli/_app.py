@@ -61,13 +61,14 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from longboat.cli._agents import agents
     from longboat.cli._dev import dev
     from longboat.cli._dlq import dlq
     from longboat.cli._events import consume, publish
     from longboat.cli._run import run
     from longboat.cli._topics import topics
 
-    for command in (dev, topics, publish, consume, run, dlq):
+    for command in (dev, topics, publish, consume, run, dlq, agents):
         cli.add_command(command)
 
 

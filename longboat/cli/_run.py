@@ -53,3 +53,29 @@ def agent_command(spec: str, instance: str | None, http_port: int | None) -> Non
             await runner.run()
 
     run_async(serve())
+
+
+@run.command("registry")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="HTTP port (default LONGBOAT_REGISTRY__PORT, 8460).",
+)
+def registry_command(port: int | None) -> None:
+    """Run the registry service (the only writer of lb.registry)."""
+    from longboat._settings import load_settings_as
+    from registry import RegistryService, RegistrySettings
+
+    overrides: dict[str, object] = {"registry": {"port": port}} if port is not None else {}
+    settings = load_settings_as(RegistrySettings, **overrides)
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+
+    async def serve() -> None:
+        async with RegistryService(settings) as service:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, service.shutdown)
+            await service.run()
+
+    run_async(serve())

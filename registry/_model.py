@@ -1,0 +1,123 @@
+"""What the registry records about an agent (the value of ``lb.registry``, keyed by agent id)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from longboat._topics import validate_agent_name
+
+__all__ = [
+    "AgentKey",
+    "AgentRecord",
+    "Capability",
+    "CapabilityKind",
+    "InstanceInfo",
+    "RiskTier",
+    "Status",
+    "VersionEntry",
+    "key_id",
+]
+
+Status = Literal["active", "canary", "draining", "revoked"]
+RiskTier = Literal["low", "medium", "high"]
+CapabilityKind = Literal["tool", "memory", "topic"]
+
+
+def key_id(public_key_b64: str) -> str:
+    """The id of a public key: the first 16 hex characters of its SHA-256."""
+    return hashlib.sha256(base64.b64decode(public_key_b64)).hexdigest()[:16]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Capability(_Frozen):
+    """Something an agent may use: a tool, a memory bank or a topic."""
+
+    kind: CapabilityKind
+    name: str = Field(min_length=1, max_length=200)
+
+    @classmethod
+    def parse(cls, text: str) -> Capability:
+        """``KIND:NAME``, e.g. ``tool:payments`` or ``memory:claims``.
+
+        Raises:
+            ValueError: Not of that form (the message shows it).
+        """
+        kind, _, name = text.partition(":")
+        if kind not in ("tool", "memory", "topic") or not name:
+            raise ValueError(
+                f"capability {text!r} must be KIND:NAME with KIND tool, memory or topic"
+            )
+        return cls(kind=kind, name=name)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+class AgentKey(_Frozen):
+    """One Ed25519 public key of one agent version."""
+
+    kid: str
+    public_key: str = Field(description="raw 32-byte Ed25519 public key, base64")
+    created_at: datetime
+    valid_until: datetime | None = Field(default=None, description="set when rotated out")
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519(cls, value: str) -> str:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except ValueError as e:
+            raise ValueError("public_key must be base64") from e
+        if len(raw) != 32:
+            raise ValueError("public_key must be a raw 32-byte Ed25519 key (base64)")
+        return value
+
+
+class InstanceInfo(_Frozen):
+    """A running process of an agent version."""
+
+    instance: str
+    code_digest: str | None = None
+    started_at: datetime
+    last_heartbeat: datetime
+
+
+class VersionEntry(_Frozen):
+    """One enrolled version of an agent."""
+
+    version: str
+    status: Status = "active"
+    keys: tuple[AgentKey, ...]
+    capabilities: tuple[Capability, ...] = ()
+    code_digest: str | None = None
+    prompt_version: str | None = None
+    enrolled_at: datetime
+    instances: dict[str, InstanceInfo] = Field(default_factory=dict)
+
+    def key(self, kid: str) -> AgentKey | None:
+        """The key with id ``kid``, if this version has it."""
+        return next((k for k in self.keys if k.kid == kid), None)
+
+
+class AgentRecord(_Frozen):
+    """Everything the registry knows about one agent."""
+
+    agent_id: str
+    owner: str = "unknown"
+    risk_tier: RiskTier = "medium"
+    versions: dict[str, VersionEntry]
+    updated_at: datetime
+    revision: int = Field(default=1, ge=1)
+
+    @field_validator("agent_id")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return validate_agent_name(value)
