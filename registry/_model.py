@@ -20,12 +20,26 @@ __all__ = [
     "RiskTier",
     "Status",
     "VersionEntry",
+    "check_public_key",
     "key_id",
 ]
 
 Status = Literal["active", "canary", "draining", "revoked"]
 RiskTier = Literal["low", "medium", "high"]
 CapabilityKind = Literal["tool", "memory", "topic"]
+
+
+def check_public_key(value: str) -> str:
+    """``value`` if it is a base64 raw 32-byte Ed25519 public key, else ValueError saying so."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError as e:
+        raise ValueError("public_key must be a base64 raw 32-byte Ed25519 key") from e
+    if len(raw) != 32:
+        raise ValueError(
+            f"public_key must be a raw 32-byte Ed25519 key (base64), not {len(raw)} bytes"
+        )
+    return value
 
 
 def key_id(public_key_b64: str) -> str:
@@ -72,13 +86,7 @@ class AgentKey(_Frozen):
     @field_validator("public_key")
     @classmethod
     def _ed25519(cls, value: str) -> str:
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except ValueError as e:
-            raise ValueError("public_key must be base64") from e
-        if len(raw) != 32:
-            raise ValueError("public_key must be a raw 32-byte Ed25519 key (base64)")
-        return value
+        return check_public_key(value)
 
 
 class InstanceInfo(_Frozen):

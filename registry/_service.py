@@ -16,13 +16,13 @@ from typing import Self
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from longboat._logging import get_logger
 from longboat._serde import describe_errors
 from longboat._topics import TopicNames
-from longboat.errors import LongboatError, ProducerFenced
-from registry._model import AgentRecord, Capability, RiskTier, Status
+from longboat.errors import LongboatError, ProducerFenced, UsageError
+from registry._model import AgentRecord, Capability, RiskTier, Status, check_public_key
 from registry._settings import RegistrySettings
 from registry._store import RegistryStore, UnknownAgent
 from registry._tokens import IdentityRefused, TokenVerifier
@@ -46,6 +46,11 @@ class EnrollRequest(BaseModel):
     owner: str | None = None
     risk_tier: RiskTier | None = None
     prompt_version: str | None = None
+
+    @field_validator("public_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        return check_public_key(value)
 
 
 class StatusRequest(BaseModel):
@@ -138,8 +143,8 @@ class RegistryService:
 
     def _app(self) -> web.Application:
         app = web.Application(middlewares=[self._count])
-        app.router.add_get("/livez", lambda _: self._text("ok\n"))
-        app.router.add_get("/readyz", lambda _: self._text("ready\n"))
+        app.router.add_get("/livez", self._livez)
+        app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get("/v1/agents", self._list)
         app.router.add_get("/v1/agents/{agent_id}", self._get)
@@ -167,8 +172,13 @@ class RegistryService:
         self._requests.labels(route, str(response.status)).inc()
         return response
 
-    async def _text(self, text: str) -> web.Response:
-        return web.Response(text=text)
+    async def _livez(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        if self._stopping.is_set():
+            return web.Response(status=503, text="stopping\n")
+        return web.Response(text="ready\n")
 
     async def _metrics_page(self, _: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self._metrics), content_type="text/plain")
@@ -222,9 +232,7 @@ class RegistryService:
                 risk_tier=body.risk_tier,
                 prompt_version=body.prompt_version,
             )
-        except (ValueError, LongboatError) as e:
-            if isinstance(e, LongboatError) and e.retryable:
-                raise
+        except (ValueError, UsageError) as e:
             return _error(400, "invalid_request", str(e))
         _log.info("agent_enrolled", agent_id=body.agent_id, version=body.version)
         return _record(record, 201)

@@ -14,7 +14,7 @@ from aiokafka.structs import OffsetAndMetadata
 from aiokafka.structs import TopicPartition as AkTopicPartition
 
 from longboat._settings import KafkaSettings
-from longboat.errors import ConfigError
+from longboat.errors import ConfigError, ProducerFenced
 from longboat.kafka._client_config import client_kwargs
 from longboat.kafka._errors import translate_kafka_errors
 from longboat.kafka._records import TopicPartition
@@ -169,6 +169,8 @@ class TransactionalProducer(Producer):
         await self.begin()
         try:
             yield
+        except ProducerFenced:
+            raise  # a fenced producer can neither commit nor abort: nothing it wrote is visible
         except BaseException:
             await self.abort()
             raise
@@ -185,9 +187,16 @@ class TransactionalProducer(Producer):
             await self._producer.commit_transaction()
 
     async def abort(self) -> None:
-        """Abort the open transaction: its records are never visible to read_committed readers."""
+        """Abort the open transaction: its records are never visible to read_committed readers.
+
+        Raises:
+            ProducerFenced: The producer was fenced (aiokafka then refuses any transition).
+        """
         with translate_kafka_errors(self._servers):
-            await self._producer.abort_transaction()
+            try:
+                await self._producer.abort_transaction()
+            except AssertionError as e:  # aiokafka's "invalid state transition" after fencing
+                raise ProducerFenced(f"the transaction cannot be aborted: {e}") from e
 
     async def send_offsets(
         self, offsets: Mapping[TopicPartition, int], group_id: str, *, metadata: str = ""
