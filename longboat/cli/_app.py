@@ -65,10 +65,12 @@ def _register() -> None:
     from longboat.cli._dev import dev
     from longboat.cli._dlq import dlq
     from longboat.cli._events import consume, publish
+    from longboat.cli._memory import memory
+    from longboat.cli._policy import policy
     from longboat.cli._run import run
     from longboat.cli._topics import topics
 
-    for command in (dev, topics, publish, consume, run, dlq, agents):
+    for command in (dev, topics, publish, consume, run, dlq, agents, policy, memory):
         cli.add_command(command)
 
 

@@ -79,3 +79,29 @@ def registry_command(port: int | None) -> None:
             await service.run()
 
     run_async(serve())
+
+
+@run.command("gateway")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="HTTP port (default LONGBOAT_GATEWAY__PORT, 8480).",
+)
+def gateway_command(port: int | None) -> None:
+    """Run the policy gateway (OPA at LONGBOAT_OPA_URL as its sidecar)."""
+    from gateway import GatewayService, GatewaySettings
+    from longboat._settings import load_settings_as
+
+    overrides: dict[str, object] = {"gateway": {"port": port}} if port is not None else {}
+    settings = load_settings_as(GatewaySettings, **overrides)
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+
+    async def serve() -> None:
+        async with GatewayService(settings) as service:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, service.shutdown)
+            await service.run()
+
+    run_async(serve())

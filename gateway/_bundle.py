@@ -1,0 +1,97 @@
+"""Policy bundles: a folder of Rego modules and data files, its digest, and ``lb.policies``.
+
+``longboat policy publish DIR`` checks the bundle with ``opa check --strict`` and writes it, with
+its digest, to the compacted ``lb.policies`` topic (key ``bundle/<name>``). Gateways follow the
+topic, load each new bundle into their OPA and write what they run under ``gateway/<instance>``,
+which ``longboat policy status`` reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from longboat._envelope import utc_now
+from longboat.errors import ConfigError
+
+__all__ = ["GatewayPolicyStatus", "PolicyBundle", "bundle_key", "status_key"]
+
+
+def bundle_key(name: str) -> bytes:
+    """The ``lb.policies`` key of a bundle."""
+    return f"bundle/{name}".encode()
+
+
+def status_key(instance: str) -> bytes:
+    """The ``lb.policies`` key of one gateway's status."""
+    return f"gateway/{instance}".encode()
+
+
+class PolicyBundle(BaseModel):
+    """Every non-test Rego module and every ``data.json`` under a folder."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["bundle"] = "bundle"
+    name: str
+    digest: str
+    modules: dict[str, str]
+    data: dict[str, JsonValue]
+    published_at: datetime
+
+    @classmethod
+    def from_dir(cls, root: Path, *, name: str = "longboat") -> PolicyBundle:
+        """Read a bundle folder.
+
+        Raises:
+            ConfigError: No Rego modules, or a data file that is not a JSON object (named).
+        """
+        if not root.is_dir():
+            raise ConfigError(f"{root} is not a folder of Rego policies")
+        modules = {
+            str(p.relative_to(root)): p.read_text()
+            for p in sorted(root.rglob("*.rego"))
+            if not p.name.endswith("_test.rego")
+        }
+        if not modules:
+            raise ConfigError(f"{root} has no Rego modules (*.rego, tests excluded)")
+        data: dict[str, JsonValue] = {}
+        for path in sorted(root.rglob("data.json")):
+            try:
+                value = json.loads(path.read_text())
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{path}: not valid JSON: {e}") from e
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: a data file must hold a JSON object")
+            data[str(path.parent.relative_to(root))] = value
+        return cls(
+            name=name,
+            digest=_digest(modules, data),
+            modules=modules,
+            data=data,
+            published_at=utc_now(),
+        )
+
+
+def _digest(modules: dict[str, str], data: dict[str, JsonValue]) -> str:
+    material = json.dumps({"modules": modules, "data": data}, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(material.encode()).hexdigest()
+
+
+class GatewayPolicyStatus(BaseModel):
+    """What one gateway runs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["status"] = "status"
+    gateway: str
+    bundle: str
+    digest: str | None
+    loaded_at: datetime
+    ok: bool
+    error: str | None = None

@@ -1,0 +1,89 @@
+"""The policy input and decision documents (what the gateway asks OPA, and what it logs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Action",
+    "AgentFacts",
+    "DecisionRecord",
+    "PolicyContext",
+    "PolicyDecision",
+    "PolicyInput",
+    "Resource",
+]
+
+Action = Literal[
+    "memory.read",
+    "memory.write",
+    "memory.delete",
+    "memory.search",
+    "profile.read",
+    "profile.write",
+    "tool.invoke",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AgentFacts(_Frozen):
+    """What the registry says about the caller."""
+
+    id: str
+    version: str
+    status: str
+    capabilities: list[dict[str, str]]
+    risk_tier: str
+    owner: str
+
+
+class Resource(_Frozen):
+    """What is being accessed."""
+
+    kind: Literal["memory", "profile", "tool"]
+    name: str
+    key: str | None = None
+
+
+class PolicyContext(_Frozen):
+    """Why: the workflow and run, and the PII kinds found in what is written."""
+
+    workflow_id: str | None = None
+    run_id: str | None = None
+    pii: list[str] = Field(default_factory=list)
+
+
+class PolicyInput(_Frozen):
+    """The document OPA evaluates: ``{agent, action, resource, context}``."""
+
+    agent: AgentFacts
+    action: Action
+    resource: Resource
+    context: PolicyContext
+
+
+class PolicyDecision(_Frozen):
+    """OPA's answer, or the gateway's fail-closed stand-in."""
+
+    allow: bool
+    reasons: list[str] = Field(default_factory=list)
+    obligations: list[str] = Field(default_factory=list)
+
+
+class DecisionRecord(_Frozen):
+    """One line of ``lb.decisions``: every decision, allow or deny."""
+
+    decision_id: str
+    time: datetime
+    gateway: str
+    policy_digest: str | None
+    input: PolicyInput
+    decision: PolicyDecision
+    duration_ms: float
+    source: Literal["opa", "fail_closed"]

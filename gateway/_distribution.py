@@ -1,0 +1,143 @@
+"""Hot policy updates: follow ``lb.policies`` and load each new bundle into this gateway's OPA.
+
+A bundle OPA refuses is rolled back (the previous one is loaded again) and reported with OPA's
+message; the gateway keeps deciding with the previous policy. What a gateway runs is written to
+``lb.policies`` under ``gateway/<instance>`` for ``longboat policy status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import TracebackType
+from typing import Self
+
+from pydantic import ValidationError
+
+from gateway._bundle import GatewayPolicyStatus, PolicyBundle, bundle_key, status_key
+from gateway._opa import PolicyEngine
+from longboat._envelope import utc_now
+from longboat._logging import get_logger
+from longboat._settings import KafkaSettings
+from longboat.errors import LongboatError
+from longboat.kafka import Consumer, Producer, TopicPartition
+
+__all__ = ["PolicyDistributor"]
+
+_log = get_logger("gateway.policies")
+_MODULE_PREFIX = "bundle"
+
+
+class PolicyDistributor:
+    """Keeps this gateway's OPA on the latest published bundle."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        topic: str,
+        engine: PolicyEngine,
+        *,
+        instance: str,
+        bundle: str = "longboat",
+    ) -> None:
+        """Create the distributor; ``async with`` starts following."""
+        self._kafka = kafka
+        self._topic = topic
+        self._engine = engine
+        self._instance = instance
+        self._bundle_name = bundle
+        self.active: PolicyBundle | None = None
+        self.status: GatewayPolicyStatus | None = None
+        self._producer = Producer(kafka, linger_ms=0)
+        self._consumer: Consumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.loaded = asyncio.Event()
+
+    async def __aenter__(self) -> Self:
+        await self._producer.start()
+        self._consumer = Consumer(self._kafka, isolation_level="read_committed")
+        await self._consumer.start()
+        tp = TopicPartition(self._topic, 0)
+        self._consumer.assign([tp])
+        await self._consumer.seek_to_beginning([tp])
+        self._task = asyncio.create_task(self._follow())  # owned; cancelled on exit
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+        await self._producer.stop()
+
+    async def _follow(self) -> None:
+        assert self._consumer is not None
+        wanted = bundle_key(self._bundle_name)
+        while True:
+            latest: PolicyBundle | None = None
+            for record in await self._consumer.poll(timeout_ms=100):
+                if record.key == wanted and record.value is not None:
+                    try:
+                        latest = PolicyBundle.model_validate_json(record.value)
+                    except ValidationError as e:
+                        _log.error(
+                            "policy_bundle_invalid",
+                            offset=record.offset,
+                            error_type=type(e).__name__,
+                        )
+            if latest is not None and (self.active is None or latest.digest != self.active.digest):
+                await self.apply(latest)
+
+    async def apply(self, bundle: PolicyBundle) -> bool:
+        """Load ``bundle`` into OPA; on refusal restore the previous one. Returns success."""
+        try:
+            await self._load(bundle)
+        except LongboatError as e:
+            _log.error("policy_bundle_refused", digest=bundle.digest, reason=str(e)[:500])
+            if self.active is not None:
+                with contextlib.suppress(LongboatError):
+                    await self._load(self.active)
+            await self._report(bundle.digest, ok=False, error=str(e))
+            return False
+        previous = self.active
+        self.active = bundle
+        self.loaded.set()
+        _log.info(
+            "policy_bundle_loaded",
+            digest=bundle.digest,
+            previous=previous.digest if previous else None,
+        )
+        await self._report(bundle.digest, ok=True, error=None)
+        return True
+
+    async def _load(self, bundle: PolicyBundle) -> None:
+        for path, value in bundle.data.items():
+            await self._engine.put_data(path, value)
+        wanted = {f"{_MODULE_PREFIX}/{path}": text for path, text in bundle.modules.items()}
+        for module_id, text in wanted.items():
+            await self._engine.put_module(module_id, text)
+        for module_id in await self._engine.modules():
+            if module_id.startswith(f"{_MODULE_PREFIX}/") and module_id not in wanted:
+                await self._engine.delete_module(module_id)
+
+    async def _report(self, digest: str, *, ok: bool, error: str | None) -> None:
+        running = self.active.digest if self.active else None
+        self.status = GatewayPolicyStatus(
+            gateway=self._instance,
+            bundle=self._bundle_name,
+            digest=running,
+            loaded_at=utc_now(),
+            ok=ok,
+            error=None if ok else f"refused {digest}: {error}",
+        )
+        with contextlib.suppress(LongboatError):  # status is informational: never fail on it
+            await self._producer.send(
+                self._topic, self.status.model_dump_json().encode(), key=status_key(self._instance)
+            )

@@ -1,0 +1,76 @@
+"""Per-request checks before the policy: identity (registry token) and rate limits."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from gateway._decision import AgentFacts
+from registry import IdentityRefused, RegistryView, TokenVerifier, VerifiedIdentity
+
+__all__ = ["Guard", "RateLimiter"]
+
+
+class RateLimiter:
+    """A token bucket per agent: ``per_minute`` requests, bursts up to the same number."""
+
+    def __init__(self, per_minute: int) -> None:
+        """Create the limiter."""
+        self._rate = per_minute / 60
+        self._capacity = float(per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, agent: str, now: float | None = None) -> bool:
+        """Take one token from ``agent``'s bucket if there is one."""
+        moment = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(agent, (self._capacity, moment))
+        tokens = min(self._capacity, tokens + (moment - last) * self._rate)
+        if tokens < 1:
+            self._buckets[agent] = (tokens, moment)
+            return False
+        self._buckets[agent] = (tokens - 1, moment)
+        return True
+
+
+class Guard:
+    """Authenticates requests against the live registry view."""
+
+    def __init__(self, view: RegistryView, limiter: RateLimiter) -> None:
+        """Create the guard."""
+        self._view = view
+        self._verifier = TokenVerifier(view)
+        self._limiter = limiter
+
+    def identify(self, request: web.Request) -> tuple[VerifiedIdentity, AgentFacts] | web.Response:
+        """The caller and its registry facts, or the 401/429 response to send."""
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return web.json_response(
+                {"error": "unauthenticated", "message": "send Authorization: Bearer <agent token>"},
+                status=401,
+            )
+        try:
+            identity = self._verifier.verify(header.removeprefix("Bearer "))
+        except IdentityRefused as e:
+            return web.json_response(
+                {"error": f"identity_{e.reason}", "message": str(e)}, status=401
+            )
+        if not self._limiter.allow(identity.agent_id):
+            return web.json_response(
+                {"error": "rate_limited", "message": "slow down"},
+                status=429,
+                headers={"Retry-After": "1"},
+            )
+        record = self._view.get(identity.agent_id)
+        assert record is not None  # the verifier just found it
+        entry = record.versions[identity.version]
+        facts = AgentFacts(
+            id=record.agent_id,
+            version=entry.version,
+            status=entry.status,
+            capabilities=[{"kind": c.kind, "name": c.name} for c in entry.capabilities],
+            risk_tier=record.risk_tier,
+            owner=record.owner,
+        )
+        return identity, facts

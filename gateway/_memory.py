@@ -1,0 +1,223 @@
+"""Governed memory: banks and per-agent profiles in the compacted ``lb.memory`` topic.
+
+Each write is one transaction holding the new value (``lb.memory``, key ``bank/key``) and its
+provenance (``lb.memory.audit``), so the audit trail never misses a change. Every gateway
+follows ``lb.memory`` and serves reads from memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from datetime import datetime
+from types import TracebackType
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+
+from longboat._envelope import utc_now
+from longboat._logging import get_logger
+from longboat._settings import KafkaSettings
+from longboat._topics import TopicNames
+from longboat.kafka import Admin, ConsumedRecord, Consumer, TopicPartition, TransactionalProducer
+
+__all__ = ["MemoryAudit", "MemoryItem", "MemoryStore", "Provenance", "profile_bank"]
+
+_log = get_logger("gateway.memory")
+_WORD = re.compile(r"[\w@.+-]+")
+
+
+def profile_bank(agent_id: str) -> str:
+    """The internal bank holding one agent's profile."""
+    return f"profile:{agent_id}"
+
+
+class Provenance(BaseModel):
+    """Who changed a memory, why, and under which decision."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agent: str
+    version: str
+    workflow_id: str | None = None
+    run_id: str | None = None
+    source_event: str | None = None
+    decision_id: str
+
+
+class MemoryItem(BaseModel):
+    """One remembered value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bank: str
+    key: str
+    value: JsonValue
+    revision: int
+    updated_at: datetime
+    provenance: Provenance
+    pii: list[str] = []
+
+
+class MemoryAudit(BaseModel):
+    """One change, as ``lb.memory.audit`` keeps it forever."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    op: Literal["put", "delete"]
+    bank: str
+    key: str
+    value: JsonValue = None
+    previous: JsonValue = None
+    revision: int
+    time: datetime
+    provenance: Provenance
+    pii: list[str] = []
+
+
+class MemoryStore:
+    """Materialises ``lb.memory`` and writes changes with their audit records."""
+
+    def __init__(self, kafka: KafkaSettings, names: TopicNames, *, writer_id: str) -> None:
+        """Create the store; ``writer_id`` must be unique per gateway instance."""
+        self._kafka = kafka
+        self._names = names
+        self._items: dict[tuple[str, str], MemoryItem] = {}
+        self._producer = TransactionalProducer(
+            kafka, transactional_id=f"{names.prefix}gateway.memory.{writer_id}"
+        )
+        self._consumer: Consumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Self:
+        await self._producer.start()
+        async with Admin(self._kafka) as admin:
+            count = await admin.partition_count(self._names.memory)
+        partitions = [TopicPartition(self._names.memory, p) for p in range(count)]
+        self._consumer = Consumer(self._kafka, isolation_level="read_committed")
+        await self._consumer.start()
+        self._consumer.assign(partitions)
+        ends = await self._consumer.end_offsets(partitions)
+        await self._consumer.seek_to_beginning(partitions)
+        self._task = asyncio.create_task(self._follow(partitions, ends))  # owned; cancelled on exit
+        await self._ready.wait()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+        await self._producer.stop()
+
+    async def _follow(
+        self, partitions: list[TopicPartition], ends: dict[TopicPartition, int]
+    ) -> None:
+        assert self._consumer is not None
+        while True:
+            for record in await self._consumer.poll(timeout_ms=200):
+                self._apply(record)
+            if not self._ready.is_set() and all(
+                [await self._consumer.position(tp) >= ends[tp] for tp in partitions]
+            ):
+                self._ready.set()
+
+    def _apply(self, record: ConsumedRecord) -> None:
+        bank, _, key = (record.key or b"").decode(errors="replace").partition("/")
+        if record.value is None:
+            self._items.pop((bank, key), None)
+            return
+        try:
+            item = MemoryItem.model_validate_json(record.value)
+        except ValidationError:
+            _log.error("memory_record_invalid", offset=record.offset)
+            return
+        current = self._items.get((bank, key))
+        if current is None or item.revision >= current.revision:
+            self._items[(bank, key)] = item
+
+    def get(self, bank: str, key: str) -> MemoryItem | None:
+        """The current value of ``bank/key``."""
+        return self._items.get((bank, key))
+
+    def search(self, bank: str, query: str, *, limit: int = 10) -> list[MemoryItem]:
+        """Items of ``bank`` ranked by how many query words their key and value contain."""
+        words = {w.lower() for w in _WORD.findall(query)}
+        scored = []
+        for (item_bank, key), item in self._items.items():
+            if item_bank != bank:
+                continue
+            text = f"{key} {json.dumps(item.value)}".lower()
+            score = sum(1 for w in words if w in text)
+            if score or not words:
+                scored.append((score, item.updated_at, item))
+        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+        return [item for _, _, item in scored[:limit]]
+
+    async def put(
+        self, bank: str, key: str, value: JsonValue, provenance: Provenance, pii: list[str]
+    ) -> MemoryItem:
+        """Write a value and its audit record in one transaction."""
+        async with self._lock:
+            previous = self._items.get((bank, key))
+            item = MemoryItem(
+                bank=bank,
+                key=key,
+                value=value,
+                revision=(previous.revision + 1) if previous else 1,
+                updated_at=utc_now(),
+                provenance=provenance,
+                pii=pii,
+            )
+            audit = MemoryAudit(
+                op="put",
+                bank=bank,
+                key=key,
+                value=value,
+                previous=previous.value if previous else None,
+                revision=item.revision,
+                time=item.updated_at,
+                provenance=provenance,
+                pii=pii,
+            )
+            await self._commit(bank, key, item.model_dump_json().encode(), audit)
+            self._items[(bank, key)] = item
+            return item
+
+    async def delete(self, bank: str, key: str, provenance: Provenance) -> bool:
+        """Delete ``bank/key`` (a tombstone) with an audit record; False if it did not exist."""
+        async with self._lock:
+            previous = self._items.get((bank, key))
+            if previous is None:
+                return False
+            audit = MemoryAudit(
+                op="delete",
+                bank=bank,
+                key=key,
+                previous=previous.value,
+                revision=previous.revision + 1,
+                time=utc_now(),
+                provenance=provenance,
+            )
+            await self._commit(bank, key, None, audit)
+            self._items.pop((bank, key), None)
+            return True
+
+    async def _commit(self, bank: str, key: str, value: bytes | None, audit: MemoryAudit) -> None:
+        record_key = f"{bank}/{key}".encode()
+        async with self._producer.transaction():
+            await self._producer.send(self._names.memory, value, key=record_key)
+            await self._producer.send(
+                self._names.memory_audit, audit.model_dump_json().encode(), key=record_key
+            )

@@ -1,0 +1,145 @@
+"""The OPA adapter (the only module importing opa_client): decisions that fail closed, and
+policy loading through OPA's REST API."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
+
+import aiohttp
+from opa_client import AsyncOpaClient
+from pydantic import ValidationError
+
+from gateway._decision import PolicyDecision, PolicyInput
+from longboat.errors import OpaUnavailable, TerminalError
+
+__all__ = ["DECISION_PATH", "DecisionSource", "PolicyEngine", "PolicyRejected"]
+
+DecisionSource = Literal["opa", "fail_closed"]
+
+DECISION_PATH = "longboat/gateway/decision"
+
+
+class PolicyRejected(TerminalError):
+    """OPA refused a policy module (it does not compile); the message is OPA's."""
+
+    code = "policy_rejected"
+
+
+class PolicyEngine:
+    """Asks OPA for decisions; a timeout, an error or an undefined decision is a deny."""
+
+    def __init__(self, opa_url: str, *, timeout_ms: int) -> None:
+        """Create the engine; ``async with`` opens the HTTP sessions."""
+        parts = urlsplit(opa_url)
+        self._url = opa_url.rstrip("/")
+        self._timeout = timeout_ms / 1000
+        # retries=0: the gateway answers now (deny) rather than stall a request.
+        self._client = AsyncOpaClient(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 8181,
+            ssl=parts.scheme == "https",
+            retries=0,
+            timeout=self._timeout,
+        )
+        self._admin: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        await self._client.__aenter__()
+        self._admin = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._client.close_connection()
+        if self._admin is not None:
+            await self._admin.close()
+
+    async def decide(self, policy_input: PolicyInput) -> tuple[PolicyDecision, DecisionSource]:
+        """The decision and its source (``opa`` or ``fail_closed``); never raises."""
+        document = policy_input.model_dump(mode="json")
+        try:
+            async with asyncio.timeout(self._timeout):
+                answer: dict[str, Any] = await self._client.query_rule(document, DECISION_PATH)
+        except TimeoutError:
+            return PolicyDecision(
+                allow=False, reasons=["policy engine timed out: denied"]
+            ), "fail_closed"
+        except Exception as e:
+            return PolicyDecision(
+                allow=False, reasons=[f"policy engine unavailable: {type(e).__name__}"]
+            ), "fail_closed"
+        result = answer.get("result")
+        if result is None:
+            return PolicyDecision(
+                allow=False, reasons=["no policy decision defined: denied"]
+            ), "fail_closed"
+        try:
+            return PolicyDecision.model_validate(result), "opa"
+        except ValidationError:
+            return PolicyDecision(
+                allow=False, reasons=["policy decision malformed: denied"]
+            ), "fail_closed"
+
+    async def healthy(self) -> bool:
+        """Whether OPA answers ``/health``."""
+        try:
+            assert self._admin is not None
+            async with self._admin.get(f"{self._url}/health") as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        assert self._admin is not None
+        try:
+            async with self._admin.request(method, f"{self._url}{path}", **kwargs) as response:
+                body = await response.json(content_type=None)
+                return response.status, body
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
+            raise OpaUnavailable(
+                f"OPA at {self._url} did not answer: {type(e).__name__}: {e}"
+            ) from e
+
+    async def put_module(self, module_id: str, text: str) -> None:
+        """Load or replace one Rego module.
+
+        Raises:
+            PolicyRejected: OPA refused it (compile error, in OPA's words).
+            OpaUnavailable: OPA did not answer.
+        """
+        status, body = await self._call(
+            "PUT",
+            f"/v1/policies/{module_id}",
+            data=text.encode(),
+            headers={"Content-Type": "text/plain"},
+        )
+        if status != 200:
+            errors = "; ".join(_describe(e, module_id) for e in (body or {}).get("errors", []))
+            raise PolicyRejected(f"OPA refused {module_id}: {errors or body}")
+
+    async def delete_module(self, module_id: str) -> None:
+        """Remove one module (missing is fine)."""
+        await self._call("DELETE", f"/v1/policies/{module_id}")
+
+    async def modules(self) -> list[str]:
+        """The ids of the loaded modules."""
+        status, body = await self._call("GET", "/v1/policies")
+        return [m["id"] for m in (body or {}).get("result", [])] if status == 200 else []
+
+    async def put_data(self, path: str, value: Any) -> None:
+        """Replace the data document at ``path``."""
+        status, body = await self._call("PUT", f"/v1/data/{path}", json=value)
+        if status not in (200, 204):
+            raise PolicyRejected(f"OPA refused data at {path}: {body}")
+
+
+def _describe(error: dict[str, Any], module_id: str) -> str:
+    location = error.get("location", {})
+    return f"{location.get('file', module_id)}:{location.get('row', '?')}: {error.get('message')}"

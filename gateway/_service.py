@@ -1,0 +1,339 @@
+"""The policy gateway: identity, an OPA decision and a decision log for every memory and tool
+access. Lifecycle: ``async with GatewayService(settings) as gateway: await gateway.run()``."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+
+from gateway._decision import (
+    Action,
+    AgentFacts,
+    DecisionRecord,
+    PolicyContext,
+    PolicyDecision,
+    PolicyInput,
+    Resource,
+)
+from gateway._distribution import PolicyDistributor
+from gateway._guard import Guard, RateLimiter
+from gateway._memory import MemoryItem, MemoryStore, Provenance, profile_bank
+from gateway._metrics import GatewayMetrics
+from gateway._opa import PolicyEngine
+from gateway._pii import classify
+from gateway._settings import GatewaySettings
+from gateway._tools import ToolFailed, ToolLedger, ToolRegistry, ToolUnavailable
+from longboat._envelope import utc_now
+from longboat._logging import get_logger
+from longboat._serde import describe_errors
+from longboat._topics import TopicNames
+from longboat.errors import LongboatError
+from longboat.kafka import Producer
+from registry import RegistryView, VerifiedIdentity
+
+__all__ = ["GatewayService"]
+
+_log = get_logger("gateway.service")
+
+
+class WriteBody(BaseModel):
+    """``PUT`` body of a memory or profile write."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: JsonValue
+    workflow_id: str | None = None
+    run_id: str | None = None
+    source_event: str | None = None
+
+
+class InvokeBody(BaseModel):
+    """``POST /v1/tools/{name}/invoke`` body."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    arguments: JsonValue = None
+    idempotency_key: str
+    workflow_id: str | None = None
+    run_id: str | None = None
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+def _item(item: MemoryItem) -> dict[str, Any]:
+    return item.model_dump(mode="json")
+
+
+class GatewayService:
+    """Serves ``/v1/memory``, ``/v1/profiles``, ``/v1/tools`` and health endpoints."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        """Validate settings now (the tools file is read here)."""
+        self.settings = settings
+        self.names = TopicNames(settings.topic_prefix)
+        self.instance = settings.gateway.instance or socket.gethostname()
+        self.tools = ToolRegistry.from_file(settings.gateway.tools_file)
+        self.metrics = GatewayMetrics()
+        self.port = settings.gateway.port
+        self._stack = AsyncExitStack()
+        self._stopping = asyncio.Event()
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._open()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _open(self) -> None:
+        kafka, gw = self.settings.kafka, self.settings.gateway
+        enter = self._stack.enter_async_context
+        self.engine = await enter(PolicyEngine(self.settings.opa_url, timeout_ms=gw.opa_timeout_ms))
+        view = await enter(RegistryView(kafka, self.names.registry))
+        self.guard = Guard(view, RateLimiter(gw.rate_limit_per_minute))
+        self.memory = await enter(MemoryStore(kafka, self.names, writer_id=self.instance))
+        self.ledger = await enter(ToolLedger(kafka, self.names.tools_ledger))
+        await enter(self.tools)
+        self._decisions = await enter(Producer(kafka, linger_ms=5))
+        self.policies = await enter(
+            PolicyDistributor(kafka, self.names.policies, self.engine, instance=self.instance)
+        )
+        runner = web.AppRunner(self._app(), access_log=None)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, gw.host, gw.port).start()
+        for address in runner.addresses:
+            self.port = int(address[1])
+        _log.info(
+            "gateway_started",
+            port=self.port,
+            instance=self.instance,
+            tools=sorted(self.tools.specs),
+        )
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    def shutdown(self) -> None:
+        """Stop serving (idempotent)."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Serve until :meth:`shutdown`."""
+        await self._stopping.wait()
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        routes = [
+            web.get("/livez", self._livez),
+            web.get("/readyz", self._readyz),
+            web.get("/metrics", self._metrics),
+            web.get("/v1/policy", self._policy),
+            web.get("/v1/memory/{bank}", self._search),
+            web.get("/v1/memory/{bank}/{key}", self._get),
+            web.put("/v1/memory/{bank}/{key}", self._put),
+            web.delete("/v1/memory/{bank}/{key}", self._delete),
+            web.get("/v1/profiles/{key}", self._get),
+            web.put("/v1/profiles/{key}", self._put),
+            web.delete("/v1/profiles/{key}", self._delete),
+            web.post("/v1/tools/{name}/invoke", self._invoke),
+        ]
+        app.add_routes(routes)
+        return app
+
+    async def _livez(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        if self.policies.active is None:
+            return web.Response(status=503, text="no policy loaded\n")
+        if not await self.engine.healthy():
+            return web.Response(status=503, text="OPA unreachable\n")
+        return web.Response(text="ready\n")
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        return web.Response(body=self.metrics.render(), content_type="text/plain")
+
+    async def _policy(self, _: web.Request) -> web.Response:
+        status = self.policies.status
+        return _json(status.model_dump(mode="json") if status else {"digest": None})
+
+    # -- the decision ---------------------------------------------------------------------
+    async def _decide(
+        self, facts: AgentFacts, action: Action, resource: Resource, context: PolicyContext
+    ) -> tuple[PolicyDecision, str]:
+        policy_input = PolicyInput(agent=facts, action=action, resource=resource, context=context)
+        started = time.perf_counter()
+        decision, source = await self.engine.decide(policy_input)
+        duration = time.perf_counter() - started
+        decision_id = uuid.uuid4().hex
+        self.metrics.decided(decision.allow, source, duration)
+        if self.settings.gateway.decision_log:
+            record = DecisionRecord(
+                decision_id=decision_id,
+                time=utc_now(),
+                gateway=self.instance,
+                policy_digest=self.policies.active.digest if self.policies.active else None,
+                input=policy_input,
+                decision=decision,
+                duration_ms=round(duration * 1000, 3),
+                source=source,
+            )
+            try:
+                # Queued, not awaited: the log must not add a broker round trip to every request.
+                await self._decisions.enqueue(
+                    self.names.decisions, record.model_dump_json().encode(), key=facts.id.encode()
+                )
+            except LongboatError as e:
+                _log.error("decision_log_failed", error_type=type(e).__name__)
+        return decision, decision_id
+
+    def _denied(self, decision: PolicyDecision, decision_id: str) -> web.Response:
+        return _json(
+            {"error": "policy_denied", "reasons": decision.reasons, "decision_id": decision_id}, 403
+        )
+
+    def _target(
+        self, request: web.Request, identity: VerifiedIdentity
+    ) -> tuple[str, Resource, Literal["memory", "profile"]]:
+        """(internal bank, policy resource, action prefix) for memory and profile routes."""
+        key = request.match_info.get("key")
+        if request.path.startswith("/v1/profiles/"):
+            return (
+                profile_bank(identity.agent_id),
+                Resource(kind="profile", name=identity.agent_id, key=key),
+                "profile",
+            )
+        bank = request.match_info["bank"]
+        return bank, Resource(kind="memory", name=bank, key=key), "memory"
+
+    # -- memory ---------------------------------------------------------------------------
+    async def _get(self, request: web.Request) -> web.Response:
+        found = self.guard.identify(request)
+        if isinstance(found, web.Response):
+            return found
+        identity, facts = found
+        bank, resource, prefix = self._target(request, identity)
+        action: Action = "memory.read" if prefix == "memory" else "profile.read"
+        decision, decision_id = await self._decide(facts, action, resource, PolicyContext())
+        if not decision.allow:
+            return self._denied(decision, decision_id)
+        item = self.memory.get(bank, request.match_info["key"])
+        if item is None:
+            return _json(
+                {
+                    "error": "not_found",
+                    "message": f"{resource.name}/{resource.key} is not remembered",
+                },
+                404,
+            )
+        return _json(_item(item))
+
+    async def _search(self, request: web.Request) -> web.Response:
+        found = self.guard.identify(request)
+        if isinstance(found, web.Response):
+            return found
+        _, facts = found
+        bank = request.match_info["bank"]
+        decision, decision_id = await self._decide(
+            facts, "memory.search", Resource(kind="memory", name=bank), PolicyContext()
+        )
+        if not decision.allow:
+            return self._denied(decision, decision_id)
+        items = self.memory.search(
+            bank, request.query.get("q", ""), limit=min(int(request.query.get("limit", "10")), 100)
+        )
+        return _json({"items": [_item(i) for i in items]})
+
+    async def _put(self, request: web.Request) -> web.Response:
+        found = self.guard.identify(request)
+        if isinstance(found, web.Response):
+            return found
+        identity, facts = found
+        try:
+            body = WriteBody.model_validate_json(await request.read())
+        except ValidationError as e:
+            return _json({"error": "invalid_request", "message": describe_errors(e)}, 400)
+        bank, resource, prefix = self._target(request, identity)
+        pii = classify(body.value)  # before the policy sees the write
+        context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id, pii=pii)
+        action: Action = "memory.write" if prefix == "memory" else "profile.write"
+        decision, decision_id = await self._decide(facts, action, resource, context)
+        if not decision.allow:
+            return self._denied(decision, decision_id)
+        provenance = Provenance(
+            agent=identity.agent_id,
+            version=identity.version,
+            workflow_id=body.workflow_id,
+            run_id=body.run_id,
+            source_event=body.source_event,
+            decision_id=decision_id,
+        )
+        item = await self.memory.put(bank, request.match_info["key"], body.value, provenance, pii)
+        return _json(_item(item))
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        found = self.guard.identify(request)
+        if isinstance(found, web.Response):
+            return found
+        identity, facts = found
+        bank, resource, prefix = self._target(request, identity)
+        action: Action = "memory.delete" if prefix == "memory" else "profile.write"
+        decision, decision_id = await self._decide(facts, action, resource, PolicyContext())
+        if not decision.allow:
+            return self._denied(decision, decision_id)
+        provenance = Provenance(
+            agent=identity.agent_id, version=identity.version, decision_id=decision_id
+        )
+        deleted = await self.memory.delete(bank, request.match_info["key"], provenance)
+        return _json({"deleted": deleted})
+
+    # -- tools ----------------------------------------------------------------------------
+    async def _invoke(self, request: web.Request) -> web.Response:
+        found = self.guard.identify(request)
+        if isinstance(found, web.Response):
+            return found
+        identity, facts = found
+        name = request.match_info["name"]
+        try:
+            body = InvokeBody.model_validate_json(await request.read())
+        except ValidationError as e:
+            return _json({"error": "invalid_request", "message": describe_errors(e)}, 400)
+        context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id)
+        decision, decision_id = await self._decide(
+            facts, "tool.invoke", Resource(kind="tool", name=name), context
+        )
+        if not decision.allow:
+            return self._denied(decision, decision_id)
+        if name not in self.tools.specs:
+            return _json(
+                {"error": "tool_unknown", "message": f"no tool {name!r} is registered"}, 404
+            )
+        # Keys are scoped per agent: one agent can never read another's recorded results.
+        key = f"{identity.agent_id}:{body.idempotency_key}"
+        try:
+            entry, executed = await self.ledger.once(
+                key, name, identity.agent_id, lambda: self.tools.call(name, body.arguments, key)
+            )
+        except ToolUnavailable as e:
+            return _json({"error": e.code, "message": str(e), "retryable": True}, 503)
+        except ToolFailed as e:
+            return _json({"error": e.code, "message": str(e), "retryable": False}, 422)
+        self.metrics.tool_called(name, executed)
+        return _json({"result": entry.result, "executed": executed, "decision_id": decision_id})

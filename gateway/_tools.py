@@ -1,0 +1,265 @@
+"""Registered tools, invoked only through the gateway, at most once per idempotency key.
+
+Tools are declared in a JSON file (``LONGBOAT_GATEWAY__TOOLS_FILE``)::
+
+    {"tools": {
+        "weather":  {"kind": "http", "url": "http://weather.internal/v1/lookup", "timeout_s": 5},
+        "payments": {"kind": "python", "callable": "my_company.payments:charge"}
+    }}
+
+An HTTP tool gets ``POST url`` with ``{"arguments": ..., "idempotency_key": ...}`` and the header
+``Idempotency-Key``; a Python tool is called as ``fn(arguments, idempotency_key=...)``. The
+result of a completed call is recorded in ``lb.tools.ledger`` (compacted, keyed by idempotency
+key); the same key again gets the recorded result, across retries and gateway restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Annotated, Any, Literal, Self
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
+
+from longboat._envelope import utc_now
+from longboat._serde import describe_errors
+from longboat._settings import KafkaSettings
+from longboat.errors import ConfigError, RetryableError, TerminalError
+from longboat.kafka import Admin, Consumer, Producer, TopicPartition
+
+__all__ = ["LedgerEntry", "ToolFailed", "ToolLedger", "ToolRegistry", "ToolUnavailable"]
+
+
+class ToolUnavailable(RetryableError):
+    """The tool did not answer or answered 5xx/429: the same key may be retried."""
+
+    code = "tool_unavailable"
+
+
+class ToolFailed(TerminalError):
+    """The tool refused the call (4xx) or raised."""
+
+    code = "tool_failed"
+
+
+class HttpTool(BaseModel):
+    """A tool behind an HTTP endpoint."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["http"]
+    url: str
+    timeout_s: float = Field(default=10, gt=0, le=600)
+
+
+class PythonTool(BaseModel):
+    """A tool that is a Python callable ``module:attribute``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["python"]
+    callable: str = Field(pattern=r"^[\w.]+:[\w]+$")
+
+
+ToolSpec = Annotated[HttpTool | PythonTool, Field(discriminator="kind")]
+
+
+class ToolsFile(BaseModel):
+    """The tools file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tools: dict[str, ToolSpec]
+
+
+class LedgerEntry(BaseModel):
+    """The recorded outcome of one tool call."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    tool: str
+    agent: str
+    result: JsonValue
+    time: datetime
+
+
+class ToolRegistry:
+    """The declared tools; calls them once each."""
+
+    def __init__(self, specs: dict[str, HttpTool | PythonTool]) -> None:
+        """Create the registry (Python callables are resolved now, so typos fail at start)."""
+        self.specs = specs
+        self._callables = {
+            name: _resolve(name, s.callable)
+            for name, s in specs.items()
+            if isinstance(s, PythonTool)
+        }
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> ToolRegistry:
+        """Read the tools file (no file: no tools).
+
+        Raises:
+            ConfigError: Unreadable or invalid; the message names the file and field.
+        """
+        if path is None:
+            return cls({})
+        try:
+            parsed = ToolsFile.model_validate_json(path.read_text())
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read the tools file: {e}") from e
+        except ValidationError as e:
+            raise ConfigError(f"{path}: invalid tools file: {describe_errors(e)}") from e
+        return cls(dict(parsed.tools))
+
+    async def __aenter__(self) -> Self:
+        self._session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def call(self, name: str, arguments: JsonValue, idempotency_key: str) -> JsonValue:
+        """Call tool ``name`` once.
+
+        Raises:
+            ToolUnavailable: Transient failure (retry with the same key).
+            ToolFailed: The tool refused or raised.
+        """
+        spec = self.specs[name]
+        if isinstance(spec, HttpTool):
+            return await self._http(spec, arguments, idempotency_key)
+        fn = self._callables[name]
+        try:
+            value = fn(arguments, idempotency_key=idempotency_key)
+            if inspect.isawaitable(value):
+                value = await value
+            return TypeAdapter(JsonValue).validate_python(json.loads(json.dumps(value)))
+        except (TypeError, ValueError, ValidationError) as e:
+            raise ToolFailed(f"tool {name} returned something that is not JSON: {e}") from e
+        except RetryableError:
+            raise
+        except Exception as e:
+            raise ToolFailed(f"tool {name} raised {type(e).__name__}: {e}") from e
+
+    async def _http(self, spec: HttpTool, arguments: JsonValue, key: str) -> JsonValue:
+        assert self._session is not None
+        body = {"arguments": arguments, "idempotency_key": key}
+        try:
+            async with self._session.post(
+                spec.url,
+                json=body,
+                headers={"Idempotency-Key": key},
+                timeout=aiohttp.ClientTimeout(total=spec.timeout_s),
+            ) as response:
+                text = await response.text()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise ToolUnavailable(f"tool at {spec.url} did not answer: {type(e).__name__}") from e
+        if status == 429 or status >= 500:
+            raise ToolUnavailable(f"tool at {spec.url} answered {status}")
+        if status >= 400:
+            raise ToolFailed(f"tool at {spec.url} refused the call ({status}): {text[:300]}")
+        try:
+            value: JsonValue = json.loads(text) if text else None
+        except json.JSONDecodeError as e:
+            raise ToolFailed(f"tool at {spec.url} answered non-JSON") from e
+        return value
+
+
+def _resolve(name: str, spec: str) -> Callable[..., Any]:
+    module_name, _, attr = spec.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"tool {name}: cannot load {spec}: {e}") from e
+    if not callable(fn):
+        raise ConfigError(f"tool {name}: {spec} is not callable")
+    return fn  # type: ignore[no-any-return]
+
+
+class ToolLedger:
+    """Recorded results by idempotency key, from ``lb.tools.ledger``; calls each key once."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str) -> None:
+        """Create the ledger; ``async with`` loads it."""
+        self._kafka = kafka
+        self._topic = topic
+        self._entries: dict[str, LedgerEntry] = {}
+        self._inflight: dict[str, asyncio.Future[LedgerEntry]] = {}
+        self._producer = Producer(kafka, linger_ms=0)
+
+    async def __aenter__(self) -> Self:
+        await self._producer.start()
+        async with Admin(self._kafka) as admin:
+            count = await admin.partition_count(self._topic)
+        partitions = [TopicPartition(self._topic, p) for p in range(count)]
+        async with Consumer(self._kafka, isolation_level="read_committed") as consumer:
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.seek_to_beginning(partitions)
+            while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+                for record in await consumer.poll(timeout_ms=200):
+                    with contextlib.suppress(ValidationError):
+                        entry = LedgerEntry.model_validate_json(record.value or b"")
+                        self._entries[entry.key] = entry
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._producer.stop()
+
+    def recorded(self, key: str) -> LedgerEntry | None:
+        """The recorded outcome of ``key``, if the call completed."""
+        return self._entries.get(key)
+
+    async def once(
+        self, key: str, tool: str, agent: str, call: Callable[[], Any]
+    ) -> tuple[LedgerEntry, bool]:
+        """The recorded entry for ``key``, calling ``call`` only if there is none.
+
+        Returns:
+            The entry, and whether this request executed the tool.
+        """
+        if (entry := self._entries.get(key)) is not None:
+            return entry, False
+        if (pending := self._inflight.get(key)) is not None:
+            return await asyncio.shield(pending), False  # a concurrent retry: share its outcome
+        future: asyncio.Future[LedgerEntry] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await call()
+            entry = LedgerEntry(key=key, tool=tool, agent=agent, result=result, time=utc_now())
+            # Durable before answered: a retry after a crash finds the result, not a second call.
+            await self._producer.send(
+                self._topic, entry.model_dump_json().encode(), key=key.encode()
+            )
+            self._entries[key] = entry
+            future.set_result(entry)
+            return entry, True
+        except BaseException as e:
+            future.set_exception(e)
+            future.exception()  # retrieved: waiters re-raise it
+            raise
+        finally:
+            del self._inflight[key]

@@ -1,0 +1,142 @@
+"""``longboat policy``: check, test, publish and inspect gateway policies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import click
+
+from longboat._settings import Settings
+from longboat._topics import TopicNames
+from longboat.cli._app import run_async, settings_from
+from longboat.devinfra import provision_opa
+from longboat.devinfra._stack import cache_dir
+from longboat.errors import ConfigError
+from longboat.kafka import Consumer, Producer, TopicPartition
+
+__all__ = ["policy"]
+
+_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+def _opa(settings: Settings) -> str:
+    return str(provision_opa(cache_dir(settings.dev_home.resolve())))
+
+
+def _run_opa(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_opa(settings), *args], capture_output=True, text=True, check=False)
+
+
+def _check(settings: Settings, folder: Path) -> None:
+    """``opa check --strict`` and ``opa fmt --list``: refuse with OPA's own message."""
+    checked = _run_opa(settings, "check", "--strict", str(folder))
+    if checked.returncode != 0:
+        raise ConfigError(
+            f"{folder} does not compile:\n{(checked.stderr or checked.stdout).strip()}"
+        )
+    unformatted = _run_opa(settings, "fmt", "--list", str(folder)).stdout.split()
+    if unformatted:
+        raise ConfigError(
+            f"not in opa fmt form (run `opa fmt -w {folder}`): {', '.join(unformatted)}"
+        )
+
+
+@click.group()
+def policy() -> None:
+    """Gateway policies: check, test, publish to every gateway, show what runs."""
+
+
+@policy.command()
+@click.argument("folder", type=_DIR)
+@click.pass_context
+def check(ctx: click.Context, folder: Path) -> None:
+    """Compile FOLDER strictly and check its formatting."""
+    _check(settings_from(ctx), folder)
+    click.echo(f"{folder}: ok")
+
+
+@policy.command("test")
+@click.argument("folder", type=_DIR)
+@click.pass_context
+def test_command(ctx: click.Context, folder: Path) -> None:
+    """Run FOLDER's Rego tests and print the coverage."""
+    settings = settings_from(ctx)
+    result = _run_opa(settings, "test", str(folder))
+    click.echo(result.stdout.strip())
+    if result.returncode != 0:
+        raise ConfigError(f"policy tests failed in {folder}")
+    coverage = json.loads(
+        _run_opa(settings, "test", "--coverage", "--format", "json", str(folder)).stdout
+    )
+    click.echo(f"coverage: {coverage.get('coverage', 0):.1f}%")
+
+
+@policy.command()
+@click.argument("folder", type=_DIR)
+@click.option("--bundle", default="longboat", show_default=True)
+@click.pass_context
+def publish(ctx: click.Context, folder: Path, bundle: str) -> None:
+    """Check FOLDER, then publish it to lb.policies; every gateway loads it (nothing restarts)."""
+    from gateway import PolicyBundle
+    from gateway._bundle import bundle_key
+
+    settings = settings_from(ctx)
+    _check(settings, folder)
+    built = PolicyBundle.from_dir(folder, name=bundle)
+
+    async def send() -> None:
+        async with Producer(settings.kafka) as producer:
+            await producer.send(
+                TopicNames(settings.topic_prefix).policies,
+                built.model_dump_json().encode(),
+                key=bundle_key(bundle),
+            )
+
+    run_async(send())
+    click.echo(f"published {bundle} {built.digest} ({len(built.modules)} modules)")
+
+
+@policy.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The published bundle digest and the digest each gateway runs."""
+    from gateway import GatewayPolicyStatus, PolicyBundle
+
+    settings = settings_from(ctx)
+    records = run_async(_read(settings))
+    for key, value in sorted(records.items()):
+        if key.startswith("bundle/"):
+            published = PolicyBundle.model_validate_json(value)
+            line = {
+                "kind": "bundle",
+                "name": published.name,
+                "digest": published.digest,
+                "published_at": published.published_at.isoformat(),
+            }
+        else:
+            running = GatewayPolicyStatus.model_validate_json(value)
+            line = running.model_dump(mode="json")
+        if as_json:
+            click.echo(json.dumps(line))
+        elif line["kind"] == "bundle":
+            click.echo(f"published  {line['name']:<20} {line['digest']}")
+        else:
+            state = "ok" if line["ok"] else f"ERROR {line['error']}"
+            click.echo(f"gateway    {line['gateway']:<20} {line['digest']}  {state}")
+
+
+async def _read(settings: Settings) -> dict[str, bytes]:
+    tp = TopicPartition(TopicNames(settings.topic_prefix).policies, 0)
+    latest: dict[str, bytes] = {}
+    async with Consumer(settings.kafka) as consumer:
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        await consumer.seek_to_beginning([tp])
+        while await consumer.position(tp) < end:
+            for record in await consumer.poll(timeout_ms=300):
+                if record.key and record.value:
+                    latest[record.key.decode()] = record.value
+    return latest

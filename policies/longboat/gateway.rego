@@ -1,0 +1,105 @@
+# METADATA
+# title: Longboat gateway authorization
+# description: |
+#   The gateway asks for data.longboat.gateway.decision before every memory or tool access.
+#   Default deny: an agent reaches only the banks and tools its registry capabilities declare;
+#   PII only goes into banks classified for it; canary, draining and revoked agents are restricted.
+package longboat.gateway
+
+default allow := false
+
+# METADATA
+# description: The one entrypoint. {allow, reasons, obligations}.
+# entrypoint: true
+decision := {
+	"allow": allow,
+	"reasons": reasons,
+	"obligations": sort(obligations),
+}
+
+allow if {
+	_granted
+	count(deny) == 0
+}
+
+reasons := sort(deny) if count(deny) > 0
+
+reasons := ["no capability grants this access"] if {
+	count(deny) == 0
+	not _granted
+}
+
+reasons := [] if allow
+
+_writes := {"memory.write", "memory.delete", "profile.write", "tool.invoke"}
+
+default _banks := {}
+
+_banks := data.longboat.config.banks
+
+default _tools := {}
+
+_tools := data.longboat.config.tools
+
+_capability(kind, name) if {
+	some cap in input.agent.capabilities
+	cap.kind == kind
+	cap.name == name
+}
+
+# An agent may use the banks and tools its capabilities name, and its own profile.
+_granted if {
+	input.resource.kind == "memory"
+	_capability("memory", input.resource.name)
+}
+
+_granted if {
+	input.resource.kind == "tool"
+	_capability("tool", input.resource.name)
+}
+
+_granted if {
+	input.resource.kind == "profile"
+	input.resource.name == input.agent.id
+}
+
+deny contains "agent is revoked" if input.agent.status == "revoked"
+
+deny contains "draining agents may only read" if {
+	input.agent.status == "draining"
+	input.action in _writes
+}
+
+deny contains sprintf("canary agents may not use high-risk tool %s", [input.resource.name]) if {
+	input.agent.status == "canary"
+	input.resource.kind == "tool"
+	object.get(_tools, [input.resource.name, "risk"], "low") == "high"
+}
+
+deny contains sprintf("bank %s is not classified for %s", [input.resource.name, kind]) if {
+	input.action == "memory.write"
+	some kind in input.context.pii
+	not kind in object.get(_banks, [input.resource.name, "pii"], [])
+}
+
+deny contains sprintf("profiles may not hold %s", [kind]) if {
+	input.action == "profile.write"
+	some kind in input.context.pii
+}
+
+deny contains sprintf("high-risk tool %s needs a high or medium risk-tier agent", [input.resource.name]) if {
+	input.resource.kind == "tool"
+	object.get(_tools, [input.resource.name, "risk"], "low") == "high"
+	input.agent.risk_tier == "low"
+}
+
+obligations contains "audit_pii_write" if {
+	allow
+	input.action == "memory.write"
+	count(input.context.pii) > 0
+}
+
+obligations contains "record_tool_result" if {
+	allow
+	input.action == "tool.invoke"
+}

@@ -1,0 +1,105 @@
+package longboat.gateway_test
+
+import data.longboat.gateway
+
+_agent(status, caps) := {
+	"id": "triage", "version": "1.0", "status": status, "capabilities": caps,
+	"risk_tier": "medium", "owner": "claims-team",
+}
+
+_claims := [{"kind": "memory", "name": "claims"}, {"kind": "tool", "name": "payments"}, {"kind": "tool", "name": "weather"}]
+
+_memory(action, bank, pii) := {
+	"agent": _agent("active", _claims), "action": action,
+	"resource": {"kind": "memory", "name": bank, "key": "k"},
+	"context": {"workflow_id": "wf", "run_id": "r", "pii": pii},
+}
+
+test_read_declared_bank_allowed if {
+	gateway.decision.allow with input as _memory("memory.read", "claims", [])
+}
+
+test_undeclared_bank_denied if {
+	d := gateway.decision with input as _memory("memory.read", "customers", [])
+	not d.allow
+	d.reasons == ["no capability grants this access"]
+}
+
+test_pii_allowed_in_classified_bank if {
+	d := gateway.decision with input as _memory("memory.write", "claims", ["email"])
+	d.allow
+	"audit_pii_write" in d.obligations
+}
+
+test_pii_refused_in_unclassified_bank if {
+	d := gateway.decision with input as _memory("memory.write", "claims", ["payment_card"])
+	not d.allow
+	d.reasons == ["bank claims is not classified for payment_card"]
+}
+
+test_pii_refused_in_unknown_bank if {
+	inp := object.union(_memory("memory.write", "scratch", ["email"]), {"agent": _agent("active", [{"kind": "memory", "name": "scratch"}])})
+	not gateway.decision.allow with input as inp
+}
+
+test_revoked_denied if {
+	inp := object.union(_memory("memory.read", "claims", []), {"agent": _agent("revoked", _claims)})
+	d := gateway.decision with input as inp
+	not d.allow
+	"agent is revoked" in d.reasons
+}
+
+test_draining_may_read_not_write if {
+	read := object.union(_memory("memory.read", "claims", []), {"agent": _agent("draining", _claims)})
+	gateway.decision.allow with input as read
+	write := object.union(_memory("memory.write", "claims", []), {"agent": _agent("draining", _claims)})
+	not gateway.decision.allow with input as write
+}
+
+_tool(status, name, tier) := {
+	"agent": object.union(_agent(status, _claims), {"risk_tier": tier}), "action": "tool.invoke",
+	"resource": {"kind": "tool", "name": name}, "context": {"workflow_id": "wf", "run_id": "r", "pii": []},
+}
+
+test_tool_allowed_with_capability if {
+	d := gateway.decision with input as _tool("active", "payments", "medium")
+	d.allow
+	"record_tool_result" in d.obligations
+}
+
+test_tool_denied_without_capability if {
+	not gateway.decision.allow with input as _tool("active", "shell", "medium")
+}
+
+test_canary_no_high_risk_tools if {
+	not gateway.decision.allow with input as _tool("canary", "payments", "medium")
+	gateway.decision.allow with input as _tool("canary", "weather", "medium")
+}
+
+test_low_tier_no_high_risk_tools if {
+	d := gateway.decision with input as _tool("active", "payments", "low")
+	not d.allow
+	d.reasons == ["high-risk tool payments needs a high or medium risk-tier agent"]
+}
+
+_profile(owner, action, pii) := {
+	"agent": _agent("active", []), "action": action,
+	"resource": {"kind": "profile", "name": owner, "key": "k"},
+	"context": {"workflow_id": "wf", "run_id": "r", "pii": pii},
+}
+
+test_own_profile_only if {
+	gateway.decision.allow with input as _profile("triage", "profile.write", [])
+	not gateway.decision.allow with input as _profile("other", "profile.read", [])
+}
+
+test_no_pii_in_profiles if {
+	d := gateway.decision with input as _profile("triage", "profile.write", ["email"])
+	not d.allow
+	d.reasons == ["profiles may not hold email"]
+}
+
+test_empty_input_denied if {
+	d := gateway.decision with input as {}
+	not d.allow
+}
