@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from types import TracebackType
 from typing import Self
 
@@ -80,7 +81,11 @@ class PolicyDistributor:
     async def _follow(self) -> None:
         assert self._consumer is not None
         wanted = bundle_key(self._bundle_name)
+        checked = 0.0
         while True:
+            if self.active is not None and time.monotonic() - checked > 1.0:
+                checked = time.monotonic()
+                await self._ensure_loaded(self.active)
             latest: PolicyBundle | None = None
             for record in await self._consumer.poll(timeout_ms=100):
                 if record.key == wanted and record.value is not None:
@@ -94,6 +99,19 @@ class PolicyDistributor:
                         )
             if latest is not None and (self.active is None or latest.digest != self.active.digest):
                 await self.apply(latest)
+
+    async def _ensure_loaded(self, bundle: PolicyBundle) -> None:
+        """Reload the active bundle if OPA lost it (a restarted sidecar starts empty)."""
+        try:
+            loaded = set(await self._engine.modules())
+        except LongboatError:
+            return  # OPA is down: decisions fail closed until it is back
+        if not {f"{_MODULE_PREFIX}/{path}" for path in bundle.modules} <= loaded:
+            _log.warning(
+                "policy_bundle_reloading", digest=bundle.digest, reason="OPA lost the policy"
+            )
+            with contextlib.suppress(LongboatError):
+                await self._load(bundle)
 
     async def apply(self, bundle: PolicyBundle) -> bool:
         """Load ``bundle`` into OPA; on refusal restore the previous one. Returns success."""
