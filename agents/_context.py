@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar, overload
 from pydantic import JsonValue
 
 from agents._faults import FaultPlan
+from agents._governed import GatewayPort, MemoryAccess, call_tool
 from agents._identity import canonical_json, step_fingerprint
 from agents._journal import JournalRecord, JournalUnavailable, RunHistory, StepState, new_record
 from agents._llm import LLMMessage, LLMProvider, LLMRequest, LLMResponse
@@ -119,6 +120,7 @@ class Context:
         serde: EnvelopeSerde,
         faults: FaultPlan,
         metrics: AgentMetrics,
+        gateway: GatewayPort | None = None,
     ) -> None:
         """Create the context of one run (the runtime does this)."""
         self._scope = scope
@@ -130,6 +132,8 @@ class Context:
         self._serde = serde
         self._faults = faults
         self._metrics = metrics
+        self._gateway = gateway
+        self.memory = MemoryAccess(self, gateway)
         self._previous_fp = scope.run_id
         self._next_index = 0
         self._current: _StepCall | None = None
@@ -173,6 +177,10 @@ class Context:
     def outputs(self) -> list[OutputRecord]:
         """Records emitted so far (written in the run's checkpoint transaction)."""
         return list(self._outputs)
+
+    async def tool(self, name: str, arguments: JsonValue = None) -> JsonValue:
+        """Invoke a registered tool through the gateway (policy-checked, once per step key)."""
+        return await call_tool(self, self._gateway, name, arguments)
 
     def emit(self, topic: str, event: Envelope, *, key: str | bytes | None = None) -> None:
         """Buffer ``event`` for ``topic``; it is written exactly once, with the input's offset.

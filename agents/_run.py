@@ -79,6 +79,7 @@ async def execute_run(
             serde=deps.serde,
             faults=deps.faults,
             metrics=deps.metrics,
+            gateway=deps.gateway,
         )
         try:
             result = await agent.handle(ctx, event)

@@ -16,6 +16,7 @@ from typing import Self
 from agents._agent import Agent
 from agents._checkpoint_meta import CheckpointMeta
 from agents._faults import FaultPlan
+from agents._governed import GatewayPort
 from agents._http import HealthServer
 from agents._journal import RunHistory, StepJournal, load_journal_tail
 from agents._llm import provider_from_settings
@@ -75,6 +76,7 @@ class AgentRunner:
             journal = StepJournal(producer, self.names.journal(self.agent.name), journal_partitions)
         llm = provider_from_settings(self.settings.llm)
         self._stack.push_async_callback(llm.close)
+        gateway = await self._gateway_client()
         self._deps = RuntimeDeps(
             agent=self.agent,
             settings=self.settings,
@@ -85,6 +87,7 @@ class AgentRunner:
             llm=llm,
             metrics=self.metrics,
             faults=self._faults,
+            gateway=gateway,
         )
         runtime = self.settings.agent
         self.http = await self._stack.enter_async_context(
@@ -95,6 +98,23 @@ class AgentRunner:
                 metrics=self.metrics.render,
             )
         )
+
+    async def _gateway_client(self) -> GatewayPort | None:
+        """A gateway client signing with the agent's key, when one is configured."""
+        key_file = self.settings.agent.key_file
+        if key_file is None:
+            return None
+        from gateway import GatewayClient
+        from registry import TokenIssuer, load_private_key
+
+        issuer = TokenIssuer(
+            load_private_key(key_file),
+            agent_id=self.agent.name,
+            version=self.agent.version,
+            instance=self.instance,
+        )
+        client = GatewayClient(self.settings.gateway_url, token=lambda: issuer.issue(ttl_s=60))
+        return await self._stack.enter_async_context(client)
 
     async def __aexit__(
         self,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from agents._agent import Agent
 from agents._faults import FaultPlan
+from agents._governed import GatewayPort
 from agents._journal import StepJournal
 from agents._llm import LLMProvider
 from agents._metrics import AgentMetrics
@@ -29,3 +30,4 @@ class RuntimeDeps:
     llm: LLMProvider
     metrics: AgentMetrics
     faults: FaultPlan
+    gateway: GatewayPort | None = None

@@ -1,0 +1,134 @@
+"""``ctx.memory`` and ``ctx.tool``: governed access through the gateway, as durable steps.
+
+Each call is a step, so a replay returns the recorded answer instead of asking again, and a
+tool call carries the step's fingerprint as its idempotency key: the gateway's ledger turns a
+re-run of an in-doubt step into the recorded result.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import JsonValue
+
+from longboat.errors import UsageError
+
+if TYPE_CHECKING:
+    from agents._context import Context
+
+__all__ = ["GatewayPort", "MemoryAccess", "call_tool"]
+
+
+class GatewayPort(Protocol):
+    """What the runtime needs of the gateway client (``gateway.GatewayClient`` provides it)."""
+
+    async def memory_get(self, bank: str, key: str) -> JsonValue: ...
+    async def memory_put(
+        self, bank: str, key: str, value: JsonValue, **context: str | None
+    ) -> int: ...
+    async def memory_delete(self, bank: str, key: str) -> bool: ...
+    async def memory_search(
+        self, bank: str, query: str, limit: int = 10
+    ) -> list[dict[str, Any]]: ...
+    async def profile_get(self, key: str) -> JsonValue: ...
+    async def profile_put(self, key: str, value: JsonValue) -> int: ...
+    async def invoke(
+        self, tool: str, arguments: JsonValue, *, idempotency_key: str, **context: str | None
+    ) -> dict[str, Any]: ...
+
+
+def _require(gateway: GatewayPort | None) -> GatewayPort:
+    if gateway is None:
+        raise UsageError(
+            "ctx.memory and ctx.tool go through the gateway: set LONGBOAT_AGENT__KEY_FILE "
+            "(from `longboat agents enroll`) and LONGBOAT_GATEWAY_URL"
+        )
+    return gateway
+
+
+class MemoryAccess:
+    """Banks and the agent's own profile, each call a recorded step."""
+
+    def __init__(self, ctx: Context, gateway: GatewayPort | None) -> None:
+        """Bind to one run's context."""
+        self._ctx = ctx
+        self._gateway = gateway
+
+    def _context(self) -> dict[str, str | None]:
+        event = self._ctx.event
+        return {
+            "workflow_id": event.workflowid,
+            "run_id": self._ctx.run_id,
+            "source_event": event.id,
+        }
+
+    async def get(self, bank: str, key: str) -> JsonValue:
+        """The value remembered under ``bank/key``, or None."""
+        gateway = _require(self._gateway)
+        value: JsonValue = await self._ctx.step(
+            "longboat.memory.get", gateway.memory_get, bank, key
+        )
+        return value
+
+    async def put(self, bank: str, key: str, value: JsonValue) -> int:
+        """Remember ``value`` (PII-classified and policy-checked); returns the revision."""
+        gateway = _require(self._gateway)
+        context = self._context()
+
+        async def put(b: str, k: str, v: JsonValue) -> int:
+            return await gateway.memory_put(b, k, v, **context)
+
+        revision: int = await self._ctx.step("longboat.memory.put", put, bank, key, value)
+        return revision
+
+    async def delete(self, bank: str, key: str) -> bool:
+        """Forget ``bank/key``."""
+        gateway = _require(self._gateway)
+        deleted: bool = await self._ctx.step(
+            "longboat.memory.delete", gateway.memory_delete, bank, key
+        )
+        return deleted
+
+    async def search(self, bank: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Items of ``bank`` matching ``query``."""
+        gateway = _require(self._gateway)
+        items: list[dict[str, Any]] = await self._ctx.step(
+            "longboat.memory.search", gateway.memory_search, bank, query, limit
+        )
+        return items
+
+    async def profile_get(self, key: str) -> JsonValue:
+        """A value of this agent's profile, or None."""
+        gateway = _require(self._gateway)
+        value: JsonValue = await self._ctx.step("longboat.profile.get", gateway.profile_get, key)
+        return value
+
+    async def profile_put(self, key: str, value: JsonValue) -> int:
+        """Set a value of this agent's profile."""
+        gateway = _require(self._gateway)
+        revision: int = await self._ctx.step(
+            "longboat.profile.put", gateway.profile_put, key, value
+        )
+        return revision
+
+
+async def call_tool(
+    ctx: Context, gateway: GatewayPort | None, tool: str, arguments: JsonValue
+) -> JsonValue:
+    """``ctx.tool``: invoke ``tool`` through the gateway once per step fingerprint."""
+    port = _require(gateway)
+    event = ctx.event
+
+    async def invoke(name: str, args: JsonValue) -> JsonValue:
+        answer = await port.invoke(
+            name,
+            args,
+            idempotency_key=ctx.idempotency_key,
+            workflow_id=event.workflowid,
+            run_id=ctx.run_id,
+        )
+        result: JsonValue = answer["result"]
+        return result
+
+    result: JsonValue = await ctx.step("longboat.tool", invoke, tool, arguments)
+    return result
