@@ -7,7 +7,6 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LB     := $(BIN)/longboat
 OPA     = $$($(LB) dev provision 2>/dev/null | awk '/^opa /{print $$2}')
-REGO   := $(shell find policies -name '*.rego' 2>/dev/null | head -n1)
 
 .PHONY: help venv lint typecheck test unit integration policy-test demo demo-down bench clean distclean lock
 
@@ -37,15 +36,14 @@ typecheck: $(STAMP)
 provision: $(STAMP)
 	$(LB) dev provision
 
+# Regal (the Rego linter) cannot be installed here: the Go module proxy refuses its module
+# (403, both github.com/open-policy-agent/regal and styrainc/regal). opa check --strict and
+# opa fmt enforce what they can; see docs/policies.md.
 policy-test: provision
-ifneq ($(REGO),)
 	$(OPA) fmt --list --fail policies
 	$(OPA) check --strict policies
-	$(OPA) test -v --coverage policies > /dev/null
 	$(OPA) test policies
-else
-	@echo "policy-test: no Rego policies yet"
-endif
+	$(OPA) test --coverage --format json policies | $(BIN)/python -c 'import json,sys; c=json.load(sys.stdin)["coverage"]; print(f"rego coverage {c:.1f}%"); sys.exit(0 if c >= 90 else "rego coverage is below 90%")'
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

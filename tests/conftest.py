@@ -27,7 +27,7 @@ from longboat.devinfra import (
     stop_process,
 )
 from longboat.devinfra._kafka import KAFKA_MARKER
-from longboat.devinfra._opa import OPA_MARKER
+from longboat.devinfra._opa import OPA_MARKER, OpaNode
 from longboat.errors import InfraError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,6 +91,16 @@ def opa_url(infra_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     except InfraError as e:
         _unavailable(str(e))
     yield node.url
+    stop_process(node.pid, OPA_MARKER)
+
+
+@pytest.fixture
+def fresh_opa(infra_cache: Path, tmp_path: Path, opa_url: str) -> Iterator[tuple[OpaNode, Path]]:
+    """A real OPA of this test alone (policies loaded by one test never leak into another)."""
+    del opa_url  # depends on the session OPA so that CI fails clearly if OPA cannot be had
+    binary = provision_opa(infra_cache)
+    node = start_opa(binary, tmp_path / "opa", port=free_port())
+    yield node, binary
     stop_process(node.pid, OPA_MARKER)
 
 

@@ -16,13 +16,14 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def cli_env(kafka_bootstrap: str, unique: str, tmp_path: Path) -> dict[str, str]:
+def cli_env(kafka_bootstrap: str, unique: str, tmp_path: Path, infra_cache: Path) -> dict[str, str]:
     """Environment for the CLI: the session broker, a topic prefix and dev home of this test."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LONGBOAT_")}
     env |= {
         "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
         "LONGBOAT_TOPIC_PREFIX": f"e{unique}.",
         "LONGBOAT_DEV_HOME": str(tmp_path / "home"),
+        "LONGBOAT_CACHE_DIR": str(infra_cache),
     }
     return env
 

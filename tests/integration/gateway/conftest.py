@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +16,7 @@ from gateway import GatewayClient, GatewayService, GatewaySettings, PolicyBundle
 from gateway._bundle import bundle_key
 from gateway._settings import GatewayServiceSettings
 from longboat import Settings, TopicNames
-from longboat.devinfra import free_port, provision_opa, start_opa, stop_process
+from longboat.devinfra import start_opa, stop_process
 from longboat.devinfra._opa import OPA_MARKER, OpaNode
 from longboat.kafka import Admin, Producer
 from registry import (
@@ -91,16 +91,6 @@ class GatewayWorld:
 
     def stop_opa(self) -> None:
         stop_process(self.opa.pid, OPA_MARKER)
-
-
-@pytest.fixture
-def fresh_opa(infra_cache: Path, tmp_path: Path, opa_url: str) -> Iterator[tuple[OpaNode, Path]]:
-    """A real OPA of this test alone (policies loaded by one test never leak into another)."""
-    del opa_url  # depends on the session OPA only so that CI fails clearly if OPA cannot be had
-    binary = provision_opa(infra_cache)
-    node = start_opa(binary, tmp_path / "opa", port=free_port())
-    yield node, binary
-    stop_process(node.pid, OPA_MARKER)
 
 
 @pytest.fixture
