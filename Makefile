@@ -67,6 +67,7 @@ demo-down: $(STAMP)
 bench: provision
 	$(BIN)/python -m bench.kernel_throughput
 	$(BIN)/python -m bench.agent_throughput
+	$(BIN)/python -m bench.gateway_latency
 
 clean:
 	-@test -x $(LB) && $(LB) dev down

@@ -12,9 +12,9 @@ from pathlib import Path
 from longboat.devinfra import cache_dir, free_port, provision_kafka, start_kafka, stop_process
 from longboat.devinfra._kafka import KAFKA_MARKER, KAFKA_VERSION
 
-__all__ = ["bench_broker", "machine_line"]
+__all__ = ["REPO", "bench_broker", "machine_line"]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # the repository root
 
 
 @contextmanager
