@@ -205,3 +205,56 @@ async def test_forged_and_revoked_tokens_get_401(world: GatewayWorld) -> None:
             assert (
                 await gw.memory_get("claims", "x") is None
             )  # the genuine agent still gets through
+
+
+async def test_http_tool_gets_the_key_and_transient_failures_are_retryable(
+    world: GatewayWorld, tmp_path: Path
+) -> None:
+    """An HTTP tool receives the idempotency key; its 503 becomes a retryable 503, not recorded."""
+    from aiohttp import web
+
+    from gateway._client import GatewayUnavailable
+    from longboat.devinfra import free_port
+
+    seen: list[tuple[str, object]] = []
+    failures = [503]
+
+    async def lookup(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append((request.headers["Idempotency-Key"], body["arguments"]))
+        if failures:
+            return web.Response(status=failures.pop())
+        return web.json_response({"forecast": "rain"})
+
+    app = web.Application()
+    app.router.add_post("/weather", lookup)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    world.tools_file.write_text(
+        json.dumps(
+            {"tools": {"weather": {"kind": "http", "url": f"http://127.0.0.1:{port}/weather"}}}
+        )
+    )
+    issuer = await world.enroll("planner", "tool:weather")
+    await world.publish()
+    try:
+        async with serving(world) as gateway, client(gateway, issuer) as gw:
+            with pytest.raises(GatewayUnavailable, match="503"):
+                await gw.invoke("weather", {"city": "Oslo"}, idempotency_key="fp-9")
+            answer = await gw.invoke("weather", {"city": "Oslo"}, idempotency_key="fp-9")
+            again = await gw.invoke("weather", {"city": "Oslo"}, idempotency_key="fp-9")
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://127.0.0.1:{gateway.port}/metrics") as m,
+            ):
+                metrics = await m.text()
+    finally:
+        await runner.cleanup()
+    assert answer["result"] == {"forecast": "rain"}
+    assert answer["executed"] is True
+    assert again["executed"] is False
+    assert seen == [("planner:fp-9", {"city": "Oslo"}), ("planner:fp-9", {"city": "Oslo"})]
+    assert 'longboat_gateway_decisions_total{result="allow",source="opa"} 3.0' in metrics
+    assert 'longboat_gateway_tool_calls_total{executed="false",tool="weather"} 1.0' in metrics
