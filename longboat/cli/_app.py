@@ -69,8 +69,9 @@ def _register() -> None:
     from longboat.cli._policy import policy
     from longboat.cli._run import run
     from longboat.cli._topics import topics
+    from longboat.cli._workflows import workflows
 
-    for command in (dev, topics, publish, consume, run, dlq, agents, policy, memory):
+    for command in (dev, topics, publish, consume, run, dlq, agents, policy, memory, workflows):
         cli.add_command(command)
 
 
