@@ -34,9 +34,8 @@ def validate(files: tuple[Path, ...]) -> None:
             problems.append(str(e))
             continue
         loaded.append(definition)
-        click.echo(
-            f"ok  {path}: {definition.name} v{definition.version}, {len(definition.step_ids())} steps"
-        )
+        steps = len(definition.step_ids())
+        click.echo(f"ok  {path}: {definition.name} v{definition.version}, {steps} steps")
     try:
         DefinitionSet(loaded)
     except ConfigError as e:
