@@ -68,10 +68,26 @@ def _register() -> None:
     from longboat.cli._memory import memory
     from longboat.cli._policy import policy
     from longboat.cli._run import run
+    from longboat.cli._signals import approve, cancel, reject
     from longboat.cli._topics import topics
     from longboat.cli._workflows import workflows
 
-    for command in (dev, topics, publish, consume, run, dlq, agents, policy, memory, workflows):
+    commands = (
+        dev,
+        topics,
+        publish,
+        consume,
+        run,
+        dlq,
+        agents,
+        policy,
+        memory,
+        workflows,
+        approve,
+        reject,
+        cancel,
+    )
+    for command in commands:
         cli.add_command(command)
 
 

@@ -1,0 +1,72 @@
+"""``longboat approve | reject | cancel``: signals to a waiting or running workflow."""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+from longboat._topics import TopicNames
+from longboat.cli._app import run_async, settings_from
+from longboat.kafka import Admin, Producer
+
+__all__ = ["approve", "cancel", "reject"]
+
+
+def _send(
+    ctx: click.Context, workflow_id: str, signal: str, note: str | None, by: str | None
+) -> None:
+    from coordinator._protocol import SignalData, signal_event
+    from longboat._serde import EnvelopeSerde
+
+    settings = settings_from(ctx)
+    topic = TopicNames(settings.topic_prefix).signals
+    who = by or getpass.getuser()
+    event = signal_event(workflow_id, SignalData(signal=signal, by=who, note=note))  # type: ignore[arg-type]
+    encoded = EnvelopeSerde(max_event_bytes=settings.max_event_bytes).encode(event)
+
+    async def send() -> None:
+        async with Admin(settings.kafka) as admin:
+            await admin.partition_count(topic)  # a clear error if the topic is missing
+        async with Producer(settings.kafka) as producer:
+            # Keyed by workflow id: signals of one workflow stay in order.
+            await producer.send(
+                topic, encoded.value, key=workflow_id.encode(), headers=encoded.headers
+            )
+
+    run_async(send())
+    click.echo(f"{signal} sent for {workflow_id} by {who} (signal {event.id})")
+
+
+_note = click.option("--note", help="Why (recorded in the workflow's history).")
+_by = click.option("--by", help="Who decides (default: the current user).")
+
+
+@click.command()
+@click.argument("workflow_id")
+@_note
+@_by
+@click.pass_context
+def approve(ctx: click.Context, workflow_id: str, note: str | None, by: str | None) -> None:
+    """Approve the gate WORKFLOW_ID is waiting at."""
+    _send(ctx, workflow_id, "approve", note, by)
+
+
+@click.command()
+@click.argument("workflow_id")
+@_note
+@_by
+@click.pass_context
+def reject(ctx: click.Context, workflow_id: str, note: str | None, by: str | None) -> None:
+    """Reject the gate WORKFLOW_ID is waiting at (the workflow ends rejected)."""
+    _send(ctx, workflow_id, "reject", note, by)
+
+
+@click.command()
+@click.argument("workflow_id")
+@_note
+@_by
+@click.pass_context
+def cancel(ctx: click.Context, workflow_id: str, note: str | None, by: str | None) -> None:
+    """Cancel WORKFLOW_ID wherever it is."""
+    _send(ctx, workflow_id, "cancel", note, by)
