@@ -13,10 +13,12 @@ from longboat._envelope import Envelope
 from longboat._serde import describe_errors
 from longboat._topics import TopicNames, validate_agent_name
 from longboat.errors import ConfigError
+from longboat.kafka import TopicPartition
 
-__all__ = ["Agent", "Handler"]
+__all__ = ["Agent", "Handler", "PartitionHook"]
 
 Handler = Callable[[Context, Envelope], Awaitable[JsonValue]]
+PartitionHook = Callable[[TopicPartition], Awaitable[None]]
 
 
 class Agent:
@@ -43,6 +45,8 @@ class Agent:
         retry: RetryPolicy | None = None,
         version: str = "0.1.0",
         handler: Handler | None = None,
+        on_assigned: PartitionHook | None = None,
+        on_revoked: PartitionHook | None = None,
     ) -> None:
         """Define an agent (nothing runs until ``longboat run agent``).
 
@@ -55,6 +59,9 @@ class Agent:
             retry: The default step retry policy.
             version: The agent's version, reported to the registry.
             handler: The handler, or set it later with the :meth:`handler` decorator.
+            on_assigned: Awaited when this process takes over a partition, before its records
+                run (e.g. to load state kept per partition).
+            on_revoked: Awaited after a partition's runs have stopped and its offsets are committed.
 
         Raises:
             ConfigError: An option is invalid; the message says how to fix it.
@@ -81,6 +88,8 @@ class Agent:
             raise ConfigError(f"agent {name}: retry: {describe_errors(e)}") from e
         self.version = version
         self._handler = handler
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
 
     def handler(self, fn: Handler) -> Handler:
         """Decorator that sets the agent's handler."""

@@ -182,18 +182,26 @@ class Context:
         """Invoke a registered tool through the gateway (policy-checked, once per step key)."""
         return await call_tool(self, self._gateway, name, arguments)
 
-    def emit(self, topic: str, event: Envelope, *, key: str | bytes | None = None) -> None:
+    def emit(
+        self,
+        topic: str,
+        event: Envelope,
+        *,
+        key: str | bytes | None = None,
+        partition: int | None = None,
+    ) -> None:
         """Buffer ``event`` for ``topic``; it is written exactly once, with the input's offset.
 
         Args:
             topic: Where to write it.
             event: The event (``ctx.event.caused(...)`` keeps the workflow and trace).
             key: Record key; default the workflow id, else the input record's key.
+            partition: An explicit partition (default: by key).
         """
         raw_key = key.encode() if isinstance(key, str) else key
         if raw_key is None:
             raw_key = event.workflowid.encode() if event.workflowid else self.record.key
-        self._outputs.append(output_of(self._serde, topic, event, raw_key))
+        self._outputs.append(output_of(self._serde, topic, event, raw_key, partition))
 
     async def now(self) -> datetime:
         """The current UTC time, recorded: a replay sees the same instant."""

@@ -18,9 +18,18 @@ class OutputRecord:
     key: bytes | None
     value: bytes
     headers: Headers
+    partition: int | None = None
 
 
-def output_of(serde: EnvelopeSerde, topic: str, event: Envelope, key: bytes | None) -> OutputRecord:
+def output_of(
+    serde: EnvelopeSerde,
+    topic: str,
+    event: Envelope,
+    key: bytes | None,
+    partition: int | None = None,
+) -> OutputRecord:
     """Encode ``event`` now, so that a size or shape error surfaces inside the handler."""
     encoded = serde.encode(event)
-    return OutputRecord(topic=topic, key=key, value=encoded.value, headers=encoded.headers)
+    return OutputRecord(
+        topic=topic, key=key, value=encoded.value, headers=encoded.headers, partition=partition
+    )

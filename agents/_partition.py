@@ -301,7 +301,10 @@ class PartitionWorker:
             {self.tp: position}, self._deps.group_id, metadata=meta.encode(position)
         )
         futures = [
-            await producer.enqueue(o.topic, o.value, key=o.key, headers=o.headers) for o in outputs
+            await producer.enqueue(
+                o.topic, o.value, key=o.key, headers=o.headers, partition=o.partition
+            )
+            for o in outputs
         ]
         self._deps.faults.reached("checkpoint.before_commit")
         try:

@@ -204,6 +204,9 @@ class AgentRunner:
         )
         assert self._group is not None
         assert self._consumer is not None
+        if self.agent.on_assigned is not None:
+            for worker, _ in opened:
+                await self.agent.on_assigned(worker.tp)
         for worker, start in opened:
             # Register and seek with no await in between: records the poll loop fetched (and
             # dropped, having no worker) while the worker was opening are fetched again.
@@ -271,6 +274,9 @@ class AgentRunner:
         grace = self.settings.agent.shutdown_grace_s
         workers = [self._workers.pop(tp) for tp in partitions if tp in self._workers]
         await asyncio.gather(*(w.stop(grace) for w in workers))
+        if self.agent.on_revoked is not None:
+            for worker in workers:
+                await self.agent.on_revoked(worker.tp)
         if workers:
             _log.info(
                 "partitions_revoked",

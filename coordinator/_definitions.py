@@ -295,6 +295,10 @@ class DefinitionSet:
         files = sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")])
         return cls([load_definition(f) for f in files])
 
+    def all(self) -> list[Definition]:
+        """Every definition, by name and version."""
+        return [self._by_key[k] for k in sorted(self._by_key)]
+
     def get(self, name: str, version: int) -> Definition | None:
         """One exact version."""
         return self._by_key.get((name, version))

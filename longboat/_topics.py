@@ -62,6 +62,16 @@ class TopicNames:
         return f"{self.prefix}workflows.history"
 
     @property
+    def coordinator_events(self) -> str:
+        """The coordinator's own input: every workflow event, keyed by workflow id."""
+        return f"{self.prefix}coordinator.events"
+
+    @property
+    def workflows_state(self) -> str:
+        """Each workflow's current state (compacted; partition = its events' partition)."""
+        return f"{self.prefix}workflows.state"
+
+    @property
     def registry(self) -> str:
         """Agent identities, versions and status (compacted)."""
         return f"{self.prefix}registry"
@@ -122,6 +132,9 @@ class TopicNames:
             spec(self.results, 12, _DELETE),
             spec(self.signals, 6, _DELETE),
             spec(self.workflows_history, 12, _LONG_RETENTION),
+            # Same partition count: a workflow's state lives in its events' partition.
+            spec(self.coordinator_events, 12, _DELETE),
+            spec(self.workflows_state, 12, _COMPACT),
             # Registry and policies are small and read whole by everyone: one partition keeps
             # a single total order of changes.
             TopicSpec(self.registry, 1, dict(_COMPACT)),

@@ -17,7 +17,7 @@ def test_topics_create_is_idempotent(run_cli: RunCli, unique: str) -> None:
     )
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
-    assert len(lines) == 14
+    assert len(lines) == 16
     assert all(line.startswith("created") for line in lines)
     assert f"e{unique}.journal.triage" in first.stdout
     assert f"in-{unique}" in lines[-1]

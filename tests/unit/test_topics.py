@@ -7,11 +7,11 @@ import pytest
 from longboat import TopicNames, validate_agent_name
 from longboat.errors import ConfigError
 
-COMPACTED = {"registry", "memory", "tools.ledger", "policies"}
+COMPACTED = {"registry", "memory", "tools.ledger", "policies", "workflows.state"}
 
 
 def test_every_system_topic_of_the_architecture_exists() -> None:
-    """All ten shared system topics are named under the prefix."""
+    """Every shared system topic is named under the prefix."""
     names = {spec.name for spec in TopicNames("x.").system_topics()}
     expected = {
         "results",
@@ -24,6 +24,8 @@ def test_every_system_topic_of_the_architecture_exists() -> None:
         "decisions",
         "policies",
         "progress",
+        "coordinator.events",
+        "workflows.state",
     }
     assert names == {f"x.{n}" for n in expected}
 

@@ -1,0 +1,238 @@
+"""``longboat run coordinator``: the engine's two agents, timers and the Mission Control API.
+
+API (``LONGBOAT_COORDINATOR__PORT``, default 8470): ``GET /v1/inbox`` (needs your input /
+errors / completed), ``GET /v1/workflows[?status=]``, ``GET /v1/workflows/{id}``,
+``GET /v1/workflows/{id}/history``, ``POST /v1/workflows/{id}/signals``, ``/livez``, ``/readyz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from agents import AgentRunner, AgentRuntimeSettings, AgentSettings
+from coordinator._definitions import ApprovalStep, DefinitionSet
+from coordinator._engine import CoordinatorEngine, CoordinatorRecord
+from coordinator._protocol import HISTORY_TYPE, SignalData, signal_event
+from coordinator._settings import CoordinatorSettings
+from longboat._logging import get_logger
+from longboat._serde import EnvelopeSerde, describe_errors
+from longboat._topics import TopicNames
+from longboat.kafka import Admin, Consumer, Producer, TopicPartition
+
+__all__ = ["CoordinatorService"]
+
+_log = get_logger("coordinator.service")
+
+
+class CoordinatorService:
+    """The coordinator process."""
+
+    def __init__(self, settings: CoordinatorSettings) -> None:
+        """Load and validate the workflow definitions now (a bad one stops the start)."""
+        self.settings = settings
+        self.names = TopicNames(settings.topic_prefix)
+        self.definitions = DefinitionSet.from_dir(settings.coordinator.definitions)
+        self.engine = CoordinatorEngine(settings.kafka, self.names, self.definitions)
+        self.instance = settings.coordinator.instance or socket.gethostname()
+        self.port = settings.coordinator.port
+        self._stack = AsyncExitStack()
+        self._stopping = asyncio.Event()
+        self._runners: list[AgentRunner] = []
+
+    def _agent_settings(self, role: str) -> AgentSettings:
+        runtime = AgentRuntimeSettings(
+            instance=f"{self.instance}-{role}",
+            http_port=0,
+            checkpoint_ms=self.settings.coordinator.checkpoint_ms,
+            session_timeout_ms=10_000,
+        )
+        return AgentSettings(
+            kafka=self.settings.kafka, topic_prefix=self.settings.topic_prefix, agent=runtime
+        )
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._producer = await self._stack.enter_async_context(Producer(self.settings.kafka))
+            for agent, role in ((self.engine.router(), "router"), (self.engine.core(), "core")):
+                self._runners.append(
+                    await self._stack.enter_async_context(
+                        AgentRunner(agent, self._agent_settings(role))
+                    )
+                )
+            runner = web.AppRunner(self._app(), access_log=None)
+            await runner.setup()
+            self._stack.push_async_callback(runner.cleanup)
+            await web.TCPSite(
+                runner, self.settings.coordinator.host, self.settings.coordinator.port
+            ).start()
+            for address in runner.addresses:
+                self.port = int(address[1])
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        _log.info(
+            "coordinator_started",
+            port=self.port,
+            definitions=[f"{d.name}@{d.version}" for d in self.definitions.all()],
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    def shutdown(self) -> None:
+        """Stop everything (idempotent; safe from a signal handler)."""
+        self._stopping.set()
+        for runner in self._runners:
+            runner.shutdown()
+
+    async def run(self) -> None:
+        """Run both agents and the timers until :meth:`shutdown`."""
+        async with asyncio.TaskGroup() as group:
+            for runner in self._runners:
+                group.create_task(runner.run())
+            group.create_task(
+                self.engine.fire_timers(self._stopping, self.settings.coordinator.timer_interval_s)
+            )
+            await self._stopping.wait()
+
+    def ready(self) -> bool:
+        """Whether both agents hold partitions."""
+        return all(r.ready() for r in self._runners) and not self._stopping.is_set()
+
+    # -- Mission Control --------------------------------------------------------------------
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes(
+            [
+                web.get("/livez", self._livez),
+                web.get("/readyz", self._readyz),
+                web.get("/v1/inbox", self._inbox),
+                web.get("/v1/workflows", self._list),
+                web.get("/v1/workflows/{id}", self._get),
+                web.get("/v1/workflows/{id}/history", self._history),
+                web.post("/v1/workflows/{id}/signals", self._signal),
+            ]
+        )
+        return app
+
+    async def _livez(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        return (
+            web.Response(text="ready\n")
+            if self.ready()
+            else web.Response(status=503, text="not ready\n")
+        )
+
+    def _summary(self, record: CoordinatorRecord) -> dict[str, Any]:
+        state = record.state
+        summary: dict[str, Any] = {
+            "workflow_id": state.workflow_id,
+            "definition": state.definition,
+            "version": record.definition_version,
+            "status": state.status,
+            "reason": state.reason,
+            "started_at": state.started_at,
+            "updated_at": state.updated_at,
+        }
+        definition = self.definitions.get(state.definition, record.definition_version)
+        if (
+            state.status == "waiting_approval"
+            and definition is not None
+            and state.cursor < len(definition.steps)
+        ):
+            step = definition.steps[state.cursor]
+            if isinstance(step, ApprovalStep):
+                summary["waiting_for"] = {
+                    "step": step.id,
+                    "prompt": step.approval.prompt,
+                    "escalated_to": state.steps[step.id].escalated_to,
+                }
+        return summary
+
+    async def _inbox(self, _: web.Request) -> web.Response:
+        records = sorted(self.engine.all_records(), key=lambda r: r.state.updated_at, reverse=True)
+        summaries = [self._summary(r) for r in records]
+        return web.json_response(
+            {
+                "needs_input": [s for s in summaries if s["status"] == "waiting_approval"],
+                "errors": [s for s in summaries if s["status"] == "failed"],
+                "completed": [
+                    s for s in summaries if s["status"] in ("completed", "rejected", "cancelled")
+                ][:100],
+            }
+        )
+
+    async def _list(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("status")
+        records = [
+            r for r in self.engine.all_records() if wanted is None or r.state.status == wanted
+        ]
+        return web.json_response({"workflows": [self._summary(r) for r in records]})
+
+    async def _get(self, request: web.Request) -> web.Response:
+        record = self.engine.record(request.match_info["id"])
+        if record is None:
+            return web.json_response(
+                {"error": "not_found", "message": "no such workflow here"}, status=404
+            )
+        return web.json_response(
+            {
+                **self._summary(record),
+                "state": record.state.model_dump(mode="json"),
+                "timers": [t.model_dump(mode="json") for t in record.timers],
+            }
+        )
+
+    async def _history(self, request: web.Request) -> web.Response:
+        entries = await read_history(self.settings, request.match_info["id"])
+        return web.json_response({"history": entries})
+
+    async def _signal(self, request: web.Request) -> web.Response:
+        try:
+            signal = SignalData.model_validate_json(await request.read())
+        except ValidationError as e:
+            return web.json_response(
+                {"error": "invalid_request", "message": describe_errors(e)}, status=400
+            )
+        workflow_id = request.match_info["id"]
+        encoded = EnvelopeSerde().encode(signal_event(workflow_id, signal))
+        await self._producer.send(
+            self.names.signals, encoded.value, key=workflow_id.encode(), headers=encoded.headers
+        )
+        return web.json_response({"accepted": True}, status=202)
+
+
+async def read_history(settings: CoordinatorSettings, workflow_id: str) -> list[dict[str, Any]]:
+    """Every history entry of one workflow, in order (scans the history topic)."""
+    topic = TopicNames(settings.topic_prefix).workflows_history
+    async with Admin(settings.kafka) as admin:
+        count = await admin.partition_count(topic)
+    tps = [TopicPartition(topic, p) for p in range(count)]
+    serde = EnvelopeSerde()
+    found: list[dict[str, Any]] = []
+    async with Consumer(settings.kafka) as consumer:
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(tps)
+        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
+            for raw in await consumer.poll(timeout_ms=300):
+                if raw.key == workflow_id.encode():
+                    event = serde.decode(raw.value, raw.headers)
+                    if event.type == HISTORY_TYPE and isinstance(event.data, dict):
+                        found.append({"time": event.time.isoformat(), **event.data})
+    return found
