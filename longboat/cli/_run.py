@@ -105,3 +105,40 @@ def gateway_command(port: int | None) -> None:
             await service.run()
 
     run_async(serve())
+
+
+@run.command("coordinator")
+@click.option(
+    "--definitions",
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of workflow YAML files (default LONGBOAT_COORDINATOR__DEFINITIONS).",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="Mission Control API port (default 8470)."
+)
+@click.option("--instance", help="Static member id prefix (default: the host name).")
+def coordinator_command(definitions: str | None, port: int | None, instance: str | None) -> None:
+    """Run the coordinator: workflows, handoffs, approvals, timers, Mission Control API."""
+    from coordinator._service import CoordinatorService
+    from coordinator._settings import CoordinatorSettings
+    from longboat._settings import load_settings_as
+
+    options = {
+        k: v
+        for k, v in {"definitions": definitions, "port": port, "instance": instance}.items()
+        if v is not None
+    }
+    settings = load_settings_as(
+        CoordinatorSettings, **({"coordinator": options} if options else {})
+    )
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+
+    async def serve() -> None:
+        async with CoordinatorService(settings) as service:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, service.shutdown)
+            await service.run()
+
+    run_async(serve())
