@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +233,69 @@ async def test_approval_timeout_rejects_and_state_survives_restart(
             )
             assert await _status(restarted, "c-fast") == "completed"
     assert paid == [{"amount": 10}]
+
+
+async def test_running_workflows_keep_their_version_and_timeouts_escalate(
+    settings: Settings, tmp_path: Path, unique: str
+) -> None:
+    """v2 deployed mid-flight: waiting v1 workflows finish on v1, new ones start on v2."""
+    world, folder = await _setup(
+        settings, tmp_path, unique, gate_timeout_s=1, on_timeout="escalate"
+    )
+    paid: list[dict[str, Any]] = []
+    triage, payments = _specialists(paid)
+    async with (
+        running(triage, world.agent_settings(instance="s1")),
+        running(payments, world.agent_settings(instance="s2")),
+    ):
+        async with coordinator(settings, folder) as service:
+            await _claims(world, ("c-old", 5000), ("c-gone", 5000))
+
+            async def escalated() -> str | None:
+                record = service.engine.record("c-old")
+                return (
+                    record.state.steps["review"].escalated_to
+                    if record and "review" in record.state.steps
+                    else None
+                )
+
+            await assert_eventually(
+                escalated, lambda to: to == "escalation", timeout_s=60, what="gate escalated"
+            )
+            # Escalation keeps the workflow waiting.
+            assert await _status(service, "c-old") == "waiting_approval"
+        # v2 pays double; deployed by restarting the coordinator with both versions.
+        v1 = (folder / "intake.yaml").read_text()
+        v2 = v1.replace("version: 1", "version: 2").replace("amount}", "amount * 2}")
+        (folder / "intake-v2.yaml").write_text(v2)
+        async with coordinator(settings, folder) as service:
+            await _claims(world, ("c-new", 10))
+            base = f"http://127.0.0.1:{service.port}"
+            async with aiohttp.ClientSession() as http:
+                for wf, signal in (("c-old", "approve"), ("c-gone", "cancel")):
+                    body = {"signal": signal, "by": "bob"}
+                    async with http.post(
+                        f"{base}/v1/workflows/{wf}/signals", json=body
+                    ) as response:
+                        assert response.status == 202
+            for wf, status in (
+                ("c-old", "completed"),
+                ("c-new", "completed"),
+                ("c-gone", "cancelled"),
+            ):
+
+                async def current(workflow_id: str = wf) -> str | None:
+                    return await _status(service, workflow_id)
+
+                await assert_eventually(
+                    current, _equals(status), timeout_s=60, what=f"{wf} {status}"
+                )
+            old, new = service.engine.record("c-old"), service.engine.record("c-new")
+            assert old is not None
+            assert new is not None
+            assert (old.definition_version, new.definition_version) == (1, 2)
+    assert sorted(p["amount"] for p in paid) == [20, 5000]  # c-old paid under v1, c-new under v2
+
+
+def _equals(wanted: str) -> Callable[[str | None], bool]:
+    return lambda value: value == wanted
