@@ -70,7 +70,7 @@ def _register() -> None:
     from longboat.cli._run import run
     from longboat.cli._signals import approve, cancel, reject
     from longboat.cli._topics import topics
-    from longboat.cli._workflows import workflows
+    from longboat.cli._workflows import history, inbox, workflows
 
     commands = (
         dev,
@@ -86,6 +86,8 @@ def _register() -> None:
         approve,
         reject,
         cancel,
+        inbox,
+        history,
     )
     for command in commands:
         cli.add_command(command)

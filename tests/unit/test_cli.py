@@ -26,7 +26,23 @@ def test_root_help_lists_the_commands() -> None:
     """`longboat --help` lists every top-level command."""
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for name in ("dev", "topics", "publish", "consume"):
+    for name in (
+        "dev",
+        "topics",
+        "publish",
+        "consume",
+        "run",
+        "dlq",
+        "agents",
+        "policy",
+        "memory",
+        "workflows",
+        "approve",
+        "reject",
+        "cancel",
+        "inbox",
+        "history",
+    ):
         assert name in result.output
 
 
