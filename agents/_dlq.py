@@ -13,7 +13,7 @@ from longboat._envelope import Envelope
 from longboat._serde import EnvelopeSerde
 from longboat._settings import KafkaSettings
 from longboat.errors import EventError, LongboatError, UsageError
-from longboat.kafka import Admin, ConsumedRecord, Consumer, TopicPartition, TransactionalProducer
+from longboat.kafka import ConsumedRecord, TransactionalProducer, read_to_end
 
 __all__ = [
     "DLQ_TYPE",
@@ -103,28 +103,12 @@ class DeadLetterEntry:
     replayed: bool
 
 
-async def _read_all(kafka: KafkaSettings, topic: str) -> list[ConsumedRecord]:
-    async with Admin(kafka) as admin:
-        count = await admin.partition_count(topic)
-    partitions = [TopicPartition(topic, p) for p in range(count)]
-    records: list[ConsumedRecord] = []
-    async with Consumer(kafka) as consumer:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(partitions)
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        while remaining:
-            records.extend(await consumer.poll(timeout_ms=500))
-            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-    return records
-
-
 async def list_dead_letters(kafka: KafkaSettings, topic: str) -> list[DeadLetterEntry]:
     """Every dead letter on ``topic``, oldest first per partition, marked if replayed."""
     serde = EnvelopeSerde()
     letters: list[tuple[Envelope, DeadLetter]] = []
     replayed: set[str] = set()
-    for raw in await _read_all(kafka, topic):
+    async for raw in read_to_end(kafka, topic):
         try:
             event = serde.decode(raw.value, raw.headers)
             if event.type == REPLAYED_TYPE and isinstance(event.data, dict):

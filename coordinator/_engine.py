@@ -41,7 +41,7 @@ from longboat._logging import get_logger
 from longboat._serde import EnvelopeSerde
 from longboat._settings import KafkaSettings
 from longboat._topics import TopicNames
-from longboat.kafka import Consumer, Producer, TopicPartition
+from longboat.kafka import Producer, TopicPartition, read_to_end
 
 __all__ = ["COORDINATOR_EVENT", "STATE_TYPE", "CoordinatorEngine", "CoordinatorRecord"]
 
@@ -237,17 +237,11 @@ class CoordinatorEngine:
 
     async def _load(self, tp: TopicPartition) -> None:
         """Read this partition's workflow states (committed only) before its events run."""
-        source = TopicPartition(self.names.workflows_state, tp.partition)
         records: dict[str, CoordinatorRecord] = {}
-        async with Consumer(
-            self._kafka, isolation_level="read_committed", max_poll_records=2000
-        ) as reader:
-            reader.assign([source])
-            end = (await reader.end_offsets([source]))[source]
-            await reader.seek_to_beginning([source])
-            while await reader.position(source) < end:
-                for raw in await reader.poll(timeout_ms=300):
-                    self._restore(records, raw.key, raw.value, raw.headers)
+        async for raw in read_to_end(
+            self._kafka, self.names.workflows_state, partitions=[tp.partition]
+        ):
+            self._restore(records, raw.key, raw.value, raw.headers)
         self.records[tp.partition] = records
         _log.info("workflow_states_loaded", partition=tp.partition, workflows=len(records))
 

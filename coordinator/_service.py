@@ -24,7 +24,7 @@ from coordinator._settings import CoordinatorSettings
 from longboat._logging import get_logger
 from longboat._serde import EnvelopeSerde, describe_errors
 from longboat._topics import TopicNames
-from longboat.kafka import Admin, Consumer, Producer, TopicPartition
+from longboat.kafka import Producer, read_to_end
 
 __all__ = ["CoordinatorService"]
 
@@ -219,20 +219,12 @@ class CoordinatorService:
 
 async def read_history(settings: CoordinatorSettings, workflow_id: str) -> list[dict[str, Any]]:
     """Every history entry of one workflow, in order (scans the history topic)."""
-    topic = TopicNames(settings.topic_prefix).workflows_history
-    async with Admin(settings.kafka) as admin:
-        count = await admin.partition_count(topic)
-    tps = [TopicPartition(topic, p) for p in range(count)]
     serde = EnvelopeSerde()
     found: list[dict[str, Any]] = []
-    async with Consumer(settings.kafka) as consumer:
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(tps)
-        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-            for raw in await consumer.poll(timeout_ms=300):
-                if raw.key == workflow_id.encode():
-                    event = serde.decode(raw.value, raw.headers)
-                    if event.type == HISTORY_TYPE and isinstance(event.data, dict):
-                        found.append({"time": event.time.isoformat(), **event.data})
+    topic = TopicNames(settings.topic_prefix).workflows_history
+    async for raw in read_to_end(settings.kafka, topic):
+        if raw.key == workflow_id.encode():
+            event = serde.decode(raw.value, raw.headers)
+            if event.type == HISTORY_TYPE and isinstance(event.data, dict):
+                found.append({"time": event.time.isoformat(), **event.data})
     return found

@@ -33,7 +33,7 @@ from longboat._envelope import utc_now
 from longboat._serde import describe_errors
 from longboat._settings import KafkaSettings
 from longboat.errors import ConfigError, RetryableError, TerminalError
-from longboat.kafka import Admin, Consumer, Producer, TopicPartition
+from longboat.kafka import Producer, read_to_end
 
 __all__ = ["LedgerEntry", "ToolFailed", "ToolLedger", "ToolRegistry", "ToolUnavailable"]
 
@@ -207,18 +207,10 @@ class ToolLedger:
 
     async def __aenter__(self) -> Self:
         await self._producer.start()
-        async with Admin(self._kafka) as admin:
-            count = await admin.partition_count(self._topic)
-        partitions = [TopicPartition(self._topic, p) for p in range(count)]
-        async with Consumer(self._kafka, isolation_level="read_committed") as consumer:
-            consumer.assign(partitions)
-            ends = await consumer.end_offsets(partitions)
-            await consumer.seek_to_beginning(partitions)
-            while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
-                for record in await consumer.poll(timeout_ms=200):
-                    with contextlib.suppress(ValidationError):
-                        entry = LedgerEntry.model_validate_json(record.value or b"")
-                        self._entries[entry.key] = entry
+        async for record in read_to_end(self._kafka, self._topic):
+            with contextlib.suppress(ValidationError):
+                entry = LedgerEntry.model_validate_json(record.value or b"")
+                self._entries[entry.key] = entry
         return self
 
     async def __aexit__(

@@ -14,7 +14,7 @@ from typing import Self
 
 from longboat._settings import KafkaSettings
 from longboat.errors import UsageError
-from longboat.kafka import Admin, Consumer, TopicPartition, TransactionalProducer
+from longboat.kafka import TransactionalProducer, read_to_end
 from registry._model import (
     AgentKey,
     AgentRecord,
@@ -76,16 +76,8 @@ class RegistryStore:
         await self._producer.stop()
 
     async def _load(self) -> None:
-        async with Admin(self._kafka) as admin:
-            count = await admin.partition_count(self.topic)
-        partitions = [TopicPartition(self.topic, p) for p in range(count)]
-        async with Consumer(self._kafka, isolation_level="read_committed") as consumer:
-            consumer.assign(partitions)
-            ends = await consumer.end_offsets(partitions)
-            await consumer.seek_to_beginning(partitions)
-            while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
-                for record in await consumer.poll(timeout_ms=200):
-                    apply_record(self._state, record)
+        async for record in read_to_end(self._kafka, self.topic):
+            apply_record(self._state, record)
 
     def get(self, agent_id: str) -> AgentRecord | None:
         """The current record of ``agent_id``."""

@@ -9,7 +9,7 @@ import click
 from longboat._settings import Settings
 from longboat._topics import TopicNames
 from longboat.cli._app import run_async, settings_from
-from longboat.kafka import Admin, Consumer, TopicPartition
+from longboat.kafka import read_to_end
 
 __all__ = ["memory"]
 
@@ -46,20 +46,10 @@ def audit(ctx: click.Context, bank: str, key: str | None, as_json: bool) -> None
 
 async def _read(settings: Settings, bank: str, key: str | None) -> list[bytes]:
     topic = TopicNames(settings.topic_prefix).memory_audit
-    async with Admin(settings.kafka) as admin:
-        count = await admin.partition_count(topic)
-    tps = [TopicPartition(topic, p) for p in range(count)]
     found: list[tuple[int, bytes]] = []
     prefix = f"{bank}/{key}" if key else f"{bank}/"
-    async with Consumer(settings.kafka) as consumer:
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(tps)
-        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-            for record in await consumer.poll(timeout_ms=300):
-                record_key = (record.key or b"").decode()
-                if record.value and (
-                    record_key == prefix if key else record_key.startswith(prefix)
-                ):
-                    found.append((record.timestamp_ms, record.value))
+    async for record in read_to_end(settings.kafka, topic):
+        record_key = (record.key or b"").decode()
+        if record.value and (record_key == prefix if key else record_key.startswith(prefix)):
+            found.append((record.timestamp_ms, record.value))
     return [value for _, value in sorted(found, key=lambda f: f[0])]

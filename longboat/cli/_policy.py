@@ -14,7 +14,7 @@ from longboat.cli._app import run_async, settings_from
 from longboat.devinfra import provision_opa
 from longboat.devinfra._stack import cache_dir
 from longboat.errors import ConfigError
-from longboat.kafka import Consumer, Producer, TopicPartition
+from longboat.kafka import Producer, read_to_end
 
 __all__ = ["policy"]
 
@@ -129,14 +129,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 async def _read(settings: Settings) -> dict[str, bytes]:
-    tp = TopicPartition(TopicNames(settings.topic_prefix).policies, 0)
     latest: dict[str, bytes] = {}
-    async with Consumer(settings.kafka) as consumer:
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        await consumer.seek_to_beginning([tp])
-        while await consumer.position(tp) < end:
-            for record in await consumer.poll(timeout_ms=300):
-                if record.key and record.value:
-                    latest[record.key.decode()] = record.value
+    async for record in read_to_end(settings.kafka, TopicNames(settings.topic_prefix).policies):
+        if record.key and record.value:
+            latest[record.key.decode()] = record.value
     return latest

@@ -3,6 +3,7 @@
 from longboat.kafka._admin import Admin, TopicOutcome
 from longboat.kafka._consumer import Consumer, IsolationLevel
 from longboat.kafka._producer import Producer, RecordMetadata, TransactionalProducer
+from longboat.kafka._reading import read_to_end
 from longboat.kafka._records import (
     CommittedOffset,
     ConsumedRecord,
@@ -22,4 +23,5 @@ __all__ = [
     "TopicOutcome",
     "TopicPartition",
     "TransactionalProducer",
+    "read_to_end",
 ]

@@ -12,7 +12,7 @@ from pydantic import JsonValue
 
 from agents import Agent, AgentRunner, AgentSettings
 from longboat import Envelope, EnvelopeSerde, KafkaSettings, Settings, TopicNames, TopicSpec
-from longboat.kafka import Admin, ConsumedRecord, Consumer, Producer, TopicPartition
+from longboat.kafka import Admin, ConsumedRecord, Consumer, Producer, TopicPartition, read_to_end
 from tests.helpers import assert_eventually
 
 
@@ -106,17 +106,7 @@ async def read_committed(
 
 async def read_all(kafka: KafkaSettings, topic: str) -> list[ConsumedRecord]:
     """Everything on ``topic`` now, read_uncommitted (for non-transactional topics)."""
-    async with Admin(kafka) as admin:
-        count = await admin.partition_count(topic)
-    tps = [TopicPartition(topic, p) for p in range(count)]
-    seen: list[ConsumedRecord] = []
-    async with Consumer(kafka, isolation_level="read_uncommitted") as consumer:
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(tps)
-        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-            seen.extend(await consumer.poll(timeout_ms=200))
-    return seen
+    return [r async for r in read_to_end(kafka, topic, isolation_level="read_uncommitted")]
 
 
 @pytest.fixture
