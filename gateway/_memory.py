@@ -8,7 +8,6 @@ follows ``lb.memory`` and serves reads from memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from datetime import datetime
@@ -21,7 +20,7 @@ from longboat._envelope import utc_now
 from longboat._logging import get_logger
 from longboat._settings import KafkaSettings
 from longboat._topics import TopicNames
-from longboat.kafka import Admin, ConsumedRecord, Consumer, TopicPartition, TransactionalProducer
+from longboat.kafka import ConsumedRecord, TopicFollower, TransactionalProducer
 
 __all__ = ["MemoryAudit", "MemoryItem", "MemoryStore", "Provenance", "profile_bank"]
 
@@ -88,23 +87,16 @@ class MemoryStore:
         self._producer = TransactionalProducer(
             kafka, transactional_id=f"{names.prefix}gateway.memory.{writer_id}"
         )
-        self._consumer: Consumer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
+        self._follower = TopicFollower(kafka, names.memory, self._apply)
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
         await self._producer.start()
-        async with Admin(self._kafka) as admin:
-            count = await admin.partition_count(self._names.memory)
-        partitions = [TopicPartition(self._names.memory, p) for p in range(count)]
-        self._consumer = Consumer(self._kafka, isolation_level="read_committed")
-        await self._consumer.start()
-        self._consumer.assign(partitions)
-        ends = await self._consumer.end_offsets(partitions)
-        await self._consumer.seek_to_beginning(partitions)
-        self._task = asyncio.create_task(self._follow(partitions, ends))  # owned; cancelled on exit
-        await self._ready.wait()
+        try:
+            await self._follower.__aenter__()
+        except BaseException:
+            await self._producer.stop()
+            raise
         return self
 
     async def __aexit__(
@@ -113,25 +105,8 @@ class MemoryStore:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self._follower.__aexit__(exc_type, exc, tb)
         await self._producer.stop()
-
-    async def _follow(
-        self, partitions: list[TopicPartition], ends: dict[TopicPartition, int]
-    ) -> None:
-        assert self._consumer is not None
-        while True:
-            for record in await self._consumer.poll(timeout_ms=200):
-                self._apply(record)
-            if not self._ready.is_set() and all(
-                [await self._consumer.position(tp) >= ends[tp] for tp in partitions]
-            ):
-                self._ready.set()
 
     def _apply(self, record: ConsumedRecord) -> None:
         bank, _, key = (record.key or b"").decode(errors="replace").partition("/")

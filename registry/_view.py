@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from types import TracebackType
 from typing import Self
 
@@ -11,7 +9,7 @@ from pydantic import ValidationError
 
 from longboat._logging import get_logger
 from longboat._settings import KafkaSettings
-from longboat.kafka import Admin, ConsumedRecord, Consumer, TopicPartition
+from longboat.kafka import ConsumedRecord, TopicFollower
 from registry._model import AgentRecord, VersionEntry
 
 __all__ = ["RegistryView", "apply_record"]
@@ -37,25 +35,14 @@ class RegistryView:
 
     def __init__(self, kafka: KafkaSettings, topic: str) -> None:
         """Create the view; ``async with`` starts following the topic."""
-        self._kafka = kafka
         self.topic = topic
         self._state: dict[str, AgentRecord] = {}
-        self._current = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._consumer: Consumer | None = None
+        self._follower = TopicFollower(
+            kafka, topic, lambda record: apply_record(self._state, record)
+        )
 
     async def __aenter__(self) -> Self:
-        async with Admin(self._kafka) as admin:
-            count = await admin.partition_count(self.topic)
-        partitions = [TopicPartition(self.topic, p) for p in range(count)]
-        self._consumer = Consumer(self._kafka, isolation_level="read_committed")
-        await self._consumer.start()
-        self._consumer.assign(partitions)
-        ends = await self._consumer.end_offsets(partitions)
-        await self._consumer.seek_to_beginning(partitions)
-        # The view's lifetime task: owned here, cancelled and awaited in __aexit__.
-        self._task = asyncio.create_task(self._follow(partitions, ends))
-        await self._current.wait()
+        await self._follower.__aenter__()
         return self
 
     async def __aexit__(
@@ -64,25 +51,7 @@ class RegistryView:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
-
-    async def _follow(
-        self, partitions: list[TopicPartition], ends: dict[TopicPartition, int]
-    ) -> None:
-        assert self._consumer is not None
-        consumer = self._consumer
-        while True:
-            for record in await consumer.poll(timeout_ms=200):
-                apply_record(self._state, record)
-            if not self._current.is_set() and all(
-                [await consumer.position(tp) >= ends[tp] for tp in partitions]
-            ):
-                self._current.set()
+        await self._follower.__aexit__(exc_type, exc, tb)
 
     def get(self, agent_id: str) -> AgentRecord | None:
         """The agent's record as last seen."""

@@ -2,6 +2,7 @@
 
 from longboat.kafka._admin import Admin, TopicOutcome
 from longboat.kafka._consumer import Consumer, IsolationLevel
+from longboat.kafka._following import TopicFollower
 from longboat.kafka._producer import Producer, RecordMetadata, TransactionalProducer
 from longboat.kafka._reading import read_to_end
 from longboat.kafka._records import (
@@ -20,6 +21,7 @@ __all__ = [
     "Producer",
     "RebalanceHandler",
     "RecordMetadata",
+    "TopicFollower",
     "TopicOutcome",
     "TopicPartition",
     "TransactionalProducer",
