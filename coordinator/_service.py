@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from contextlib import AsyncExitStack
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,6 +30,7 @@ from longboat.kafka import Producer, read_to_end
 __all__ = ["CoordinatorService"]
 
 _log = get_logger("coordinator.service")
+_PAGE = Path(__file__).with_name("static") / "index.html"
 
 
 class CoordinatorService:
@@ -117,6 +119,7 @@ class CoordinatorService:
         app = web.Application()
         app.add_routes(
             [
+                web.get("/", self._page),
                 web.get("/livez", self._livez),
                 web.get("/readyz", self._readyz),
                 web.get("/v1/inbox", self._inbox),
@@ -127,6 +130,9 @@ class CoordinatorService:
             ]
         )
         return app
+
+    async def _page(self, _: web.Request) -> web.Response:
+        return web.Response(text=_PAGE.read_text(), content_type="text/html")
 
     async def _livez(self, _: web.Request) -> web.Response:
         return web.Response(text="ok\n")

@@ -163,6 +163,12 @@ async def test_approval_gate_resumes_and_rejection_ends(
                 inbox = await response.json()
             assert {w["workflow_id"] for w in inbox["needs_input"]} == {"c-big", "c-bad"}
             assert inbox["needs_input"][0]["waiting_for"]["prompt"] == "Pay it?"
+            async with http.get(f"{base}/") as page:  # the Mission Control page over the same API
+                assert page.status == 200
+                html = await page.text()
+            assert "Mission Control" in html
+            assert "/v1/inbox" in html
+            assert "/signals" in html
             for wf, signal in (("c-big", "approve"), ("c-bad", "reject")):
                 body = {"signal": signal, "by": "alice", "note": "checked"}
                 async with http.post(f"{base}/v1/workflows/{wf}/signals", json=body) as response:
