@@ -56,9 +56,7 @@ test: lint typecheck provision policy-test
 
 demo: provision
 	$(LB) dev up
-	$(LB) topics create --partitions 1 --topic claims.submitted:1
-	$(LB) publish claims.submitted --data @examples/claim.json --key claim-1001 --type claims.submitted --source /demo
-	$(LB) consume claims.submitted --from-beginning --timeout 3
+	$(BIN)/python examples/demo.py
 	@echo "The broker and OPA keep running: 'make demo-down' (or .venv/bin/longboat dev down) stops them."
 
 demo-down: $(STAMP)

@@ -16,7 +16,9 @@ agent = Agent("triage", topics=["claims.submitted"], durability="sync", max_in_f
 @agent.handler
 async def handle(ctx: Context, event: Envelope) -> JsonValue:
     """Ask the LLM for a label, then emit ``claims.triaged`` (exactly once per claim)."""
-    claim = event.data if isinstance(event.data, dict) else {"claim": event.data}
+    claim: dict[str, JsonValue] = (
+        event.data if isinstance(event.data, dict) else {"claim": event.data}
+    )
     answer = await ctx.llm(f"Label this claim as simple or complex: {claim}", max_tokens=20)
     label = "complex" if float(str(claim.get("amount", 0))) > 1000 else "simple"
     decided_at = await ctx.now()

@@ -1,0 +1,184 @@
+"""The end-to-end demo behind `make demo`: a claim workflow with specialists, a gate and a human.
+
+Runs against the local Kafka that `longboat dev up` started (its address comes from
+.longboat/dev/state.json): creates topics under a fresh prefix, starts the coordinator and five
+specialist agents in this process, submits a small and a large claim, approves the large one
+the way an operator would (a signal), and prints what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from pydantic import JsonValue
+
+from agents import Agent, AgentRunner, AgentRuntimeSettings, AgentSettings, Context
+from coordinator._protocol import SignalData, TaskData, signal_event
+from coordinator._service import CoordinatorService, read_history
+from coordinator._settings import CoordinatorServiceSettings, CoordinatorSettings
+from longboat import (
+    Envelope,
+    EnvelopeSerde,
+    TopicNames,
+    TopicSpec,
+    configure_logging,
+    load_settings,
+)
+from longboat.kafka import Admin, Producer
+
+EXAMPLE = Path(__file__).resolve().parent / "workflows" / "claim-intake.yaml"
+SPECIALISTS = ("triage", "fraud", "coverage", "payments", "notifier")
+
+
+def _specialist(name: str, paid: list[str]) -> Agent:
+    agent = Agent(name)
+
+    @agent.handler
+    async def handle(ctx: Context, event: Envelope) -> JsonValue:
+        task = TaskData.model_validate(event.data)
+        payload = task.input if isinstance(task.input, dict) else {}
+        if name == "triage":
+            claim = payload.get("claim", {})
+            assert isinstance(claim, dict)
+            note = await ctx.llm(
+                f"Summarise claim {claim.get('claim_id')}: {claim.get('description', '')}"
+            )
+            return {
+                "label": "complex" if float(str(claim.get("amount", 0))) > 1000 else "simple",
+                "note": note.text,
+            }
+        if name == "payments":
+
+            def pay(claim_id: str, amount: float) -> JsonValue:
+                paid.append(f"{claim_id}: {amount:.2f} EUR")  # the side effect, once per claim
+                return {"paid": amount}
+
+            return await ctx.step(
+                "pay", pay, str(payload.get("claim")), float(str(payload.get("amount")))
+            )
+        return {"ok": True}
+
+    return agent
+
+
+async def _until(what: str, check: object, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo: timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def main() -> None:
+    """Run the demo."""
+    configure_logging(level="error")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # transient leader moves on new topics
+    base = load_settings()
+    prefix = f"demo{uuid.uuid4().hex[:6]}."
+    names = TopicNames(prefix)
+    claims_topic = f"{prefix}claims.submitted"
+    specs = names.system_topics(partitions=1)
+    for agent in (*SPECIALISTS, "coordinator", "coordinator-router"):
+        specs += names.agent_topics(agent, partitions=1)
+    async with Admin(base.kafka) as admin:
+        await admin.ensure_topics([*specs, TopicSpec(claims_topic, 1)])
+    print(f"topics created under {prefix!r} on {base.kafka.bootstrap_servers}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "claim-intake.yaml").write_text(
+            EXAMPLE.read_text()
+            .replace("topic: claims.submitted", f"topic: {claims_topic}")
+            .replace("seconds: 30", "seconds: 1")
+        )
+        settings = CoordinatorSettings(
+            kafka=base.kafka,
+            topic_prefix=prefix,
+            coordinator=CoordinatorServiceSettings(
+                definitions=Path(folder), port=0, instance="demo"
+            ),
+        )
+        paid: list[str] = []
+        runners = [
+            AgentRunner(
+                _specialist(name, paid),
+                AgentSettings(
+                    kafka=base.kafka,
+                    topic_prefix=prefix,
+                    agent=AgentRuntimeSettings(instance=f"demo-{name}", http_port=0),
+                ),
+            )
+            for name in SPECIALISTS
+        ]
+        async with CoordinatorService(settings) as coordinator, asyncio.TaskGroup() as group:
+            group.create_task(coordinator.run())
+            for runner in runners:
+                await runner.__aenter__()
+                group.create_task(runner.run())
+            print(
+                f"coordinator and {len(runners)} specialists running; Mission Control: http://127.0.0.1:{coordinator.port}/"
+            )
+            await _until("agents", lambda: coordinator.ready() and all(r.ready() for r in runners))
+            serde = EnvelopeSerde()
+            async with Producer(base.kafka) as producer:
+                for claim_id, amount in (("claim-1", 240.0), ("claim-2", 4800.0)):
+                    data: JsonValue = {
+                        "claim_id": claim_id,
+                        "amount": amount,
+                        "policy": "P-778",
+                        "description": "water damage",
+                    }
+                    encoded = serde.encode(
+                        Envelope(type="claims.submitted", source="/demo", data=data)
+                    )
+                    await producer.send(
+                        claims_topic, encoded.value, key=claim_id.encode(), headers=encoded.headers
+                    )
+                    print(f"submitted {claim_id} ({amount:.2f} EUR)")
+
+                def status(workflow_id: str) -> str | None:
+                    record = coordinator.engine.record(workflow_id)
+                    return record.state.status if record else None
+
+                await _until(
+                    "claim-2 at the approval gate", lambda: status("claim-2") == "waiting_approval"
+                )
+                print(
+                    "claim-2 waits for a human (no process waits on it); approving it as 'operator'"
+                )
+                signal = serde.encode(
+                    signal_event(
+                        "claim-2",
+                        SignalData(signal="approve", by="operator", note="photos checked"),
+                    )
+                )
+                await producer.send(
+                    names.signals, signal.value, key=b"claim-2", headers=signal.headers
+                )
+                await _until(
+                    "both claims completed",
+                    lambda: status("claim-1") == status("claim-2") == "completed",
+                )
+            for runner in runners:
+                runner.shutdown()
+            coordinator.shutdown()
+        for runner in runners:
+            await runner.__aexit__(None, None, None)
+        for workflow_id in ("claim-1", "claim-2"):
+            history = await read_history(settings, workflow_id)
+            print(f"\nhistory of {workflow_id}:")
+            for entry in history:
+                details = {k: v for k, v in entry.items() if k not in ("time", "type")}
+                print(f"  {entry['type']:<24} {json.dumps(details)}")
+        print("\npayments made (exactly once each):")
+        for line in paid:
+            print(f"  {line}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
