@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import JsonValue
 
+from longboat._json_http import JsonHttpClient
 from longboat.errors import RetryableError, TerminalError
 
 __all__ = ["GatewayClient", "GatewayRefused", "GatewayUnavailable", "PolicyDenied"]
@@ -39,28 +38,16 @@ class PolicyDenied(TerminalError):
         self.decision_id = decision_id
 
 
-class GatewayClient:
+class GatewayClient(JsonHttpClient):
     """``async with GatewayClient(url, token=issuer.issue) as gw: await gw.memory_get(...)``."""
+
+    unavailable = GatewayUnavailable
+    service = "gateway"
 
     def __init__(self, base_url: str, *, token: Callable[[], str], timeout_s: float = 30) -> None:
         """Create a client; ``token`` mints a fresh token per request."""
-        self._base = base_url.rstrip("/")
+        super().__init__(base_url, timeout_s=timeout_s)
         self._token = token
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> Self:
-        self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     async def _call(
         self,
@@ -70,23 +57,12 @@ class GatewayClient:
         *,
         missing_ok: bool = False,
     ) -> Any:
-        assert self._session is not None, "use `async with GatewayClient(...)`"
-        headers = {"Authorization": f"Bearer {self._token()}"}
-        try:
-            async with self._session.request(
-                method, self._base + path, json=body, headers=headers
-            ) as response:
-                payload = await response.json(content_type=None)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-            raise GatewayUnavailable(
-                f"gateway at {self._base} did not answer: {type(e).__name__}: {e}"
-            ) from e
+        status, payload = await self.request(method, path, body=body, bearer=self._token())
         if status == 403 and isinstance(payload, dict) and payload.get("error") == "policy_denied":
             raise PolicyDenied(list(payload.get("reasons", [])), str(payload.get("decision_id")))
         if status == 404 and missing_ok:
             return None
-        if status in (429, 503) or status >= 500:
+        if status == 429:
             raise GatewayUnavailable(f"gateway answered {status}: {payload}")
         if status >= 400:
             raise GatewayRefused(f"gateway refused ({status}): {payload}")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-import aiohttp
 from pydantic import ValidationError
 
+from longboat._json_http import JsonHttpClient
 from longboat.errors import RetryableError, TerminalError
 from registry._model import AgentRecord, Capability, RiskTier, Status
 
@@ -32,30 +31,18 @@ class RegistryRefused(TerminalError):
         self.error = error
 
 
-class RegistryClient:
+class RegistryClient(JsonHttpClient):
     """``async with RegistryClient(url, operator_token=...) as registry: ...``."""
+
+    unavailable = RegistryUnavailable
+    service = "registry"
 
     def __init__(
         self, base_url: str, *, operator_token: str | None = None, timeout_s: float = 10
     ) -> None:
         """Create a client; the session opens on enter."""
-        self._base = base_url.rstrip("/")
+        super().__init__(base_url, timeout_s=timeout_s)
         self._operator = operator_token
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> Self:
-        self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     async def _call(
         self,
@@ -65,21 +52,9 @@ class RegistryClient:
         body: dict[str, Any] | None = None,
         token: str | None = None,
     ) -> Any:
-        assert self._session is not None, "use `async with RegistryClient(...)`"
-        bearer = token or self._operator
-        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-        try:
-            async with self._session.request(
-                method, self._base + path, json=body, headers=headers
-            ) as response:
-                payload = await response.json(content_type=None)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-            raise RegistryUnavailable(
-                f"registry at {self._base} did not answer: {type(e).__name__}: {e}"
-            ) from e
-        if status >= 500:
-            raise RegistryUnavailable(f"registry at {self._base} answered {status}: {payload}")
+        status, payload = await self.request(
+            method, path, body=body, bearer=token or self._operator
+        )
         if status >= 400:
             raise RegistryRefused(status, str(payload.get("error")), str(payload.get("message")))
         return payload
