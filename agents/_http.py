@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
 
 from aiohttp import web
+
+from longboat._web import serve
 
 __all__ = ["HealthServer"]
 
@@ -27,7 +30,7 @@ class HealthServer:
         """
         self._host, self._requested_port = host, port
         self._ready, self._metrics = ready, metrics
-        self._runner: web.AppRunner | None = None
+        self._stack = AsyncExitStack()
         self.port = port
 
     async def __aenter__(self) -> Self:
@@ -35,12 +38,7 @@ class HealthServer:
         app.router.add_get("/livez", self._livez)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_page)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._requested_port)
-        await site.start()
-        for address in self._runner.addresses:
-            self.port = int(address[1])
+        self.port = await serve(self._stack, app, self._host, self._requested_port)
         return self
 
     async def __aexit__(
@@ -49,9 +47,7 @@ class HealthServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._stack.aclose()
 
     async def _livez(self, _: web.Request) -> web.Response:
         return web.Response(text="ok\n")

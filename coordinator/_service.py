@@ -25,6 +25,7 @@ from coordinator._settings import CoordinatorSettings
 from longboat._logging import get_logger
 from longboat._serde import EnvelopeSerde, describe_errors
 from longboat._topics import TopicNames
+from longboat._web import serve
 from longboat.kafka import Producer, read_to_end
 
 __all__ = ["CoordinatorService"]
@@ -68,14 +69,8 @@ class CoordinatorService:
                         AgentRunner(agent, self._agent_settings(role))
                     )
                 )
-            runner = web.AppRunner(self._app(), access_log=None)
-            await runner.setup()
-            self._stack.push_async_callback(runner.cleanup)
-            await web.TCPSite(
-                runner, self.settings.coordinator.host, self.settings.coordinator.port
-            ).start()
-            for address in runner.addresses:
-                self.port = int(address[1])
+            service = self.settings.coordinator
+            self.port = await serve(self._stack, self._app(), service.host, service.port)
         except BaseException:
             await self._stack.aclose()
             raise

@@ -35,6 +35,7 @@ from longboat._envelope import utc_now
 from longboat._logging import get_logger
 from longboat._serde import describe_errors
 from longboat._topics import TopicNames
+from longboat._web import serve
 from longboat.errors import LongboatError
 from longboat.kafka import Producer
 from registry import RegistryView, VerifiedIdentity
@@ -109,12 +110,7 @@ class GatewayService:
         self.policies = await enter(
             PolicyDistributor(kafka, self.names.policies, self.engine, instance=self.instance)
         )
-        runner = web.AppRunner(self._app(), access_log=None)
-        await runner.setup()
-        self._stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, gw.host, gw.port).start()
-        for address in runner.addresses:
-            self.port = int(address[1])
+        self.port = await serve(self._stack, self._app(), gw.host, gw.port)
         _log.info(
             "gateway_started",
             port=self.port,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from longboat._logging import get_logger
 from longboat._serde import describe_errors
 from longboat._topics import TopicNames
+from longboat._web import serve
 from longboat.errors import LongboatError, ProducerFenced, UsageError
 from registry._model import AgentRecord, Capability, RiskTier, Status, check_public_key
 from registry._settings import RegistrySettings
@@ -116,12 +117,8 @@ class RegistryService:
         self._verifier = TokenVerifier(
             self.store, max_lifetime_s=self.settings.registry.token_max_lifetime_s
         )
-        runner = web.AppRunner(self._app(), access_log=None)
-        await runner.setup()
-        self._stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, self.settings.registry.host, self.settings.registry.port).start()
-        for address in runner.addresses:
-            self.port = int(address[1])
+        service = self.settings.registry
+        self.port = await serve(self._stack, self._app(), service.host, service.port)
         _log.info("registry_started", port=self.port, agents=len(self.store.agents()))
 
     async def __aexit__(
