@@ -7,9 +7,10 @@ import asyncio
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
@@ -65,6 +66,18 @@ class InvokeBody(BaseModel):
     idempotency_key: str
     workflow_id: str | None = None
     run_id: str | None = None
+
+
+Guarded = Callable[[web.Request, VerifiedIdentity, AgentFacts], Awaitable[web.Response]]
+# Profiles are the caller's own working memory: deleting from one is a write to it.
+_ACTIONS: dict[tuple[str, str], Action] = {
+    ("memory", "read"): "memory.read",
+    ("memory", "write"): "memory.write",
+    ("memory", "delete"): "memory.delete",
+    ("profile", "read"): "profile.read",
+    ("profile", "write"): "profile.write",
+    ("profile", "delete"): "profile.write",
+}
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -141,14 +154,14 @@ class GatewayService:
             web.get("/readyz", self._readyz),
             web.get("/metrics", self._metrics),
             web.get("/v1/policy", self._policy),
-            web.get("/v1/memory/{bank}", self._search),
-            web.get("/v1/memory/{bank}/{key}", self._get),
-            web.put("/v1/memory/{bank}/{key}", self._put),
-            web.delete("/v1/memory/{bank}/{key}", self._delete),
-            web.get("/v1/profiles/{key}", self._get),
-            web.put("/v1/profiles/{key}", self._put),
-            web.delete("/v1/profiles/{key}", self._delete),
-            web.post("/v1/tools/{name}/invoke", self._invoke),
+            web.get("/v1/memory/{bank}", self._guarded(self._search)),
+            web.get("/v1/memory/{bank}/{key}", self._guarded(self._get)),
+            web.put("/v1/memory/{bank}/{key}", self._guarded(self._put)),
+            web.delete("/v1/memory/{bank}/{key}", self._guarded(self._delete)),
+            web.get("/v1/profiles/{key}", self._guarded(self._get)),
+            web.put("/v1/profiles/{key}", self._guarded(self._put)),
+            web.delete("/v1/profiles/{key}", self._guarded(self._delete)),
+            web.post("/v1/tools/{name}/invoke", self._guarded(self._invoke)),
         ]
         app.add_routes(routes)
         return app
@@ -200,123 +213,116 @@ class GatewayService:
                 _log.error("decision_log_failed", error_type=type(e).__name__)
         return decision, decision_id
 
-    def _denied(self, decision: PolicyDecision, decision_id: str) -> web.Response:
-        return _json(
-            {"error": "policy_denied", "reasons": decision.reasons, "decision_id": decision_id}, 403
-        )
+    async def _allowed(
+        self, facts: AgentFacts, action: Action, resource: Resource, context: PolicyContext
+    ) -> str | web.Response:
+        """The decision id if the policy allows, else the 403 to send."""
+        decision, decision_id = await self._decide(facts, action, resource, context)
+        if decision.allow:
+            return decision_id
+        body = {"error": "policy_denied", "reasons": decision.reasons, "decision_id": decision_id}
+        return _json(body, 403)
+
+    def _guarded(self, handler: Guarded) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """A route that first authenticates the caller (401/429 before any decision)."""
+
+        async def route(request: web.Request) -> web.Response:
+            found = self.guard.identify(request)
+            if isinstance(found, web.Response):
+                return found
+            return await handler(request, *found)
+
+        return route
 
     def _target(
-        self, request: web.Request, identity: VerifiedIdentity
-    ) -> tuple[str, Resource, Literal["memory", "profile"]]:
-        """(internal bank, policy resource, action prefix) for memory and profile routes."""
+        self, request: web.Request, identity: VerifiedIdentity, verb: str
+    ) -> tuple[str, Resource, Action]:
+        """(internal bank, policy resource, action) of a memory or profile route."""
         key = request.match_info.get("key")
         if request.path.startswith("/v1/profiles/"):
-            return (
-                profile_bank(identity.agent_id),
-                Resource(kind="profile", name=identity.agent_id, key=key),
-                "profile",
-            )
+            resource = Resource(kind="profile", name=identity.agent_id, key=key)
+            return profile_bank(identity.agent_id), resource, _ACTIONS["profile", verb]
         bank = request.match_info["bank"]
-        return bank, Resource(kind="memory", name=bank, key=key), "memory"
+        return bank, Resource(kind="memory", name=bank, key=key), _ACTIONS["memory", verb]
 
     # -- memory ---------------------------------------------------------------------------
-    async def _get(self, request: web.Request) -> web.Response:
-        found = self.guard.identify(request)
-        if isinstance(found, web.Response):
-            return found
-        identity, facts = found
-        bank, resource, prefix = self._target(request, identity)
-        action: Action = "memory.read" if prefix == "memory" else "profile.read"
-        decision, decision_id = await self._decide(facts, action, resource, PolicyContext())
-        if not decision.allow:
-            return self._denied(decision, decision_id)
+    async def _get(
+        self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
+    ) -> web.Response:
+        bank, resource, action = self._target(request, identity, "read")
+        allowed = await self._allowed(facts, action, resource, PolicyContext())
+        if isinstance(allowed, web.Response):
+            return allowed
         item = self.memory.get(bank, request.match_info["key"])
         if item is None:
-            return _json(
-                {
-                    "error": "not_found",
-                    "message": f"{resource.name}/{resource.key} is not remembered",
-                },
-                404,
-            )
+            message = f"{resource.name}/{resource.key} is not remembered"
+            return _json({"error": "not_found", "message": message}, 404)
         return _json(_item(item))
 
-    async def _search(self, request: web.Request) -> web.Response:
-        found = self.guard.identify(request)
-        if isinstance(found, web.Response):
-            return found
-        _, facts = found
+    async def _search(
+        self, request: web.Request, _: VerifiedIdentity, facts: AgentFacts
+    ) -> web.Response:
         bank = request.match_info["bank"]
-        decision, decision_id = await self._decide(
-            facts, "memory.search", Resource(kind="memory", name=bank), PolicyContext()
-        )
-        if not decision.allow:
-            return self._denied(decision, decision_id)
-        items = self.memory.search(
-            bank, request.query.get("q", ""), limit=min(int(request.query.get("limit", "10")), 100)
-        )
+        resource = Resource(kind="memory", name=bank)
+        allowed = await self._allowed(facts, "memory.search", resource, PolicyContext())
+        if isinstance(allowed, web.Response):
+            return allowed
+        limit = min(int(request.query.get("limit", "10")), 100)
+        items = self.memory.search(bank, request.query.get("q", ""), limit=limit)
         return _json({"items": [_item(i) for i in items]})
 
-    async def _put(self, request: web.Request) -> web.Response:
-        found = self.guard.identify(request)
-        if isinstance(found, web.Response):
-            return found
-        identity, facts = found
+    async def _put(
+        self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
+    ) -> web.Response:
         try:
             body = WriteBody.model_validate_json(await request.read())
         except ValidationError as e:
             return _json({"error": "invalid_request", "message": describe_errors(e)}, 400)
-        bank, resource, prefix = self._target(request, identity)
+        bank, resource, action = self._target(request, identity, "write")
         pii = classify(body.value)  # before the policy sees the write
         context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id, pii=pii)
-        action: Action = "memory.write" if prefix == "memory" else "profile.write"
-        decision, decision_id = await self._decide(facts, action, resource, context)
-        if not decision.allow:
-            return self._denied(decision, decision_id)
+        allowed = await self._allowed(facts, action, resource, context)
+        if isinstance(allowed, web.Response):
+            return allowed
         provenance = Provenance(
             agent=identity.agent_id,
             version=identity.version,
             workflow_id=body.workflow_id,
             run_id=body.run_id,
             source_event=body.source_event,
-            decision_id=decision_id,
+            decision_id=allowed,
         )
         item = await self.memory.put(bank, request.match_info["key"], body.value, provenance, pii)
         return _json(_item(item))
 
-    async def _delete(self, request: web.Request) -> web.Response:
-        found = self.guard.identify(request)
-        if isinstance(found, web.Response):
-            return found
-        identity, facts = found
-        bank, resource, prefix = self._target(request, identity)
-        action: Action = "memory.delete" if prefix == "memory" else "profile.write"
-        decision, decision_id = await self._decide(facts, action, resource, PolicyContext())
-        if not decision.allow:
-            return self._denied(decision, decision_id)
+    async def _delete(
+        self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
+    ) -> web.Response:
+        bank, resource, action = self._target(request, identity, "delete")
+        allowed = await self._allowed(facts, action, resource, PolicyContext())
+        if isinstance(allowed, web.Response):
+            return allowed
         provenance = Provenance(
-            agent=identity.agent_id, version=identity.version, decision_id=decision_id
+            agent=identity.agent_id, version=identity.version, decision_id=allowed
         )
         deleted = await self.memory.delete(bank, request.match_info["key"], provenance)
         return _json({"deleted": deleted})
 
     # -- tools ----------------------------------------------------------------------------
-    async def _invoke(self, request: web.Request) -> web.Response:
-        found = self.guard.identify(request)
-        if isinstance(found, web.Response):
-            return found
-        identity, facts = found
+    async def _invoke(
+        self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
+    ) -> web.Response:
         name = request.match_info["name"]
         try:
             body = InvokeBody.model_validate_json(await request.read())
         except ValidationError as e:
             return _json({"error": "invalid_request", "message": describe_errors(e)}, 400)
         context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id)
-        decision, decision_id = await self._decide(
+        allowed = await self._allowed(
             facts, "tool.invoke", Resource(kind="tool", name=name), context
         )
-        if not decision.allow:
-            return self._denied(decision, decision_id)
+        if isinstance(allowed, web.Response):
+            return allowed
         if name not in self.tools.specs:
             return _json(
                 {"error": "tool_unknown", "message": f"no tool {name!r} is registered"}, 404
@@ -332,4 +338,4 @@ class GatewayService:
         except ToolFailed as e:
             return _json({"error": e.code, "message": str(e), "retryable": False}, 422)
         self.metrics.tool_called(name, executed)
-        return _json({"result": entry.result, "executed": executed, "decision_id": decision_id})
+        return _json({"result": entry.result, "executed": executed, "decision_id": allowed})
