@@ -73,7 +73,7 @@ class CoordinatorEngine:
         self.definitions = definitions
         self.records: dict[int, dict[str, CoordinatorRecord]] = {}
         self._serde = EnvelopeSerde()
-        self._timer_sent: dict[str, float] = {}
+        self._timer_sent: dict[tuple[str, str], float] = {}
 
     # -- the router -----------------------------------------------------------------------
     def router(self) -> Agent:
@@ -282,11 +282,20 @@ class CoordinatorEngine:
         async with Producer(self._kafka, linger_ms=0) as producer:
             while not stopping.is_set():
                 now = time.time()
-                for record in self.all_records():
-                    for timer in record.timers:
-                        if timer.due <= now and now - self._timer_sent.get(timer.token, 0) > 5:
-                            await self._send_timer(producer, record.state.workflow_id, timer)
-                            self._timer_sent[timer.token] = now
+                due = [
+                    (r.state.workflow_id, t)
+                    for r in self.all_records()
+                    for t in r.timers
+                    if t.due <= now
+                ]
+                # Tokens are per workflow (a step id and a purpose), so the key is the pair; only
+                # timers still pending are remembered, so the map never outgrows the workflows.
+                sent = {(wf, t.token): self._timer_sent.get((wf, t.token), 0.0) for wf, t in due}
+                for workflow_id, timer in due:
+                    if now - sent[workflow_id, timer.token] > 5:  # also resends one not applied yet
+                        await self._send_timer(producer, workflow_id, timer)
+                        sent[workflow_id, timer.token] = now
+                self._timer_sent = sent
                 try:
                     await asyncio.wait_for(stopping.wait(), timeout=interval_s)
                 except TimeoutError:
