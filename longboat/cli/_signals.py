@@ -38,35 +38,20 @@ def _send(
     click.echo(f"{signal} sent for {workflow_id} by {who} (signal {event.id})")
 
 
-_note = click.option("--note", help="Why (recorded in the workflow's history).")
-_by = click.option("--by", help="Who decides (default: the current user).")
+def _command(signal: str, summary: str) -> click.Command:
+    @click.command(name=signal, help=summary)
+    @click.argument("workflow_id")
+    @click.option("--note", help="Why (recorded in the workflow's history).")
+    @click.option("--by", help="Who decides (default: the current user).")
+    @click.pass_context
+    def command(ctx: click.Context, workflow_id: str, note: str | None, by: str | None) -> None:
+        _send(ctx, workflow_id, signal, note, by)
+
+    return command
 
 
-@click.command()
-@click.argument("workflow_id")
-@_note
-@_by
-@click.pass_context
-def approve(ctx: click.Context, workflow_id: str, note: str | None, by: str | None) -> None:
-    """Approve the gate WORKFLOW_ID is waiting at."""
-    _send(ctx, workflow_id, "approve", note, by)
-
-
-@click.command()
-@click.argument("workflow_id")
-@_note
-@_by
-@click.pass_context
-def reject(ctx: click.Context, workflow_id: str, note: str | None, by: str | None) -> None:
-    """Reject the gate WORKFLOW_ID is waiting at (the workflow ends rejected)."""
-    _send(ctx, workflow_id, "reject", note, by)
-
-
-@click.command()
-@click.argument("workflow_id")
-@_note
-@_by
-@click.pass_context
-def cancel(ctx: click.Context, workflow_id: str, note: str | None, by: str | None) -> None:
-    """Cancel WORKFLOW_ID wherever it is."""
-    _send(ctx, workflow_id, "cancel", note, by)
+approve = _command("approve", "Approve the gate WORKFLOW_ID is waiting at.")
+reject = _command(
+    "reject", "Reject the gate WORKFLOW_ID is waiting at (the workflow ends rejected)."
+)
+cancel = _command("cancel", "Cancel WORKFLOW_ID wherever it is.")
