@@ -2,7 +2,7 @@
 
 Write a handler, run it with ``longboat run agent MODULE:ATTR``::
 
-    from agents import Agent, Context
+    from longboat.agents import Agent, Context
     from longboat import Envelope
 
     triage = Agent("triage", topics=["claims.submitted"], durability="sync")
@@ -15,19 +15,20 @@ Write a handler, run it with ``longboat run agent MODULE:ATTR``::
 See docs/agents.md for the step model, durability modes and exact guarantees.
 """
 
-from agents._agent import Agent, Handler
-from agents._context import NOT_FOUND, Context, NotFound, Reconcile, StepFailed
-from agents._dlq import DeadLetter, DeadLetterEntry, list_dead_letters, replay_dead_letters
-from agents._identity import canonical_json, run_id, step_fingerprint
-from agents._llm import LLMMessage, LLMRequest, LLMResponse, LocalProvider, OpenAIProvider
-from agents._options import (
+from longboat.agents._agent import Agent, Handler
+from longboat.agents._context import NOT_FOUND, Context, NotFound, Reconcile, StepFailed
+from longboat.agents._dlq import DeadLetter, DeadLetterEntry, list_dead_letters, replay_dead_letters
+from longboat.agents._identity import canonical_json, run_id, step_fingerprint
+from longboat.agents._llm import LLMMessage, LLMRequest, LLMResponse, LocalProvider, OpenAIProvider
+from longboat.agents._loader import load_agent
+from longboat.agents._options import (
     AgentRuntimeSettings,
     AgentSettings,
     Durability,
     LLMSettings,
     RetryPolicy,
 )
-from agents._runner import AgentRunner
+from longboat.agents._runner import AgentRunner
 
 __all__ = [
     "NOT_FOUND",
@@ -52,6 +53,7 @@ __all__ = [
     "StepFailed",
     "canonical_json",
     "list_dead_letters",
+    "load_agent",
     "replay_dead_letters",
     "run_id",
     "step_fingerprint",

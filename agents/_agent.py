@@ -6,12 +6,10 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import JsonValue, ValidationError
 
-from agents._checkpoint_meta import MAX_UNCOMMITTED
-from agents._context import Context
-from agents._options import Durability, RetryPolicy
-from longboat._envelope import Envelope
-from longboat._serde import describe_errors
-from longboat._topics import TopicNames, validate_agent_name
+from longboat import Envelope, TopicNames, describe_errors, validate_agent_name
+from longboat.agents._checkpoint_meta import MAX_UNCOMMITTED
+from longboat.agents._context import Context
+from longboat.agents._options import Durability, RetryPolicy
 from longboat.errors import ConfigError
 from longboat.kafka import TopicPartition
 

@@ -14,17 +14,21 @@ from typing import Any, Final, TypeVar, overload
 
 from pydantic import JsonValue
 
-from agents._faults import FaultPlan
-from agents._governed import GatewayPort, MemoryAccess, call_tool
-from agents._identity import canonical_json, step_fingerprint
-from agents._journal import JournalRecord, JournalUnavailable, RunHistory, StepState, new_record
-from agents._llm import LLMMessage, LLMProvider, LLMRequest, LLMResponse
-from agents._metrics import AgentMetrics
-from agents._options import Durability, RetryPolicy
-from agents._outputs import OutputRecord, output_of
-from longboat._envelope import Envelope
-from longboat._logging import get_logger
-from longboat._serde import EnvelopeSerde
+from longboat import Envelope, EnvelopeSerde, get_logger
+from longboat.agents._faults import FaultPlan
+from longboat.agents._governed import GatewayPort, MemoryAccess, call_tool
+from longboat.agents._identity import canonical_json, step_fingerprint
+from longboat.agents._journal import (
+    JournalRecord,
+    JournalUnavailable,
+    RunHistory,
+    StepState,
+    new_record,
+)
+from longboat.agents._llm import LLMMessage, LLMProvider, LLMRequest, LLMResponse
+from longboat.agents._metrics import AgentMetrics
+from longboat.agents._options import Durability, RetryPolicy
+from longboat.agents._outputs import OutputRecord, output_of
 from longboat.errors import LongboatError, TerminalError, UsageError
 from longboat.kafka import ConsumedRecord, RecordMetadata
 

@@ -8,10 +8,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agents._outputs import OutputRecord, output_of
-from longboat._envelope import Envelope
-from longboat._serde import EnvelopeSerde
-from longboat._settings import KafkaSettings
+from longboat import Envelope, EnvelopeSerde, KafkaSettings
+from longboat.agents._outputs import OutputRecord, output_of
 from longboat.errors import EventError, LongboatError, UsageError
 from longboat.kafka import ConsumedRecord, TransactionalProducer, read_to_end
 

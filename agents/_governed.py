@@ -14,13 +14,13 @@ from pydantic import JsonValue
 from longboat.errors import UsageError
 
 if TYPE_CHECKING:
-    from agents._context import Context
+    from longboat.agents._context import Context
 
 __all__ = ["GatewayPort", "MemoryAccess", "call_tool"]
 
 
 class GatewayPort(Protocol):
-    """What the runtime needs of the gateway client (``gateway.GatewayClient`` provides it)."""
+    """What the runtime needs of the gateway client (``longboat.gateway.GatewayClient``)."""
 
     async def memory_get(self, bank: str, key: str) -> JsonValue: ...
     async def memory_put(

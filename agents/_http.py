@@ -9,7 +9,7 @@ from typing import Self
 
 from aiohttp import web
 
-from longboat._web import serve
+from longboat import serve_http
 
 __all__ = ["HealthServer"]
 
@@ -38,7 +38,7 @@ class HealthServer:
         app.router.add_get("/livez", self._livez)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_page)
-        self.port = await serve(self._stack, app, self._host, self._requested_port)
+        self.port = await serve_http(self._stack, app, self._host, self._requested_port)
         return self
 
     async def __aexit__(

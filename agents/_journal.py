@@ -22,9 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
-from longboat._envelope import utc_now
-from longboat._logging import get_logger
-from longboat._settings import KafkaSettings
+from longboat import KafkaSettings, get_logger, utc_now
 from longboat.errors import RetryableError
 from longboat.kafka import Consumer, Producer, RecordMetadata, TopicPartition
 

@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents._options import LLMSettings
+from longboat.agents._options import LLMSettings
 from longboat.errors import RetryableError, TerminalError
 
 __all__ = [

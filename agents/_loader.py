@@ -6,14 +6,14 @@ import importlib
 import sys
 from pathlib import Path
 
-from agents._agent import Agent
+from longboat.agents._agent import Agent
 from longboat.errors import ConfigError
 
 __all__ = ["load_agent"]
 
 
 def load_agent(spec: str) -> Agent:
-    """Import ``module:attribute`` (the working directory is importable) and return the agent.
+    """Import ``module:attribute`` (the working directory is importable, after installed packages).
 
     Raises:
         ConfigError: The spec is malformed, the module or attribute is missing, or it is not an
@@ -24,7 +24,9 @@ def load_agent(spec: str) -> Agent:
         raise ConfigError(f"{spec!r}: name the agent as MODULE:ATTR, e.g. my_agents.triage:agent")
     cwd = str(Path.cwd())
     if cwd not in sys.path:
-        sys.path.insert(0, cwd)
+        # Appended, not prepended: a folder in the working directory must not shadow an
+        # installed package of the same name (e.g. ``agents``, the OpenAI Agents SDK).
+        sys.path.append(cwd)
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
@@ -33,5 +35,7 @@ def load_agent(spec: str) -> Agent:
     if target is None:
         raise ConfigError(f"{spec!r}: module {module_name} has no attribute {attr}")
     if not isinstance(target, Agent):
-        raise ConfigError(f"{spec!r}: {attr} is a {type(target).__name__}, not an agents.Agent")
+        raise ConfigError(
+            f"{spec!r}: {attr} is a {type(target).__name__}, not a longboat.agents.Agent"
+        )
     return target

@@ -9,7 +9,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from longboat._settings import Settings
+from longboat import Settings
 
 __all__ = ["AgentRuntimeSettings", "AgentSettings", "Durability", "LLMSettings", "RetryPolicy"]
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from longboat._envelope import Envelope
-from longboat._serde import EnvelopeSerde, Headers
+from longboat import Envelope, EnvelopeSerde, Headers
 
 __all__ = ["OutputRecord", "output_of"]
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from agents._checkpoint_meta import MAX_UNCOMMITTED, CheckpointMeta
-from agents._journal import JournalRecord, JournalUnavailable, RunHistory
-from agents._options import Durability
-from agents._outputs import OutputRecord
-from agents._run import RunOutcome, execute_run
-from agents._runtime_deps import RuntimeDeps
-from longboat._logging import get_logger
+from longboat import get_logger
+from longboat.agents._checkpoint_meta import MAX_UNCOMMITTED, CheckpointMeta
+from longboat.agents._journal import JournalRecord, JournalUnavailable, RunHistory
+from longboat.agents._options import Durability
+from longboat.agents._outputs import OutputRecord
+from longboat.agents._run import RunOutcome, execute_run
+from longboat.agents._runtime_deps import RuntimeDeps
 from longboat.errors import LongboatError, ProducerFenced
 from longboat.kafka import ConsumedRecord, RecordMetadata, TopicPartition, TransactionalProducer
 

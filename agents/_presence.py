@@ -11,9 +11,9 @@ import hashlib
 import inspect
 from pathlib import Path
 
-from agents._agent import Agent
-from agents._options import AgentSettings
-from longboat._logging import get_logger
+from longboat import get_logger
+from longboat.agents._agent import Agent
+from longboat.agents._options import AgentSettings
 from longboat.errors import LongboatError
 
 __all__ = ["code_digest", "keep_present"]
@@ -42,7 +42,7 @@ async def keep_present(
             reason="LONGBOAT_AGENT__KEY_FILE not set",
         )
         return
-    from registry import RegistryClient, TokenIssuer, load_private_key
+    from longboat.registry import RegistryClient, TokenIssuer, load_private_key
 
     issuer = TokenIssuer(
         load_private_key(key_file), agent_id=agent.name, version=agent.version, instance=instance

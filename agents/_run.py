@@ -8,14 +8,13 @@ from dataclasses import dataclass
 import structlog
 from pydantic import JsonValue
 
-from agents._context import Context, JournalWriter, RunScope, StepFailed
-from agents._dlq import DeadLetter, dead_letter_output
-from agents._identity import run_id
-from agents._journal import JournalUnavailable, RunHistory
-from agents._outputs import OutputRecord, output_of
-from agents._runtime_deps import RuntimeDeps
-from longboat._envelope import Envelope
-from longboat._logging import get_logger
+from longboat import Envelope, get_logger
+from longboat.agents._context import Context, JournalWriter, RunScope, StepFailed
+from longboat.agents._dlq import DeadLetter, dead_letter_output
+from longboat.agents._identity import run_id
+from longboat.agents._journal import JournalUnavailable, RunHistory
+from longboat.agents._outputs import OutputRecord, output_of
+from longboat.agents._runtime_deps import RuntimeDeps
 from longboat.errors import EventError
 from longboat.kafka import ConsumedRecord
 

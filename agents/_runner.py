@@ -13,21 +13,19 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
 
-from agents._agent import Agent
-from agents._checkpoint_meta import CheckpointMeta
-from agents._faults import FaultPlan
-from agents._governed import GatewayPort
-from agents._http import HealthServer
-from agents._journal import RunHistory, StepJournal, load_journal_tail
-from agents._llm import provider_from_settings
-from agents._metrics import AgentMetrics
-from agents._options import AgentSettings, Durability
-from agents._partition import PartitionWorker, transactional_id
-from agents._presence import keep_present
-from agents._runtime_deps import RuntimeDeps
-from longboat._logging import get_logger
-from longboat._serde import EnvelopeSerde
-from longboat._topics import TopicNames
+from longboat import EnvelopeSerde, TopicNames, get_logger
+from longboat.agents._agent import Agent
+from longboat.agents._checkpoint_meta import CheckpointMeta
+from longboat.agents._faults import FaultPlan
+from longboat.agents._governed import GatewayPort
+from longboat.agents._http import HealthServer
+from longboat.agents._journal import RunHistory, StepJournal, load_journal_tail
+from longboat.agents._llm import provider_from_settings
+from longboat.agents._metrics import AgentMetrics
+from longboat.agents._options import AgentSettings, Durability
+from longboat.agents._partition import PartitionWorker, transactional_id
+from longboat.agents._presence import keep_present
+from longboat.agents._runtime_deps import RuntimeDeps
 from longboat.errors import ConfigError, TopicError
 from longboat.kafka import Admin, Consumer, Producer, TopicPartition, TransactionalProducer
 
@@ -104,8 +102,8 @@ class AgentRunner:
         key_file = self.settings.agent.key_file
         if key_file is None:
             return None
-        from gateway import GatewayClient
-        from registry import TokenIssuer, load_private_key
+        from longboat.gateway import GatewayClient
+        from longboat.registry import TokenIssuer, load_private_key
 
         issuer = TokenIssuer(
             load_private_key(key_file),

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents._agent import Agent
-from agents._faults import FaultPlan
-from agents._governed import GatewayPort
-from agents._journal import StepJournal
-from agents._llm import LLMProvider
-from agents._metrics import AgentMetrics
-from agents._options import AgentSettings
-from longboat._serde import EnvelopeSerde
-from longboat._topics import TopicNames
+from longboat import EnvelopeSerde, TopicNames
+from longboat.agents._agent import Agent
+from longboat.agents._faults import FaultPlan
+from longboat.agents._governed import GatewayPort
+from longboat.agents._journal import StepJournal
+from longboat.agents._llm import LLMProvider
+from longboat.agents._metrics import AgentMetrics
+from longboat.agents._options import AgentSettings
 
 __all__ = ["RuntimeDeps"]
 

@@ -9,8 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from longboat.devinfra import cache_dir, free_port, provision_kafka, start_kafka, stop_process
-from longboat.devinfra._kafka import KAFKA_MARKER, KAFKA_VERSION
+from longboat.devinfra import (
+    KAFKA_MARKER,
+    KAFKA_VERSION,
+    cache_dir,
+    free_port,
+    provision_kafka,
+    start_kafka,
+    stop_process,
+)
 
 __all__ = ["REPO", "bench_broker", "machine_line"]
 

@@ -25,7 +25,6 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from agents import AgentRunner, AgentRuntimeSettings, AgentSettings
 from bench import bench_agent
 from bench._broker import bench_broker, machine_line
 from longboat import (
@@ -36,6 +35,7 @@ from longboat import (
     TopicSpec,
     configure_logging,
 )
+from longboat.agents import AgentRunner, AgentRuntimeSettings, AgentSettings
 from longboat.kafka import Admin, Consumer, Producer
 from longboat.kafka import TopicPartition as LbTopicPartition
 

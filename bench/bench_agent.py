@@ -7,8 +7,8 @@ import time
 
 from pydantic import JsonValue
 
-from agents import Agent, Context
 from longboat import Envelope
+from longboat.agents import Agent, Context
 
 STEP_LATENCIES: list[float] = []
 

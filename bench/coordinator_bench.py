@@ -21,12 +21,8 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from agents import Agent, AgentRunner, AgentRuntimeSettings, AgentSettings, Context
 from bench._broker import bench_broker, machine_line
 from bench.agent_throughput import _publish, _raw_loop, _topics
-from coordinator._protocol import SignalData, signal_event
-from coordinator._service import CoordinatorService
-from coordinator._settings import CoordinatorServiceSettings, CoordinatorSettings
 from longboat import (
     Envelope,
     EnvelopeSerde,
@@ -34,6 +30,14 @@ from longboat import (
     TopicNames,
     TopicSpec,
     configure_logging,
+)
+from longboat.agents import Agent, AgentRunner, AgentRuntimeSettings, AgentSettings, Context
+from longboat.coordinator import (
+    CoordinatorService,
+    CoordinatorServiceSettings,
+    CoordinatorSettings,
+    SignalData,
+    signal_event,
 )
 from longboat.kafka import Admin, Consumer, Producer, TopicPartition
 

@@ -27,13 +27,18 @@ from pathlib import Path
 import aiohttp
 
 from bench._broker import REPO, bench_broker, machine_line
-from gateway import PolicyBundle
-from gateway._bundle import bundle_key
 from longboat import KafkaSettings, TopicNames
-from longboat.devinfra import cache_dir, free_port, provision_opa, start_opa, stop_process
-from longboat.devinfra._opa import OPA_MARKER
+from longboat.devinfra import (
+    OPA_MARKER,
+    cache_dir,
+    free_port,
+    provision_opa,
+    start_opa,
+    stop_process,
+)
+from longboat.gateway import PolicyBundle, bundle_key
 from longboat.kafka import Admin, Producer
-from registry import Capability, RegistryStore, TokenIssuer, generate_key, public_key_b64
+from longboat.registry import Capability, RegistryStore, TokenIssuer, generate_key, public_key_b64
 
 POLICY_INPUT = {
     "agent": {

@@ -1,3 +1,46 @@
-"""Workflow coordinator (faust-streaming app). Not implemented yet: see the issues."""
+"""The workflow coordinator: declarative workflows, global workflow state, handoffs and approvals.
 
-__all__: list[str] = []
+``longboat run coordinator`` runs it; a specialist agent reads its task with ``ctx.task``.
+The state machine is one pure function (:func:`apply`), so that a workflow's transitions can be
+tested without Kafka and replayed from its history. See docs/workflows.md.
+"""
+
+from longboat.coordinator._definitions import (
+    ApprovalStep,
+    Definition,
+    DefinitionSet,
+    ParallelStep,
+    Step,
+    TaskSpec,
+    TaskStep,
+    TimerStep,
+    load_definition,
+)
+from longboat.coordinator._engine import CoordinatorEngine, CoordinatorRecord
+from longboat.coordinator._expressions import ExpressionError
+from longboat.coordinator._protocol import SignalData, TaskData, signal_event, task_event
+from longboat.coordinator._service import CoordinatorService, read_history
+from longboat.coordinator._settings import CoordinatorServiceSettings, CoordinatorSettings
+
+__all__ = [
+    "ApprovalStep",
+    "CoordinatorEngine",
+    "CoordinatorRecord",
+    "CoordinatorService",
+    "CoordinatorServiceSettings",
+    "CoordinatorSettings",
+    "Definition",
+    "DefinitionSet",
+    "ExpressionError",
+    "ParallelStep",
+    "SignalData",
+    "Step",
+    "TaskData",
+    "TaskSpec",
+    "TaskStep",
+    "TimerStep",
+    "load_definition",
+    "read_history",
+    "signal_event",
+    "task_event",
+]

@@ -40,9 +40,8 @@ from pydantic import (
     model_validator,
 )
 
-from coordinator._expressions import ExpressionError, check
-from longboat._serde import describe_errors
-from longboat._topics import validate_agent_name
+from longboat import describe_errors, validate_agent_name
+from longboat.coordinator._expressions import ExpressionError, check
 from longboat.errors import ConfigError
 
 __all__ = [

@@ -19,10 +19,11 @@ import time
 
 from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter, ValidationError
 
-from agents import Agent, Context
-from coordinator._definitions import DefinitionSet
-from coordinator._expressions import ExpressionError, evaluate
-from coordinator._machine import (
+from longboat import Envelope, EnvelopeSerde, KafkaSettings, TopicNames, get_logger
+from longboat.agents import Agent, Context
+from longboat.coordinator._definitions import DefinitionSet
+from longboat.coordinator._expressions import ExpressionError, evaluate
+from longboat.coordinator._machine import (
     DispatchTask,
     Event,
     HistoryEntry,
@@ -35,12 +36,13 @@ from coordinator._machine import (
     WorkflowState,
     apply,
 )
-from coordinator._protocol import HISTORY_TYPE, SIGNAL_TYPE, SignalData, TaskData, task_event
-from longboat._envelope import Envelope
-from longboat._logging import get_logger
-from longboat._serde import EnvelopeSerde
-from longboat._settings import KafkaSettings
-from longboat._topics import TopicNames
+from longboat.coordinator._protocol import (
+    HISTORY_TYPE,
+    SIGNAL_TYPE,
+    SignalData,
+    TaskData,
+    task_event,
+)
 from longboat.kafka import Producer, TopicPartition, read_to_end
 
 __all__ = ["COORDINATOR_EVENT", "STATE_TYPE", "CoordinatorEngine", "CoordinatorRecord"]

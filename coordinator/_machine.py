@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from coordinator._definitions import (
+from longboat.coordinator._definitions import (
     ApprovalStep,
     Definition,
     ParallelStep,
@@ -21,7 +21,7 @@ from coordinator._definitions import (
     TaskStep,
     TimerStep,
 )
-from coordinator._expressions import ExpressionError, evaluate, render
+from longboat.coordinator._expressions import ExpressionError, evaluate, render
 
 __all__ = [
     "Command",

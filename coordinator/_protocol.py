@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from longboat._envelope import Envelope
+from longboat import Envelope
 
 __all__ = [
     "HISTORY_TYPE",

@@ -17,15 +17,12 @@ from typing import Any, Self
 from aiohttp import web
 from pydantic import ValidationError
 
-from agents import AgentRunner, AgentRuntimeSettings, AgentSettings
-from coordinator._definitions import ApprovalStep, DefinitionSet
-from coordinator._engine import CoordinatorEngine, CoordinatorRecord
-from coordinator._protocol import HISTORY_TYPE, SignalData, signal_event
-from coordinator._settings import CoordinatorSettings
-from longboat._logging import get_logger
-from longboat._serde import EnvelopeSerde, describe_errors
-from longboat._topics import TopicNames
-from longboat._web import serve
+from longboat import EnvelopeSerde, TopicNames, describe_errors, get_logger, serve_http
+from longboat.agents import AgentRunner, AgentRuntimeSettings, AgentSettings
+from longboat.coordinator._definitions import ApprovalStep, DefinitionSet
+from longboat.coordinator._engine import CoordinatorEngine, CoordinatorRecord
+from longboat.coordinator._protocol import HISTORY_TYPE, SignalData, signal_event
+from longboat.coordinator._settings import CoordinatorSettings
 from longboat.kafka import Producer, read_to_end
 
 __all__ = ["CoordinatorService"]
@@ -70,7 +67,7 @@ class CoordinatorService:
                     )
                 )
             service = self.settings.coordinator
-            self.port = await serve(self._stack, self._app(), service.host, service.port)
+            self.port = await serve_http(self._stack, self._app(), service.host, service.port)
         except BaseException:
             await self._stack.aclose()
             raise

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from longboat._settings import Settings
+from longboat import Settings
 
 __all__ = ["CoordinatorServiceSettings", "CoordinatorSettings"]
 

@@ -18,10 +18,6 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from agents import Agent, AgentRunner, AgentRuntimeSettings, AgentSettings, Context
-from coordinator._protocol import SignalData, TaskData, signal_event
-from coordinator._service import CoordinatorService, read_history
-from coordinator._settings import CoordinatorServiceSettings, CoordinatorSettings
 from longboat import (
     Envelope,
     EnvelopeSerde,
@@ -29,6 +25,16 @@ from longboat import (
     TopicSpec,
     configure_logging,
     load_settings,
+)
+from longboat.agents import Agent, AgentRunner, AgentRuntimeSettings, AgentSettings, Context
+from longboat.coordinator import (
+    CoordinatorService,
+    CoordinatorServiceSettings,
+    CoordinatorSettings,
+    SignalData,
+    TaskData,
+    read_history,
+    signal_event,
 )
 from longboat.kafka import Admin, Producer
 

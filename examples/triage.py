@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pydantic import JsonValue
 
-from agents import Agent, Context
 from longboat import Envelope
+from longboat.agents import Agent, Context
 
 agent = Agent("triage", topics=["claims.submitted"], durability="sync", max_in_flight=8)
 

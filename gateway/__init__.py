@@ -5,15 +5,15 @@ Every request carries the agent's registry token; the gateway builds the policy 
 ``lb.decisions`` and only then reads or writes memory or calls a tool. See docs/policies.md.
 """
 
-from gateway._bundle import GatewayPolicyStatus, PolicyBundle
-from gateway._client import GatewayClient, PolicyDenied
-from gateway._decision import DecisionRecord, PolicyDecision, PolicyInput
-from gateway._memory import MemoryAudit, MemoryItem
-from gateway._opa import PolicyEngine, PolicyRejected
-from gateway._pii import classify
-from gateway._service import GatewayService
-from gateway._settings import GatewayServiceSettings, GatewaySettings
-from gateway._tools import ToolRegistry
+from longboat.gateway._bundle import GatewayPolicyStatus, PolicyBundle, bundle_key
+from longboat.gateway._client import GatewayClient, PolicyDenied
+from longboat.gateway._decision import DecisionRecord, PolicyDecision, PolicyInput
+from longboat.gateway._memory import MemoryAudit, MemoryItem
+from longboat.gateway._opa import PolicyEngine, PolicyRejected
+from longboat.gateway._pii import classify
+from longboat.gateway._service import GatewayService
+from longboat.gateway._settings import GatewayServiceSettings, GatewaySettings
+from longboat.gateway._tools import ToolRegistry
 
 __all__ = [
     "DecisionRecord",
@@ -31,5 +31,6 @@ __all__ = [
     "PolicyInput",
     "PolicyRejected",
     "ToolRegistry",
+    "bundle_key",
     "classify",
 ]

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from longboat._envelope import utc_now
+from longboat import utc_now
 from longboat.errors import ConfigError
 
 __all__ = ["GatewayPolicyStatus", "PolicyBundle", "bundle_key", "status_key"]

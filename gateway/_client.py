@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from pydantic import JsonValue
 
-from longboat._json_http import JsonHttpClient
+from longboat import JsonHttpClient
 from longboat.errors import RetryableError, TerminalError
 
 __all__ = ["GatewayClient", "GatewayRefused", "GatewayUnavailable", "PolicyDenied"]

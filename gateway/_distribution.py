@@ -15,12 +15,10 @@ from typing import Self
 
 from pydantic import ValidationError
 
-from gateway._bundle import GatewayPolicyStatus, PolicyBundle, bundle_key, status_key
-from gateway._opa import PolicyEngine
-from longboat._envelope import utc_now
-from longboat._logging import get_logger
-from longboat._settings import KafkaSettings
+from longboat import KafkaSettings, get_logger, utc_now
 from longboat.errors import LongboatError
+from longboat.gateway._bundle import GatewayPolicyStatus, PolicyBundle, bundle_key, status_key
+from longboat.gateway._opa import PolicyEngine
 from longboat.kafka import Consumer, Producer, TopicPartition
 
 __all__ = ["PolicyDistributor"]

@@ -6,8 +6,8 @@ import time
 
 from aiohttp import web
 
-from gateway._decision import AgentFacts
-from registry import IdentityRefused, RegistryView, TokenVerifier, VerifiedIdentity
+from longboat.gateway._decision import AgentFacts
+from longboat.registry import IdentityRefused, RegistryView, TokenVerifier, VerifiedIdentity
 
 __all__ = ["Guard", "RateLimiter"]
 

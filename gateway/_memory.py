@@ -16,10 +16,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
-from longboat._envelope import utc_now
-from longboat._logging import get_logger
-from longboat._settings import KafkaSettings
-from longboat._topics import TopicNames
+from longboat import KafkaSettings, TopicNames, get_logger, utc_now
 from longboat.kafka import ConsumedRecord, TopicFollower, TransactionalProducer
 
 __all__ = ["MemoryAudit", "MemoryItem", "MemoryStore", "Provenance", "profile_bank"]

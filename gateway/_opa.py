@@ -12,8 +12,8 @@ import aiohttp
 from opa_client import AsyncOpaClient
 from pydantic import ValidationError
 
-from gateway._decision import PolicyDecision, PolicyInput
 from longboat.errors import OpaUnavailable, TerminalError
+from longboat.gateway._decision import PolicyDecision, PolicyInput
 
 __all__ = ["DECISION_PATH", "DecisionSource", "PolicyEngine", "PolicyRejected"]
 

@@ -15,7 +15,9 @@ from typing import Any, Self
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
-from gateway._decision import (
+from longboat import TopicNames, describe_errors, get_logger, serve_http, utc_now
+from longboat.errors import LongboatError
+from longboat.gateway._decision import (
     Action,
     AgentFacts,
     DecisionRecord,
@@ -24,22 +26,16 @@ from gateway._decision import (
     PolicyInput,
     Resource,
 )
-from gateway._distribution import PolicyDistributor
-from gateway._guard import Guard, RateLimiter
-from gateway._memory import MemoryItem, MemoryStore, Provenance, profile_bank
-from gateway._metrics import GatewayMetrics
-from gateway._opa import PolicyEngine
-from gateway._pii import classify
-from gateway._settings import GatewaySettings
-from gateway._tools import ToolFailed, ToolLedger, ToolRegistry, ToolUnavailable
-from longboat._envelope import utc_now
-from longboat._logging import get_logger
-from longboat._serde import describe_errors
-from longboat._topics import TopicNames
-from longboat._web import serve
-from longboat.errors import LongboatError
+from longboat.gateway._distribution import PolicyDistributor
+from longboat.gateway._guard import Guard, RateLimiter
+from longboat.gateway._memory import MemoryItem, MemoryStore, Provenance, profile_bank
+from longboat.gateway._metrics import GatewayMetrics
+from longboat.gateway._opa import PolicyEngine
+from longboat.gateway._pii import classify
+from longboat.gateway._settings import GatewaySettings
+from longboat.gateway._tools import ToolFailed, ToolLedger, ToolRegistry, ToolUnavailable
 from longboat.kafka import Producer
-from registry import RegistryView, VerifiedIdentity
+from longboat.registry import RegistryView, VerifiedIdentity
 
 __all__ = ["GatewayService"]
 
@@ -123,7 +119,7 @@ class GatewayService:
         self.policies = await enter(
             PolicyDistributor(kafka, self.names.policies, self.engine, instance=self.instance)
         )
-        self.port = await serve(self._stack, self._app(), gw.host, gw.port)
+        self.port = await serve_http(self._stack, self._app(), gw.host, gw.port)
         _log.info(
             "gateway_started",
             port=self.port,

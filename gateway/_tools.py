@@ -29,9 +29,7 @@ from typing import Annotated, Any, Literal, Self
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
 
-from longboat._envelope import utc_now
-from longboat._serde import describe_errors
-from longboat._settings import KafkaSettings
+from longboat import KafkaSettings, describe_errors, utc_now
 from longboat.errors import ConfigError, RetryableError, TerminalError
 from longboat.kafka import Producer, read_to_end
 

@@ -1,14 +1,25 @@
 """Longboat's kernel: the event envelope, serde, settings, logging, errors and topic names.
 
-The typed Kafka adapter is :mod:`longboat.kafka`; local infrastructure is
-:mod:`longboat.devinfra`; the command line is :mod:`longboat.cli`.
+The kernel is the lowest layer: it imports no component. The typed Kafka adapter is
+:mod:`longboat.kafka`; local infrastructure is :mod:`longboat.devinfra`; errors are
+:mod:`longboat.errors`. The components install under this namespace: :mod:`longboat.registry`
+← :mod:`longboat.gateway` ← :mod:`longboat.agents` ← :mod:`longboat.coordinator` ←
+:mod:`longboat.cli` (the ``longboat`` command). See docs/architecture.md.
 """
 
 from longboat._envelope import CLOUDEVENTS_SPECVERSION, Envelope, new_event_id, utc_now
+from longboat._json_http import JsonHttpClient
 from longboat._logging import configure_logging, get_logger
-from longboat._serde import DEFAULT_MAX_EVENT_BYTES, EncodedEvent, EnvelopeSerde
+from longboat._serde import (
+    DEFAULT_MAX_EVENT_BYTES,
+    EncodedEvent,
+    EnvelopeSerde,
+    Headers,
+    describe_errors,
+)
 from longboat._settings import KafkaSettings, Settings, load_settings, load_settings_as
 from longboat._topics import TopicNames, TopicSpec, validate_agent_name
+from longboat._web import serve_http
 
 __all__ = [
     "CLOUDEVENTS_SPECVERSION",
@@ -16,15 +27,19 @@ __all__ = [
     "EncodedEvent",
     "Envelope",
     "EnvelopeSerde",
+    "Headers",
+    "JsonHttpClient",
     "KafkaSettings",
     "Settings",
     "TopicNames",
     "TopicSpec",
     "configure_logging",
+    "describe_errors",
     "get_logger",
     "load_settings",
     "load_settings_as",
     "new_event_id",
+    "serve_http",
     "utc_now",
     "validate_agent_name",
 ]

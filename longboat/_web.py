@@ -6,10 +6,10 @@ from contextlib import AsyncExitStack
 
 from aiohttp import web
 
-__all__ = ["serve"]
+__all__ = ["serve_http"]
 
 
-async def serve(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> int:
+async def serve_http(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> int:
     """Serve ``app`` on ``host:port`` until ``stack`` closes; returns the port (0: a free one)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -5,9 +5,14 @@ holds a :class:`RegistryView` of it; agents prove who they are with short-lived 
 (:class:`TokenIssuer`) that a :class:`TokenVerifier` checks. See docs/identity.md.
 """
 
-from registry._client import RegistryClient, RegistryRefused, RegistryUnavailable
-from registry._keys import generate_key, load_private_key, public_key_b64, write_private_key
-from registry._model import (
+from longboat.registry._client import RegistryClient, RegistryRefused, RegistryUnavailable
+from longboat.registry._keys import (
+    generate_key,
+    load_private_key,
+    public_key_b64,
+    write_private_key,
+)
+from longboat.registry._model import (
     AgentKey,
     AgentRecord,
     Capability,
@@ -17,17 +22,17 @@ from registry._model import (
     VersionEntry,
     key_id,
 )
-from registry._service import RegistryService
-from registry._settings import RegistryServiceSettings, RegistrySettings
-from registry._store import RegistryStore, UnknownAgent
-from registry._tokens import (
+from longboat.registry._service import RegistryService
+from longboat.registry._settings import RegistryServiceSettings, RegistrySettings
+from longboat.registry._store import RegistryStore, UnknownAgent
+from longboat.registry._tokens import (
     IdentityRefused,
     RefusalReason,
     TokenIssuer,
     TokenVerifier,
     VerifiedIdentity,
 )
-from registry._view import RegistryView
+from longboat.registry._view import RegistryView
 
 __all__ = [
     "AgentKey",

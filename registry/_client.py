@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from longboat._json_http import JsonHttpClient
+from longboat import JsonHttpClient
 from longboat.errors import RetryableError, TerminalError
-from registry._model import AgentRecord, Capability, RiskTier, Status
+from longboat.registry._model import AgentRecord, Capability, RiskTier, Status
 
 __all__ = ["RegistryClient", "RegistryRefused", "RegistryUnavailable"]
 

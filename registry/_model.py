@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from longboat._topics import validate_agent_name
+from longboat import validate_agent_name
 
 __all__ = [
     "AgentKey",

@@ -18,15 +18,12 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from longboat._logging import get_logger
-from longboat._serde import describe_errors
-from longboat._topics import TopicNames
-from longboat._web import serve
+from longboat import TopicNames, describe_errors, get_logger, serve_http
 from longboat.errors import LongboatError, ProducerFenced, UsageError
-from registry._model import AgentRecord, Capability, RiskTier, Status, check_public_key
-from registry._settings import RegistrySettings
-from registry._store import RegistryStore, UnknownAgent
-from registry._tokens import IdentityRefused, TokenVerifier
+from longboat.registry._model import AgentRecord, Capability, RiskTier, Status, check_public_key
+from longboat.registry._settings import RegistrySettings
+from longboat.registry._store import RegistryStore, UnknownAgent
+from longboat.registry._tokens import IdentityRefused, TokenVerifier
 
 __all__ = ["RegistryService"]
 
@@ -118,7 +115,7 @@ class RegistryService:
             self.store, max_lifetime_s=self.settings.registry.token_max_lifetime_s
         )
         service = self.settings.registry
-        self.port = await serve(self._stack, self._app(), service.host, service.port)
+        self.port = await serve_http(self._stack, self._app(), service.host, service.port)
         _log.info("registry_started", port=self.port, agents=len(self.store.agents()))
 
     async def __aexit__(

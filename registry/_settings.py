@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from longboat._settings import Settings
+from longboat import Settings
 from longboat.errors import ConfigError
 
 __all__ = ["RegistryServiceSettings", "RegistrySettings"]

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from longboat._settings import KafkaSettings
+from longboat import KafkaSettings
 from longboat.errors import UsageError
 from longboat.kafka import TransactionalProducer, read_to_end
-from registry._model import (
+from longboat.registry._model import (
     AgentKey,
     AgentRecord,
     Capability,
@@ -25,7 +25,7 @@ from registry._model import (
     VersionEntry,
     key_id,
 )
-from registry._view import apply_record
+from longboat.registry._view import apply_record
 
 __all__ = ["RegistryStore", "UnknownAgent"]
 

@@ -19,8 +19,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from longboat.errors import TerminalError
-from registry._keys import public_key_b64, public_key_from_b64
-from registry._model import AgentRecord, key_id
+from longboat.registry._keys import public_key_b64, public_key_from_b64
+from longboat.registry._model import AgentRecord, key_id
 
 __all__ = [
     "IdentityRefused",

@@ -7,10 +7,9 @@ from typing import Self
 
 from pydantic import ValidationError
 
-from longboat._logging import get_logger
-from longboat._settings import KafkaSettings
+from longboat import KafkaSettings, get_logger
 from longboat.kafka import ConsumedRecord, TopicFollower
-from registry._model import AgentRecord, VersionEntry
+from longboat.registry._model import AgentRecord, VersionEntry
 
 __all__ = ["RegistryView", "apply_record"]
 

@@ -4,14 +4,30 @@ Both are provisioned from package registries (Maven Central, the Go module proxy
 git-ignored cache and started as background processes on 127.0.0.1.
 """
 
-from longboat.devinfra._kafka import KAFKA_VERSION, KafkaNode, provision_kafka, start_kafka
-from longboat.devinfra._opa import OPA_VERSION, OpaNode, opa_healthy, provision_opa, start_opa
+from longboat.devinfra._kafka import (
+    KAFKA_MARKER,
+    KAFKA_VERSION,
+    KafkaNode,
+    provision_kafka,
+    start_kafka,
+)
+from longboat.devinfra._opa import (
+    OPA_MARKER,
+    OPA_VERSION,
+    OpaNode,
+    opa_healthy,
+    provision_opa,
+    start_opa,
+)
 from longboat.devinfra._process import stop_process
-from longboat.devinfra._stack import DevPorts, DevStack, DevState, cache_dir
+from longboat.devinfra._stack import DEFAULT_PORTS, DevPorts, DevStack, DevState, cache_dir
 from longboat.devinfra._tools import free_port
 
 __all__ = [
+    "DEFAULT_PORTS",
+    "KAFKA_MARKER",
     "KAFKA_VERSION",
+    "OPA_MARKER",
     "OPA_VERSION",
     "DevPorts",
     "DevStack",

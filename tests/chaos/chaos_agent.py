@@ -11,8 +11,8 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from agents import NOT_FOUND, Agent, Context, NotFound
 from longboat import Envelope
+from longboat.agents import NOT_FOUND, Agent, Context, NotFound
 
 _ENV = os.environ  # test harness configuration, not settings
 

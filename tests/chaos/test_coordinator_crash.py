@@ -16,9 +16,9 @@ from typing import BinaryIO
 
 from pydantic import JsonValue
 
-from agents import Agent, Context
-from coordinator._protocol import TaskData
 from longboat import Envelope, EnvelopeSerde, Settings, TopicNames, TopicSpec
+from longboat.agents import Agent, Context
+from longboat.coordinator._protocol import TaskData
 from longboat.devinfra import free_port
 from longboat.kafka import Admin, Producer
 from tests.helpers import assert_eventually

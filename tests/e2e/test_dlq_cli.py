@@ -7,8 +7,8 @@ import json
 
 from pydantic import JsonValue
 
-from agents import Agent, Context
 from longboat import Envelope, Settings, TopicNames
+from longboat.agents import Agent, Context
 from tests.e2e.conftest import RunCli
 from tests.integration.agents.conftest import AgentWorld, read_all, running
 

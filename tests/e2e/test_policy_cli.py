@@ -10,10 +10,10 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-from gateway import GatewayClient
 from longboat import Settings, TopicNames
 from longboat.devinfra import OpaNode, free_port
-from registry import Capability, RegistryStore, TokenIssuer, generate_key, public_key_b64
+from longboat.gateway import GatewayClient
+from longboat.registry import Capability, RegistryStore, TokenIssuer, generate_key, public_key_b64
 from tests.e2e.conftest import LONGBOAT, RunCli
 from tests.helpers import assert_eventually_sync
 from tests.integration.gateway.conftest import POLICIES

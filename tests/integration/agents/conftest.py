@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pytest
 from pydantic import JsonValue
 
-from agents import Agent, AgentRunner, AgentSettings
 from longboat import Envelope, EnvelopeSerde, KafkaSettings, Settings, TopicNames, TopicSpec
+from longboat.agents import Agent, AgentRunner, AgentSettings
 from longboat.kafka import Admin, ConsumedRecord, Consumer, Producer, TopicPartition, read_to_end
 from tests.helpers import assert_eventually
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from agents import LLMMessage, LLMRequest, LLMSettings, OpenAIProvider
-from agents._llm import LLMRejected, LLMUnavailable
+from longboat.agents import LLMMessage, LLMRequest, LLMSettings, OpenAIProvider
+from longboat.agents._llm import LLMRejected, LLMUnavailable
 from longboat.devinfra import free_port
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 from pydantic import JsonValue
 
-from agents import Agent, Context
 from longboat import Envelope
+from longboat.agents import Agent, Context
 from tests.integration.agents.conftest import AgentWorld, running
 
 

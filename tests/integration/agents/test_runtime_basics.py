@@ -8,8 +8,8 @@ import json
 import pytest
 from pydantic import JsonValue
 
-from agents import Agent, Context, RetryPolicy, list_dead_letters, replay_dead_letters
 from longboat import Envelope, EnvelopeSerde
+from longboat.agents import Agent, Context, RetryPolicy, list_dead_letters, replay_dead_letters
 from longboat.errors import RetryableError, UsageError
 from longboat.kafka import Producer
 from tests.helpers import assert_eventually

@@ -6,9 +6,9 @@ import asyncio
 
 from pydantic import JsonValue
 
-from agents import Agent, Context
-from agents._partition import transactional_id
 from longboat import Envelope
+from longboat.agents import Agent, Context
+from longboat.agents._partition import transactional_id
 from longboat.kafka import Admin, TopicPartition, TransactionalProducer
 from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import AgentWorld, running

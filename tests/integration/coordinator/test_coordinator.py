@@ -11,11 +11,11 @@ from typing import Any
 import aiohttp
 from pydantic import JsonValue
 
-from agents import Agent, Context
-from coordinator._protocol import TaskData
-from coordinator._service import CoordinatorService, read_history
-from coordinator._settings import CoordinatorServiceSettings, CoordinatorSettings
 from longboat import Envelope, Settings, TopicNames, TopicSpec
+from longboat.agents import Agent, Context
+from longboat.coordinator._protocol import TaskData
+from longboat.coordinator._service import CoordinatorService, read_history
+from longboat.coordinator._settings import CoordinatorServiceSettings, CoordinatorSettings
 from longboat.kafka import Admin
 from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import AgentWorld, read_committed, running

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway import GatewayClient, GatewayService, GatewaySettings, PolicyBundle
-from gateway._bundle import bundle_key
-from gateway._settings import GatewayServiceSettings
 from longboat import Settings, TopicNames
 from longboat.devinfra import start_opa, stop_process
 from longboat.devinfra._opa import OPA_MARKER, OpaNode
+from longboat.gateway import GatewayClient, GatewayService, GatewaySettings, PolicyBundle
+from longboat.gateway._bundle import bundle_key
+from longboat.gateway._settings import GatewayServiceSettings
 from longboat.kafka import Admin, Producer
-from registry import (
+from longboat.registry import (
     Capability,
     RegistryStore,
     RiskTier,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from agents import Agent, AgentRuntimeSettings, AgentSettings, Context, list_dead_letters
-from gateway import MemoryAudit
 from longboat import Envelope, TopicSpec
+from longboat.agents import Agent, AgentRuntimeSettings, AgentSettings, Context, list_dead_letters
+from longboat.gateway import MemoryAudit
 from longboat.kafka import Admin
-from registry import write_private_key
+from longboat.registry import write_private_key
 from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import AgentWorld, read_all, running
 from tests.integration.gateway import tools_for_tests

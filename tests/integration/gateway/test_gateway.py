@@ -10,8 +10,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gateway import DecisionRecord, MemoryAudit, PolicyDenied
-from gateway._client import GatewayRefused
+from longboat.gateway import DecisionRecord, MemoryAudit, PolicyDenied
+from longboat.gateway._client import GatewayRefused
 from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import read_all
 from tests.integration.gateway import tools_for_tests
@@ -178,7 +178,7 @@ async def _status_error(gateway: object) -> bool:
 
 async def test_forged_and_revoked_tokens_get_401(world: GatewayWorld) -> None:
     """No token, a forged token and a revoked agent's token are refused before any decision."""
-    from registry import TokenIssuer, generate_key
+    from longboat.registry import TokenIssuer, generate_key
 
     issuer = await world.enroll("triage", "memory:claims")
     await world.publish()
@@ -213,8 +213,8 @@ async def test_http_tool_gets_the_key_and_transient_failures_are_retryable(
     """An HTTP tool receives the idempotency key; its 503 becomes a retryable 503, not recorded."""
     from aiohttp import web
 
-    from gateway._client import GatewayUnavailable
     from longboat.devinfra import free_port
+    from longboat.gateway._client import GatewayUnavailable
 
     seen: list[tuple[str, object]] = []
     failures = [503]

@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from pydantic import JsonValue
 
-from agents import Agent, AgentRuntimeSettings, AgentSettings, Context
 from longboat import Envelope, Settings, TopicNames, TopicSpec
+from longboat.agents import Agent, AgentRuntimeSettings, AgentSettings, Context
 from longboat.kafka import Admin
-from registry import (
+from longboat.registry import (
     Capability,
     IdentityRefused,
     RegistryClient,
@@ -29,7 +29,7 @@ from registry import (
     public_key_b64,
     write_private_key,
 )
-from registry._settings import RegistryServiceSettings
+from longboat.registry._settings import RegistryServiceSettings
 from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import running
 

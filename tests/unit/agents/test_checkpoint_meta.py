@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents._checkpoint_meta import MAX_UNCOMMITTED, CheckpointMeta
+from longboat.agents._checkpoint_meta import MAX_UNCOMMITTED, CheckpointMeta
 
 
 def test_round_trip_with_ranges() -> None:

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from agents import NOT_FOUND, Context, RetryPolicy, StepFailed
-from agents._context import RunScope
-from agents._faults import FaultPlan
-from agents._journal import JournalRecord, RunHistory
-from agents._llm import LLMRequest, LLMResponse, LocalProvider
-from agents._metrics import AgentMetrics
-from agents._options import Durability
 from longboat import Envelope, EnvelopeSerde
+from longboat.agents import NOT_FOUND, Context, RetryPolicy, StepFailed
+from longboat.agents._context import RunScope
+from longboat.agents._faults import FaultPlan
+from longboat.agents._journal import JournalRecord, RunHistory
+from longboat.agents._llm import LLMRequest, LLMResponse, LocalProvider
+from longboat.agents._metrics import AgentMetrics
+from longboat.agents._options import Durability
 from longboat.errors import EventTooLarge, RetryableError, UsageError
 from longboat.kafka import ConsumedRecord, RecordMetadata
 

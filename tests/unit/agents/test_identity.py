@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agents import canonical_json, run_id, step_fingerprint
-from agents._journal import journal_partition
-from agents._partition import transactional_id
+from longboat.agents import canonical_json, run_id, step_fingerprint
+from longboat.agents._journal import journal_partition
+from longboat.agents._partition import transactional_id
 from longboat.errors import UsageError
 from longboat.kafka import TopicPartition
 

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from agents import Agent, RetryPolicy
-from agents._faults import FaultPlan
-from agents._loader import load_agent
+from longboat.agents import Agent, RetryPolicy
+from longboat.agents._faults import FaultPlan
+from longboat.agents._loader import load_agent
 from longboat.errors import ConfigError
 
 
@@ -64,7 +64,7 @@ def test_fault_plan_parses_and_refuses_unknown_points() -> None:
         ("no_colon", "MODULE:ATTR"),
         ("no.such.module:agent", "cannot import"),
         ("examples.triage:nothing", "no attribute"),
-        ("examples.triage:handle", "not an agents.Agent"),
+        ("examples.triage:handle", "not a longboat.agents.Agent"),
     ],
 )
 def test_loader_errors_name_the_problem(spec: str, message: str) -> None:

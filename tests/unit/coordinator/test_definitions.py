@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import JsonValue
 
-from coordinator._definitions import DefinitionSet, ParallelStep, load_definition
-from coordinator._expressions import ExpressionError, check, evaluate, render
+from longboat.coordinator._definitions import DefinitionSet, ParallelStep, load_definition
+from longboat.coordinator._expressions import ExpressionError, check, evaluate, render
 from longboat.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "workflows" / "claim-intake.yaml"

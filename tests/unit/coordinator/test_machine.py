@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from coordinator._definitions import Definition, load_definition
-from coordinator._machine import (
+from longboat.coordinator._definitions import Definition, load_definition
+from longboat.coordinator._machine import (
     Command,
     DispatchTask,
     Event,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway import PolicyBundle, ToolRegistry
-from gateway._guard import RateLimiter
 from longboat.errors import ConfigError
+from longboat.gateway import PolicyBundle, ToolRegistry
+from longboat.gateway._guard import RateLimiter
 
 REPO = Path(__file__).resolve().parents[3]
 

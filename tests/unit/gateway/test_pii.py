@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import JsonValue
 
-from gateway import classify
-from gateway._pii import luhn_valid
+from longboat.gateway import classify
+from longboat.gateway._pii import luhn_valid
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from longboat.errors import ConfigError
-from registry import (
+from longboat.registry import (
     AgentKey,
     AgentRecord,
     Capability,

@@ -8,8 +8,7 @@ from dataclasses import asdict
 import click
 
 from longboat.cli._app import settings_from
-from longboat.devinfra import KAFKA_VERSION, OPA_VERSION, DevPorts, DevStack
-from longboat.devinfra._stack import DEFAULT_PORTS
+from longboat.devinfra import DEFAULT_PORTS, KAFKA_VERSION, OPA_VERSION, DevPorts, DevStack
 
 __all__ = ["dev"]
 

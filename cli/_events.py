@@ -10,9 +10,7 @@ from pathlib import Path
 import click
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
-from longboat._envelope import Envelope
-from longboat._serde import EnvelopeSerde, describe_errors
-from longboat._settings import Settings
+from longboat import Envelope, EnvelopeSerde, Settings, describe_errors
 from longboat.cli._app import run_async, settings_from
 from longboat.errors import EventError, UsageError
 from longboat.kafka import Admin, Consumer, Producer

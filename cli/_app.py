@@ -10,8 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from longboat._logging import configure_logging
-from longboat._settings import Settings, load_settings
+from longboat import Settings, configure_logging, load_settings
 from longboat.errors import LongboatError
 
 __all__ = ["EXIT_USAGE", "cli", "main", "run_async", "settings_from"]

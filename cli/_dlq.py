@@ -6,7 +6,7 @@ import json
 
 import click
 
-from longboat._topics import TopicNames
+from longboat import TopicNames
 from longboat.cli._app import run_async, settings_from
 from longboat.errors import UsageError
 
@@ -27,7 +27,7 @@ def dlq() -> None:
 @click.pass_context
 def list_command(ctx: click.Context, agent: str, as_json: bool, include_replayed: bool) -> None:
     """List AGENT's dead letters: id, where the record was, the error and attempts."""
-    from agents import list_dead_letters
+    from longboat.agents import list_dead_letters
 
     settings = settings_from(ctx)
     topic = TopicNames(settings.topic_prefix).dlq(agent)
@@ -60,7 +60,7 @@ def list_command(ctx: click.Context, agent: str, as_json: bool, include_replayed
 @click.pass_context
 def replay_command(ctx: click.Context, agent: str, ids: tuple[str, ...], replay_all: bool) -> None:
     """Put dead letters back on their original topic (atomically marked as replayed)."""
-    from agents import replay_dead_letters
+    from longboat.agents import replay_dead_letters
 
     if bool(ids) == replay_all:
         raise UsageError("give either --id ID (one or more) or --all")

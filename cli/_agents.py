@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from longboat._settings import Settings
+from longboat import Settings
 
 if TYPE_CHECKING:
-    from registry import AgentRecord
+    from longboat.registry import AgentRecord
 from longboat.cli._app import run_async, settings_from
 from longboat.errors import UsageError
 
@@ -33,7 +33,7 @@ def agents(ctx: click.Context, as_json: bool) -> None:
     """List enrolled agents (version, status, instances, last heartbeat), or manage them."""
     if ctx.invoked_subcommand is not None:
         return
-    from registry import RegistryClient
+    from longboat.registry import RegistryClient
 
     settings = settings_from(ctx)
 
@@ -94,7 +94,7 @@ def enroll(
     key_file: Path | None,
 ) -> None:
     """Create an Ed25519 key pair for NAME, keep the private key (0600), register the public one."""
-    from registry import (
+    from longboat.registry import (
         Capability,
         RegistryClient,
         generate_key,
@@ -140,7 +140,7 @@ def enroll(
 
 
 def _set_status(ctx: click.Context, name: str, status: str, version: str | None) -> None:
-    from registry import RegistryClient
+    from longboat.registry import RegistryClient
 
     settings = settings_from(ctx)
 
@@ -186,7 +186,7 @@ def token(
     ctx: click.Context, name: str, version: str, key_file: Path, instance: str, ttl: int
 ) -> None:
     """Print a short-lived, single-use token for NAME signed with its private key."""
-    from registry import TokenIssuer, load_private_key
+    from longboat.registry import TokenIssuer, load_private_key
 
     issuer = TokenIssuer(
         load_private_key(key_file), agent_id=name, version=version, instance=instance

@@ -6,7 +6,7 @@ import getpass
 
 import click
 
-from longboat._topics import TopicNames
+from longboat import TopicNames
 from longboat.cli._app import run_async, settings_from
 from longboat.kafka import Admin, Producer
 
@@ -16,8 +16,8 @@ __all__ = ["approve", "cancel", "reject"]
 def _send(
     ctx: click.Context, workflow_id: str, signal: str, note: str | None, by: str | None
 ) -> None:
-    from coordinator._protocol import SignalData, signal_event
-    from longboat._serde import EnvelopeSerde
+    from longboat import EnvelopeSerde
+    from longboat.coordinator import SignalData, signal_event
 
     settings = settings_from(ctx)
     topic = TopicNames(settings.topic_prefix).signals

@@ -6,8 +6,7 @@ import json
 
 import click
 
-from longboat._settings import Settings
-from longboat._topics import TopicNames
+from longboat import Settings, TopicNames
 from longboat.cli._app import run_async, settings_from
 from longboat.kafka import read_to_end
 
@@ -26,7 +25,7 @@ def memory() -> None:
 @click.pass_context
 def audit(ctx: click.Context, bank: str, key: str | None, as_json: bool) -> None:
     """Every change to BANK (oldest first): value, agent, version, workflow, decision."""
-    from gateway import MemoryAudit
+    from longboat.gateway import MemoryAudit
 
     settings = settings_from(ctx)
     for raw in run_async(_read(settings, bank, key)):

@@ -6,8 +6,7 @@ import re
 
 import click
 
-from longboat._settings import Settings
-from longboat._topics import TopicNames, TopicSpec
+from longboat import Settings, TopicNames, TopicSpec
 from longboat.cli._app import run_async, settings_from
 from longboat.errors import UsageError
 from longboat.kafka import Admin, TopicOutcome

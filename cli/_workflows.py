@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import click
 
-from longboat._settings import Settings
+from longboat import Settings
 from longboat.cli._app import run_async, settings_from
 from longboat.errors import ConfigError, UsageError
 
@@ -97,7 +97,7 @@ def history(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
     """Check FILES (or every *.yaml in folders): each problem names the file, field and fix."""
-    from coordinator._definitions import DefinitionSet, load_definition
+    from longboat.coordinator import DefinitionSet, load_definition
 
     paths: list[Path] = []
     for item in files:

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import click
 
-from longboat._settings import Settings
-from longboat._topics import TopicNames
+from longboat import Settings, TopicNames
 from longboat.cli._app import run_async, settings_from
-from longboat.devinfra import provision_opa
-from longboat.devinfra._stack import cache_dir
+from longboat.devinfra import cache_dir, provision_opa
 from longboat.errors import ConfigError
 from longboat.kafka import Producer, read_to_end
 
@@ -79,8 +77,7 @@ def test_command(ctx: click.Context, folder: Path) -> None:
 @click.pass_context
 def publish(ctx: click.Context, folder: Path, bundle: str) -> None:
     """Check FOLDER, then publish it to lb.policies; every gateway loads it (nothing restarts)."""
-    from gateway import PolicyBundle
-    from gateway._bundle import bundle_key
+    from longboat.gateway import PolicyBundle, bundle_key
 
     settings = settings_from(ctx)
     _check(settings, folder)
@@ -103,7 +100,7 @@ def publish(ctx: click.Context, folder: Path, bundle: str) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """The published bundle digest and the digest each gateway runs."""
-    from gateway import GatewayPolicyStatus, PolicyBundle
+    from longboat.gateway import GatewayPolicyStatus, PolicyBundle
 
     settings = settings_from(ctx)
     records = run_async(_read(settings))

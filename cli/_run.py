@@ -8,7 +8,7 @@ import signal
 
 import click
 
-from longboat._logging import configure_logging
+from longboat import configure_logging
 from longboat.cli._app import run_async
 
 __all__ = ["run"]
@@ -30,10 +30,9 @@ def run() -> None:
     help="Port of /livez, /readyz, /metrics (0: any free).",
 )
 def agent_command(spec: str, instance: str | None, http_port: int | None) -> None:
-    """Run the agent defined at MODULE:ATTR (an agents.Agent) as a consumer-group member."""
-    from agents import AgentRunner, AgentSettings
-    from agents._loader import load_agent
-    from longboat._settings import load_settings_as
+    """Run the agent defined at MODULE:ATTR (a longboat.agents.Agent) as a consumer-group member."""
+    from longboat import load_settings_as
+    from longboat.agents import AgentRunner, AgentSettings, load_agent
 
     runtime: dict[str, object] = {}
     if instance is not None:
@@ -63,8 +62,8 @@ def agent_command(spec: str, instance: str | None, http_port: int | None) -> Non
 )
 def registry_command(port: int | None) -> None:
     """Run the registry service (the only writer of lb.registry)."""
-    from longboat._settings import load_settings_as
-    from registry import RegistryService, RegistrySettings
+    from longboat import load_settings_as
+    from longboat.registry import RegistryService, RegistrySettings
 
     overrides: dict[str, object] = {"registry": {"port": port}} if port is not None else {}
     settings = load_settings_as(RegistrySettings, **overrides)
@@ -89,8 +88,8 @@ def registry_command(port: int | None) -> None:
 )
 def gateway_command(port: int | None) -> None:
     """Run the policy gateway (OPA at LONGBOAT_OPA_URL as its sidecar)."""
-    from gateway import GatewayService, GatewaySettings
-    from longboat._settings import load_settings_as
+    from longboat import load_settings_as
+    from longboat.gateway import GatewayService, GatewaySettings
 
     overrides: dict[str, object] = {"gateway": {"port": port}} if port is not None else {}
     settings = load_settings_as(GatewaySettings, **overrides)
@@ -119,9 +118,8 @@ def gateway_command(port: int | None) -> None:
 @click.option("--instance", help="Static member id prefix (default: the host name).")
 def coordinator_command(definitions: str | None, port: int | None, instance: str | None) -> None:
     """Run the coordinator: workflows, handoffs, approvals, timers, Mission Control API."""
-    from coordinator._service import CoordinatorService
-    from coordinator._settings import CoordinatorSettings
-    from longboat._settings import load_settings_as
+    from longboat import load_settings_as
+    from longboat.coordinator import CoordinatorService, CoordinatorSettings
 
     options = {
         k: v
