@@ -32,7 +32,6 @@ from longboat.coordinator import (
     CoordinatorServiceSettings,
     CoordinatorSettings,
     SignalData,
-    TaskData,
     read_history,
     signal_event,
 )
@@ -47,8 +46,8 @@ def _specialist(name: str, paid: list[str]) -> Agent:
 
     @agent.handler
     async def handle(ctx: Context, event: Envelope) -> JsonValue:
-        task = TaskData.model_validate(event.data)
-        payload = task.input if isinstance(task.input, dict) else {}
+        task = ctx.task
+        payload = task.input if task is not None and isinstance(task.input, dict) else {}
         if name == "triage":
             claim = payload.get("claim", {})
             assert isinstance(claim, dict)
