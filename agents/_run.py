@@ -33,13 +33,19 @@ class RunOutcome:
 
 
 async def execute_run(
-    deps: RuntimeDeps, record: ConsumedRecord, history: RunHistory, write_journal: JournalWriter
+    deps: RuntimeDeps,
+    record: ConsumedRecord,
+    history: RunHistory,
+    write_journal: JournalWriter,
+    *,
+    context_type: type[Context] = Context,
 ) -> RunOutcome:
     """Run the handler on ``record`` and return its outputs (dead letters included).
 
     A failing handler never escapes: the record is dead-lettered with the reason. Only a
     journal failure (:class:`JournalUnavailable`) or cancellation propagates: those are the
     runtime's problems, and the record must run again rather than be dead-lettered.
+    ``context_type`` lets ``longboat.agents.testing`` observe the real context's steps.
     """
     agent = deps.agent
     rid = run_id(deps.group_id, record.topic, record.partition, record.offset)
@@ -66,7 +72,7 @@ async def execute_run(
                 started,
                 None,
             )
-        ctx = Context(
+        ctx = context_type(
             RunScope(agent.name, rid, record, event, history),
             durability=agent.durability,
             write_journal=write_journal,
