@@ -17,13 +17,16 @@ def payments(side_effects: list[str]) -> Agent:
     """Three steps; the middle one is the side effect a crash must not repeat."""
     agent = Agent("payments")
 
+    def effect(name: str) -> str:
+        side_effects.append(name)
+        return f"{name}: done"
+
     @agent.handler
     async def handle(ctx: Context, event: Envelope) -> JsonValue:
         task = ctx.task
         assert task is not None
-        await ctx.step("prepare", lambda: side_effects.append("prepare") or "ready")
-        await ctx.step("charge", lambda: side_effects.append("charge") or "charged")
-        await ctx.step("receipt", lambda: side_effects.append("receipt") or "sent")
+        for name in ("prepare", "charge", "receipt"):
+            await ctx.step(name, effect, name)
         return {"step": task.step, "input": task.input}
 
     return agent
