@@ -56,7 +56,7 @@ test: lint typecheck provision policy-test
 
 demo: provision
 	$(LB) dev up
-	$(BIN)/python examples/demo.py
+	$(BIN)/python -m examples.demo
 	@echo "The broker and OPA keep running: 'make demo-down' (or .venv/bin/longboat dev down) stops them."
 
 demo-down: $(STAMP)

@@ -29,9 +29,25 @@ from longboat.agents._options import (
     RetryPolicy,
 )
 from longboat.agents._runner import AgentRunner
+from longboat.agents._task import (
+    TASK_COMPLETED_TYPE,
+    TASK_FAILED_TYPE,
+    TASK_TYPE,
+    Task,
+    TaskFailure,
+    TaskOutcome,
+    TaskResult,
+    task_event,
+    task_of,
+    task_outcome_event,
+    task_outcome_of,
+)
 
 __all__ = [
     "NOT_FOUND",
+    "TASK_COMPLETED_TYPE",
+    "TASK_FAILED_TYPE",
+    "TASK_TYPE",
     "Agent",
     "AgentRunner",
     "AgentRuntimeSettings",
@@ -51,10 +67,18 @@ __all__ = [
     "Reconcile",
     "RetryPolicy",
     "StepFailed",
+    "Task",
+    "TaskFailure",
+    "TaskOutcome",
+    "TaskResult",
     "canonical_json",
     "list_dead_letters",
     "load_agent",
     "replay_dead_letters",
     "run_id",
     "step_fingerprint",
+    "task_event",
+    "task_of",
+    "task_outcome_event",
+    "task_outcome_of",
 ]

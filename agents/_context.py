@@ -29,6 +29,7 @@ from longboat.agents._llm import LLMMessage, LLMProvider, LLMRequest, LLMRespons
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import Durability, RetryPolicy
 from longboat.agents._outputs import OutputRecord, output_of
+from longboat.agents._task import Task, task_of
 from longboat.errors import LongboatError, TerminalError, UsageError
 from longboat.kafka import ConsumedRecord, RecordMetadata
 
@@ -143,6 +144,7 @@ class Context:
         self._current: _StepCall | None = None
         self._diverged = False
         self._outputs: list[OutputRecord] = []
+        self._task: tuple[Task | None] | None = None
         self.replayed_steps = 0
         self.executed_steps = 0
 
@@ -160,6 +162,18 @@ class Context:
     def event(self) -> Envelope:
         """The event being processed."""
         return self._scope.event
+
+    @property
+    def task(self) -> Task | None:
+        """The coordinator task this run works on, or None when the input is not a task.
+
+        Raises:
+            EventError: The input says it is a task (type ``longboat.task``) but is not one;
+                the run is dead-lettered with the reason.
+        """
+        if self._task is None:
+            self._task = (task_of(self._scope.event),)
+        return self._task[0]
 
     @property
     def record(self) -> ConsumedRecord:

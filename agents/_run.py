@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass
 
 import structlog
-from pydantic import JsonValue
 
 from longboat import Envelope, get_logger
 from longboat.agents._context import Context, JournalWriter, RunScope, StepFailed
@@ -15,14 +14,13 @@ from longboat.agents._identity import run_id
 from longboat.agents._journal import JournalUnavailable, RunHistory
 from longboat.agents._outputs import OutputRecord, output_of
 from longboat.agents._runtime_deps import RuntimeDeps
+from longboat.agents._task import TaskFailure, TaskOutcome, TaskResult, task_outcome_event
 from longboat.errors import EventError
 from longboat.kafka import ConsumedRecord
 
 __all__ = ["JournalUnavailable", "RunOutcome", "execute_run"]
 
 _log = get_logger("agents.run")
-TASK_COMPLETED = "longboat.task.completed"
-TASK_FAILED = "longboat.task.failed"
 PROGRESS = "longboat.agent.progress"
 
 
@@ -35,13 +33,19 @@ class RunOutcome:
 
 
 async def execute_run(
-    deps: RuntimeDeps, record: ConsumedRecord, history: RunHistory, write_journal: JournalWriter
+    deps: RuntimeDeps,
+    record: ConsumedRecord,
+    history: RunHistory,
+    write_journal: JournalWriter,
+    *,
+    context_type: type[Context] = Context,
 ) -> RunOutcome:
     """Run the handler on ``record`` and return its outputs (dead letters included).
 
     A failing handler never escapes: the record is dead-lettered with the reason. Only a
     journal failure (:class:`JournalUnavailable`) or cancellation propagates: those are the
     runtime's problems, and the record must run again rather than be dead-lettered.
+    ``context_type`` lets ``longboat.agents.testing`` observe the real context's steps.
     """
     agent = deps.agent
     rid = run_id(deps.group_id, record.topic, record.partition, record.offset)
@@ -68,7 +72,7 @@ async def execute_run(
                 started,
                 None,
             )
-        ctx = Context(
+        ctx = context_type(
             RunScope(agent.name, rid, record, event, history),
             durability=agent.durability,
             write_journal=write_journal,
@@ -82,6 +86,12 @@ async def execute_run(
         )
         try:
             result = await agent.handle(ctx, event)
+            # Validated inside the try: a return value that is not JSON dead-letters the task.
+            done = (
+                TaskResult(task_id=event.id, agent=agent.name, output=result)
+                if _is_task(deps, record)
+                else None
+            )
         except JournalUnavailable:
             raise
         except Exception as e:  # the top of a run decides: dead-letter it
@@ -99,8 +109,8 @@ async def execute_run(
             )
         deps.faults.reached("run.after_handler")
         outputs = ctx.outputs
-        if _is_task(deps, record):
-            outputs.append(_task_result(deps, event, TASK_COMPLETED, {"output": result}, record))
+        if done is not None:
+            outputs.append(_task_outcome(deps, event, done, record))
         return _finish(deps, record, rid, event, outputs, "completed", started, ctx)
     finally:
         structlog.contextvars.unbind_contextvars(
@@ -112,11 +122,10 @@ def _is_task(deps: RuntimeDeps, record: ConsumedRecord) -> bool:
     return deps.agent.tasks and record.topic == deps.names.tasks(deps.agent.name)
 
 
-def _task_result(
-    deps: RuntimeDeps, task: Envelope, kind: str, data: dict[str, JsonValue], record: ConsumedRecord
+def _task_outcome(
+    deps: RuntimeDeps, task: Envelope, outcome: TaskOutcome, record: ConsumedRecord
 ) -> OutputRecord:
-    body: dict[str, JsonValue] = {"task_id": task.id, "agent": deps.agent.name, **data}
-    result = task.caused(type=kind, source=f"longboat/agent/{deps.agent.name}", data=body)
+    result = task_outcome_event(task, outcome)
     key = task.workflowid.encode() if task.workflowid else record.key
     return output_of(deps.serde, deps.names.results, result, key)
 
@@ -138,13 +147,15 @@ def _dead(
     )
     outputs = [dead_letter_output(deps.serde, deps.names.dlq(deps.agent.name), letter, record)]
     if event is not None and _is_task(deps, record):
-        failure: dict[str, JsonValue] = {
-            "error_type": letter.error_type,
-            "error_code": letter.error_code,
-            "message": letter.message,
-            "attempts": attempts,
-        }
-        outputs.append(_task_result(deps, event, TASK_FAILED, failure, record))
+        failure = TaskFailure(
+            task_id=event.id,
+            agent=deps.agent.name,
+            error_type=letter.error_type,
+            error_code=letter.error_code,
+            message=letter.message,
+            attempts=attempts,
+        )
+        outputs.append(_task_outcome(deps, event, failure, record))
     return outputs
 
 

@@ -49,13 +49,19 @@ def create(
     extra: tuple[str, ...],
     replication_factor: int | None,
 ) -> None:
-    """Create every system topic (and --topic input topics) not there yet; safe to rerun."""
+    """Create every system topic (the coordinator's included) not there yet; safe to rerun."""
     settings = settings_from(ctx)
     names = TopicNames(settings.topic_prefix)
     specs = names.system_topics(partitions=partitions)
+    specs += names.coordinator_topics(partitions=partitions)
     for agent in agents:
         specs += names.agent_topics(agent, partitions=partitions)
     specs += [_input_topic(text, partitions) for text in extra]
+    # One request must not name a topic twice (e.g. --agent coordinator): keep the first.
+    unique: dict[str, TopicSpec] = {}
+    for spec in specs:
+        unique.setdefault(spec.name, spec)
+    specs = list(unique.values())
     outcomes = run_async(_ensure(settings, specs, replication_factor))
     for spec in specs:
         policy = spec.config.get("cleanup.policy", "delete")

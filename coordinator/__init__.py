@@ -18,11 +18,22 @@ from longboat.coordinator._definitions import (
 )
 from longboat.coordinator._engine import CoordinatorEngine, CoordinatorRecord
 from longboat.coordinator._expressions import ExpressionError
-from longboat.coordinator._protocol import SignalData, TaskData, signal_event, task_event
+from longboat.coordinator._machine import HistoryEntry
+from longboat.coordinator._protocol import (
+    HISTORY_TYPE,
+    SIGNAL_TYPE,
+    SignalData,
+    history_entry_of,
+    history_event,
+    signal_event,
+    signal_of,
+)
 from longboat.coordinator._service import CoordinatorService, read_history
 from longboat.coordinator._settings import CoordinatorServiceSettings, CoordinatorSettings
 
 __all__ = [
+    "HISTORY_TYPE",
+    "SIGNAL_TYPE",
     "ApprovalStep",
     "CoordinatorEngine",
     "CoordinatorRecord",
@@ -32,15 +43,17 @@ __all__ = [
     "Definition",
     "DefinitionSet",
     "ExpressionError",
+    "HistoryEntry",
     "ParallelStep",
     "SignalData",
     "Step",
-    "TaskData",
     "TaskSpec",
     "TaskStep",
     "TimerStep",
+    "history_entry_of",
+    "history_event",
     "load_definition",
     "read_history",
     "signal_event",
-    "task_event",
+    "signal_of",
 ]

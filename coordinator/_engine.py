@@ -17,15 +17,22 @@ from __future__ import annotations
 import asyncio
 import time
 
-from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from longboat import Envelope, EnvelopeSerde, KafkaSettings, TopicNames, get_logger
-from longboat.agents import Agent, Context
+from longboat.agents import (
+    Agent,
+    Context,
+    Task,
+    TaskFailure,
+    TaskResult,
+    task_event,
+    task_outcome_of,
+)
 from longboat.coordinator._definitions import DefinitionSet
 from longboat.coordinator._expressions import ExpressionError, evaluate
 from longboat.coordinator._machine import (
     DispatchTask,
-    Event,
     HistoryEntry,
     ScheduleTimer,
     SignalReceived,
@@ -37,22 +44,19 @@ from longboat.coordinator._machine import (
     apply,
 )
 from longboat.coordinator._protocol import (
-    HISTORY_TYPE,
-    SIGNAL_TYPE,
-    SignalData,
-    TaskData,
-    task_event,
+    CoordinatorEvent,
+    coordinator_event,
+    coordinator_event_of,
+    history_event,
+    signal_of,
 )
+from longboat.errors import EventError
 from longboat.kafka import Producer, TopicPartition, read_to_end
 
-__all__ = ["COORDINATOR_EVENT", "STATE_TYPE", "CoordinatorEngine", "CoordinatorRecord"]
+__all__ = ["STATE_TYPE", "CoordinatorEngine", "CoordinatorRecord"]
 
 _log = get_logger("coordinator.engine")
-COORDINATOR_EVENT = "longboat.coordinator.event"
 STATE_TYPE = "longboat.workflow.state"
-TASK_COMPLETED = "longboat.task.completed"
-TASK_FAILED = "longboat.task.failed"
-_EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
 
 
 class CoordinatorRecord(BaseModel):
@@ -90,46 +94,47 @@ class CoordinatorEngine:
         )
 
         @agent.handler
-        async def route(ctx: Context, event: Envelope) -> JsonValue:
+        async def route(ctx: Context, event: Envelope) -> None:
             for workflow_id, body in self._translate(ctx.record.topic, event):
-                wrapped = Envelope(
-                    type=COORDINATOR_EVENT,
-                    source="longboat/coordinator",
-                    workflowid=workflow_id,
-                    causationid=event.id,
-                    data=body,
-                )
+                wrapped = coordinator_event(workflow_id, body, causationid=event.id)
                 ctx.emit(self.names.coordinator_events, wrapped, key=workflow_id)
-            return None
 
         return agent
 
-    def _translate(self, topic: str, event: Envelope) -> list[tuple[str, dict[str, JsonValue]]]:
-        data = event.data if isinstance(event.data, dict) else {}
-        if (
-            topic == self.names.results
-            and event.workflowid
-            and event.type in (TASK_COMPLETED, TASK_FAILED)
-        ):
-            task_id = str(data.get("task_id"))
-            if event.type == TASK_COMPLETED:
-                done: Event = TaskCompleted(task_id=task_id, output=data.get("output"))
-            else:
-                done = TaskFailed(task_id=task_id, error=str(data.get("message", "failed")))
-            return [(event.workflowid, {"event": done.model_dump(mode="json")})]
-        if topic == self.names.signals and event.workflowid and event.type == SIGNAL_TYPE:
-            try:
-                signal = SignalData.model_validate(data)
-            except ValidationError:
-                _log.warning("signal_invalid", workflow_id=event.workflowid)
-                return []
-            received = SignalReceived(signal=signal.signal, by=signal.by, note=signal.note)
-            return [(event.workflowid, {"event": received.model_dump(mode="json")})]
+    def _translate(self, topic: str, event: Envelope) -> list[tuple[str, CoordinatorEvent]]:
+        try:
+            if topic == self.names.results:
+                return self._result(event)
+            if topic == self.names.signals:
+                return self._signal(event)
+        except EventError as e:
+            # Another component's bad record must not stop the coordinator: log it, move on.
+            _log.warning("coordinator_input_invalid", topic=topic, reason=str(e)[:500])
+            return []
         return self._starts(topic, event)
 
-    def _starts(self, topic: str, event: Envelope) -> list[tuple[str, dict[str, JsonValue]]]:
-        started: list[tuple[str, dict[str, JsonValue]]] = []
-        trigger: JsonValue = event.model_dump(mode="json")
+    def _result(self, event: Envelope) -> list[tuple[str, CoordinatorEvent]]:
+        outcome = task_outcome_of(event)
+        if outcome is None or not event.workflowid:
+            return []
+        done: TaskCompleted | TaskFailed
+        if isinstance(outcome, TaskResult):
+            done = TaskCompleted(task_id=outcome.task_id, output=outcome.output)
+        else:
+            done = TaskFailed(task_id=outcome.task_id, error=_failure_reason(outcome))
+        return [(event.workflowid, CoordinatorEvent(event=done))]
+
+    def _signal(self, event: Envelope) -> list[tuple[str, CoordinatorEvent]]:
+        found = signal_of(event)
+        if found is None:
+            return []
+        workflow_id, signal = found
+        received = SignalReceived(signal=signal.signal, by=signal.by, note=signal.note)
+        return [(workflow_id, CoordinatorEvent(event=received))]
+
+    def _starts(self, topic: str, event: Envelope) -> list[tuple[str, CoordinatorEvent]]:
+        started: list[tuple[str, CoordinatorEvent]] = []
+        trigger = event.model_dump(mode="json")
         for definition in self.definitions.latest_for(topic, event.type):
             workflow_id = event.id
             if definition.trigger.workflow_id is not None:
@@ -141,16 +146,10 @@ class CoordinatorEngine:
                     _log.warning("workflow_id_failed", definition=definition.name, reason=str(e))
                     continue
             start = WorkflowStarted(workflow_id=workflow_id, trigger=trigger)
-            started.append(
-                (
-                    workflow_id,
-                    {
-                        "event": start.model_dump(mode="json"),
-                        "definition": definition.name,
-                        "version": definition.version,
-                    },
-                )
+            body = CoordinatorEvent(
+                event=start, definition=definition.name, version=definition.version
             )
+            started.append((workflow_id, body))
         return started
 
     # -- the core -------------------------------------------------------------------------
@@ -167,24 +166,20 @@ class CoordinatorEngine:
         )
 
         @agent.handler
-        async def handle(ctx: Context, event: Envelope) -> JsonValue:
+        async def handle(ctx: Context, event: Envelope) -> None:
             await self._apply(ctx, event)
-            return None
 
         return agent
 
     async def _apply(self, ctx: Context, envelope: Envelope) -> None:
-        workflow_id = envelope.workflowid
-        body = envelope.data if isinstance(envelope.data, dict) else {}
-        if workflow_id is None or "event" not in body:
-            return
-        event = _EVENTS.validate_python(body["event"])
+        workflow_id, body = coordinator_event_of(envelope)
+        event = body.event
         partition = ctx.record.partition
         current = self.records.setdefault(partition, {}).get(workflow_id)
         if current is not None:
             name, version = current.state.definition, current.definition_version
         else:
-            name, version = str(body.get("definition")), int(str(body.get("version", 0)))
+            name, version = str(body.definition), body.version or 0
         definition = self.definitions.get(name, version)
         if definition is None:
             _log.error(
@@ -203,7 +198,7 @@ class CoordinatorEngine:
         ]
         for command in commands:
             if isinstance(command, DispatchTask):
-                task = TaskData(
+                task = Task(
                     task_id=command.task_id,
                     workflow=definition.name,
                     step=command.step_id,
@@ -214,13 +209,7 @@ class CoordinatorEngine:
                     self.names.tasks(command.agent), task_event(workflow_id, task), key=workflow_id
                 )
             elif isinstance(command, HistoryEntry):
-                entry = Envelope(
-                    type=HISTORY_TYPE,
-                    source="longboat/coordinator",
-                    workflowid=workflow_id,
-                    subject=command.type,
-                    data={"type": command.type, **command.data},
-                )
+                entry = history_event(workflow_id, command)
                 ctx.emit(self.names.workflows_history, entry, key=workflow_id)
             else:
                 timers.append(command)
@@ -305,11 +294,8 @@ class CoordinatorEngine:
 
     async def _send_timer(self, producer: Producer, workflow_id: str, timer: ScheduleTimer) -> None:
         fired = TimerFired(step_id=timer.step_id, purpose=timer.purpose, token=timer.token)
-        envelope = Envelope(
-            type=COORDINATOR_EVENT,
-            source="longboat/coordinator/timers",
-            workflowid=workflow_id,
-            data={"event": fired.model_dump(mode="json")},
+        envelope = coordinator_event(
+            workflow_id, CoordinatorEvent(event=fired), source="longboat/coordinator/timers"
         )
         encoded = self._serde.encode(envelope)
         await producer.send(
@@ -318,3 +304,7 @@ class CoordinatorEngine:
             key=workflow_id.encode(),
             headers=encoded.headers,
         )
+
+
+def _failure_reason(failure: TaskFailure) -> str:
+    return failure.message or f"{failure.error_type} ({failure.error_code})"

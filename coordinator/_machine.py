@@ -22,6 +22,15 @@ from longboat.coordinator._definitions import (
     TimerStep,
 )
 from longboat.coordinator._expressions import ExpressionError, evaluate, render
+from longboat.coordinator._identity import (
+    approval_timeout_token,
+    compensation_step_id,
+    compensation_task_id,
+    is_compensation_task,
+    retry_token,
+    task_id,
+    timer_token,
+)
 
 __all__ = [
     "Command",
@@ -213,26 +222,22 @@ def _set_step(state: WorkflowState, step_id: str, step: StepState, now: float) -
     return _with(state, now, steps={**state.steps, step_id: step})
 
 
-def _task_id(state: WorkflowState, step_id: str, attempt: int) -> str:
-    # Deterministic: a replayed transition dispatches the same task id, never a second task.
-    return f"{state.workflow_id}:{step_id}:{attempt}"
-
-
 def _dispatch(
     state: WorkflowState, step_id: str, spec: TaskSpec, attempt: int, now: float
 ) -> tuple[WorkflowState, list[Command]]:
-    task_id = _task_id(state, step_id, attempt)
+    # Deterministic: a replayed transition dispatches the same task id, never a second task.
+    tid = task_id(state.workflow_id, step_id, attempt)
     payload = render(spec.input, _names(state))
     state = _set_step(
-        state, step_id, StepState(status="dispatched", attempts=attempt, task_id=task_id), now
+        state, step_id, StepState(status="dispatched", attempts=attempt, task_id=tid), now
     )
     return state, [
         DispatchTask(
-            task_id=task_id, step_id=step_id, agent=spec.agent, input=payload, attempt=attempt
+            task_id=tid, step_id=step_id, agent=spec.agent, input=payload, attempt=attempt
         ),
         HistoryEntry(
             type="TaskDispatched",
-            data={"step": step_id, "task_id": task_id, "agent": spec.agent, "attempt": attempt},
+            data={"step": step_id, "task_id": tid, "agent": spec.agent, "attempt": attempt},
         ),
     ]
 
@@ -287,7 +292,7 @@ def _start(state: WorkflowState, step: Step, now: float) -> tuple[WorkflowState,
             commands += dispatched
         return state, commands
     if isinstance(step, TimerStep):
-        token = f"{step.id}:timer"
+        token = timer_token(step.id)
         state = _set_step(state, step.id, StepState(status="waiting"), now)
         return state, [
             ScheduleTimer(
@@ -313,7 +318,7 @@ def _request_approval(
             ScheduleTimer(
                 step_id=step.id,
                 purpose="approval_timeout",
-                token=f"{step.id}:approval",
+                token=approval_timeout_token(step.id),
                 due=now + step.approval.timeout_s,
             )
         )
@@ -347,7 +352,7 @@ def _result(
 ) -> tuple[WorkflowState, list[Command]]:
     step_id = _owner(state, event.task_id)
     if step_id is None:
-        if event.task_id.endswith(":compensate"):
+        if is_compensation_task(event.task_id):
             reason = state.reason or "compensated"
             return _fail(state, reason, now)
         return state, []  # late, duplicate or superseded: nothing to do
@@ -385,7 +390,7 @@ def _task_failed(
     ]
     if current.attempts < task.retry.max_attempts:
         delay = task.retry.backoff_s * task.retry.multiplier ** (current.attempts - 1)
-        token = f"{task.id}:retry:{current.attempts + 1}"
+        token = retry_token(task.id, current.attempts + 1)
         waiting = current.model_copy(update={"status": "failed", "error": event.error})
         state = _set_step(state, task.id, waiting, now)
         return state, [
@@ -398,13 +403,13 @@ def _task_failed(
     )
     if task.compensate is not None:
         state = _with(state, now, reason=reason)
-        compensation_id = f"{state.workflow_id}:{task.id}:compensate"
+        compensation_id = compensation_task_id(state.workflow_id, task.id)
         payload = render(task.compensate.input, _names(state))
         return state, [
             *commands,
             DispatchTask(
                 task_id=compensation_id,
-                step_id=f"{task.id}.compensate",
+                step_id=compensation_step_id(task.id),
                 agent=task.compensate.agent,
                 input=payload,
                 attempt=1,
@@ -504,7 +509,7 @@ def _timer(
     if (
         event.purpose == "retry"
         and current.status == "failed"
-        and event.token.endswith(f":retry:{current.attempts + 1}")
+        and event.token == retry_token(event.step_id, current.attempts + 1)
     ):
         found = _find_task(definition, event.step_id)
         if found is None:  # pragma: no cover

@@ -21,7 +21,7 @@ from longboat import EnvelopeSerde, TopicNames, describe_errors, get_logger, ser
 from longboat.agents import AgentRunner, AgentRuntimeSettings, AgentSettings
 from longboat.coordinator._definitions import ApprovalStep, DefinitionSet
 from longboat.coordinator._engine import CoordinatorEngine, CoordinatorRecord
-from longboat.coordinator._protocol import HISTORY_TYPE, SignalData, signal_event
+from longboat.coordinator._protocol import SignalData, history_entry_of, signal_event
 from longboat.coordinator._settings import CoordinatorSettings
 from longboat.kafka import Producer, read_to_end
 
@@ -223,6 +223,7 @@ async def read_history(settings: CoordinatorSettings, workflow_id: str) -> list[
     async for raw in read_to_end(settings.kafka, topic):
         if raw.key == workflow_id.encode():
             event = serde.decode(raw.value, raw.headers)
-            if event.type == HISTORY_TYPE and isinstance(event.data, dict):
-                found.append({"time": event.time.isoformat(), **event.data})
+            entry = history_entry_of(event)
+            if entry is not None:
+                found.append({"time": event.time.isoformat(), "type": entry.type, **entry.data})
     return found

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
+from examples import claims, triage
 from longboat import (
     Envelope,
     EnvelopeSerde,
@@ -26,51 +27,33 @@ from longboat import (
     configure_logging,
     load_settings,
 )
-from longboat.agents import Agent, AgentRunner, AgentRuntimeSettings, AgentSettings, Context
+from longboat.agents import Agent, AgentRunner, AgentRuntimeSettings, AgentSettings
 from longboat.coordinator import (
     CoordinatorService,
     CoordinatorServiceSettings,
     CoordinatorSettings,
     SignalData,
-    TaskData,
     read_history,
     signal_event,
 )
 from longboat.kafka import Admin, Producer
 
 EXAMPLE = Path(__file__).resolve().parent / "workflows" / "claim-intake.yaml"
-SPECIALISTS = ("triage", "fraud", "coverage", "payments", "notifier")
 
 
-def _specialist(name: str, paid: list[str]) -> Agent:
-    agent = Agent(name)
+def _specialists() -> list[Agent]:
+    """The example specialists of the workflow (examples/triage.py, examples/claims.py).
 
-    @agent.handler
-    async def handle(ctx: Context, event: Envelope) -> JsonValue:
-        task = TaskData.model_validate(event.data)
-        payload = task.input if isinstance(task.input, dict) else {}
-        if name == "triage":
-            claim = payload.get("claim", {})
-            assert isinstance(claim, dict)
-            note = await ctx.llm(
-                f"Summarise claim {claim.get('claim_id')}: {claim.get('description', '')}"
-            )
-            return {
-                "label": "complex" if float(str(claim.get("amount", 0))) > 1000 else "simple",
-                "note": note.text,
-            }
-        if name == "payments":
-
-            def pay(claim_id: str, amount: float) -> JsonValue:
-                paid.append(f"{claim_id}: {amount:.2f} EUR")  # the side effect, once per claim
-                return {"paid": amount}
-
-            return await ctx.step(
-                "pay", pay, str(payload.get("claim")), float(str(payload.get("amount")))
-            )
-        return {"ok": True}
-
-    return agent
+    triage also listens to ``claims.submitted`` as an ambient agent; here it takes only its tasks
+    (the demo's topics live under a fresh prefix), so the same handler runs as a tasks-only agent.
+    """
+    return [
+        Agent("triage", handler=triage.agent.handle),
+        claims.fraud,
+        claims.coverage,
+        claims.payments,
+        claims.notifier,
+    ]
 
 
 async def _until(what: str, check: object, timeout_s: float = 60) -> None:
@@ -90,8 +73,10 @@ async def main() -> None:
     names = TopicNames(prefix)
     claims_topic = f"{prefix}claims.submitted"
     specs = names.system_topics(partitions=1)
-    for agent in (*SPECIALISTS, "coordinator", "coordinator-router"):
-        specs += names.agent_topics(agent, partitions=1)
+    specialists = _specialists()
+    specs += names.coordinator_topics(partitions=1)
+    for agent in specialists:
+        specs += names.agent_topics(agent.name, partitions=1)
     async with Admin(base.kafka) as admin:
         await admin.ensure_topics([*specs, TopicSpec(claims_topic, 1)])
     print(f"topics created under {prefix!r} on {base.kafka.bootstrap_servers}")
@@ -100,7 +85,7 @@ async def main() -> None:
         (Path(folder) / "claim-intake.yaml").write_text(
             EXAMPLE.read_text()
             .replace("topic: claims.submitted", f"topic: {claims_topic}")
-            .replace("seconds: 30", "seconds: 1")
+            .replace("seconds: 5", "seconds: 1")
         )
         settings = CoordinatorSettings(
             kafka=base.kafka,
@@ -109,17 +94,16 @@ async def main() -> None:
                 definitions=Path(folder), port=0, instance="demo"
             ),
         )
-        paid: list[str] = []
         runners = [
             AgentRunner(
-                _specialist(name, paid),
+                agent,
                 AgentSettings(
                     kafka=base.kafka,
                     topic_prefix=prefix,
-                    agent=AgentRuntimeSettings(instance=f"demo-{name}", http_port=0),
+                    agent=AgentRuntimeSettings(instance=f"demo-{agent.name}", http_port=0),
                 ),
             )
-            for name in SPECIALISTS
+            for agent in specialists
         ]
         async with CoordinatorService(settings) as coordinator, asyncio.TaskGroup() as group:
             group.create_task(coordinator.run())
@@ -182,7 +166,7 @@ async def main() -> None:
                 details = {k: v for k, v in entry.items() if k not in ("time", "type")}
                 print(f"  {entry['type']:<24} {json.dumps(details)}")
         print("\npayments made (exactly once each):")
-        for line in paid:
+        for line in claims.PAYMENTS:
             print(f"  {line}")
 
 

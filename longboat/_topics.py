@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 
 from longboat.errors import ConfigError
 
-__all__ = ["TopicNames", "TopicSpec", "validate_agent_name"]
+__all__ = ["COORDINATOR_AGENTS", "TopicNames", "TopicSpec", "validate_agent_name"]
 
 _DAY_MS = 24 * 60 * 60 * 1000
+# The coordinator runs as two agents of its own (``coordinator/_engine.py``): the router and
+# the core. Their journals and dead-letter topics are system topics.
+COORDINATOR_AGENTS = ("coordinator-router", "coordinator")
 _AGENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 _DELETE: Mapping[str, str] = {"cleanup.policy": "delete"}
@@ -146,6 +149,18 @@ class TopicNames:
                 self.decisions, 12, {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)}
             ),
             spec(self.progress, 6, {"cleanup.policy": "delete", "retention.ms": str(7 * _DAY_MS)}),
+        ]
+
+    def coordinator_topics(self, *, partitions: int | None = None) -> list[TopicSpec]:
+        """The journal and dead-letter topics of the coordinator's router and core agents.
+
+        They read no task topic (the coordinator dispatches tasks, it receives none).
+        """
+        return [
+            spec
+            for agent in COORDINATOR_AGENTS
+            for spec in self.agent_topics(agent, partitions=partitions)
+            if spec.name != self.tasks(agent)
         ]
 
     def agent_topics(self, agent: str, *, partitions: int | None = None) -> list[TopicSpec]:

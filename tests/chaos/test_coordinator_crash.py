@@ -18,7 +18,6 @@ from pydantic import JsonValue
 
 from longboat import Envelope, EnvelopeSerde, Settings, TopicNames, TopicSpec
 from longboat.agents import Agent, Context
-from longboat.coordinator._protocol import TaskData
 from longboat.devinfra import free_port
 from longboat.kafka import Admin, Producer
 from tests.helpers import assert_eventually
@@ -44,7 +43,9 @@ def _specialist(name: str) -> Agent:
     @agent.handler
     async def handle(ctx: Context, event: Envelope) -> JsonValue:
         await asyncio.sleep(0.3)  # slow enough that the kills land while workflows are in flight
-        return {"done": TaskData.model_validate(event.data).step}
+        task = ctx.task
+        assert task is not None
+        return {"done": task.step}
 
     return agent
 

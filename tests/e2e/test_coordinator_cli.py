@@ -46,12 +46,8 @@ def coordinator_url(run_cli: RunCli, cli_env: dict[str, str], tmp_path: Path) ->
         "--topic",
         "claims.submitted:1",
         "--agent",
-        "coordinator",
-        "--agent",
-        "coordinator-router",
-        "--agent",
         "triage",
-    )
+    )  # the coordinator's own topics are system topics: no --agent coordinator needed
     assert created.returncode == 0, created.stderr
     port = free_port()
     log = (tmp_path / "coordinator.log").open("wb")

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_demo_runs_the_claim_workflow_end_to_end(cli_env: dict[str, str]) -> None:
     """Both claims complete; the large one waits for and gets an approval; each is paid once."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "demo.py")],
+        [sys.executable, "-m", "examples.demo"],  # examples/ is a package: its agents import
         env=cli_env,
         cwd=REPO,
         capture_output=True,

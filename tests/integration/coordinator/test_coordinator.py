@@ -13,9 +13,12 @@ from pydantic import JsonValue
 
 from longboat import Envelope, Settings, TopicNames, TopicSpec
 from longboat.agents import Agent, Context
-from longboat.coordinator._protocol import TaskData
-from longboat.coordinator._service import CoordinatorService, read_history
-from longboat.coordinator._settings import CoordinatorServiceSettings, CoordinatorSettings
+from longboat.coordinator import (
+    CoordinatorService,
+    CoordinatorServiceSettings,
+    CoordinatorSettings,
+    read_history,
+)
 from longboat.kafka import Admin
 from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import AgentWorld, read_committed, running
@@ -35,10 +38,11 @@ steps:
 """
 
 
-def _task_input(event: Envelope) -> dict[str, Any]:
-    value = TaskData.model_validate(event.data).input
-    assert isinstance(value, dict)
-    return value
+def _task_input(ctx: Context) -> dict[str, Any]:
+    task = ctx.task
+    assert task is not None
+    assert isinstance(task.input, dict)
+    return task.input
 
 
 def _specialists(paid: list[dict[str, Any]]) -> list[Agent]:
@@ -46,14 +50,14 @@ def _specialists(paid: list[dict[str, Any]]) -> list[Agent]:
 
     @triage.handler
     async def classify(ctx: Context, event: Envelope) -> JsonValue:
-        claim = _task_input(event)["claim"]
+        claim = _task_input(ctx)["claim"]
         return {"label": "complex" if int(claim["amount"]) > 1000 else "simple"}
 
     payments = Agent("payments")
 
     @payments.handler
     async def pay(ctx: Context, event: Envelope) -> JsonValue:
-        paid.append(_task_input(event))
+        paid.append(_task_input(ctx))
         return {"paid": True}
 
     return [triage, payments]

@@ -6,38 +6,37 @@ import asyncio
 from typing import Any
 
 import pytest
+from pydantic import JsonValue
 
-from longboat import Envelope, EnvelopeSerde
-from longboat.agents import NOT_FOUND, Context, RetryPolicy, StepFailed
-from longboat.agents._context import RunScope
-from longboat.agents._faults import FaultPlan
-from longboat.agents._journal import JournalRecord, RunHistory
-from longboat.agents._llm import LLMRequest, LLMResponse, LocalProvider
-from longboat.agents._metrics import AgentMetrics
-from longboat.agents._options import Durability
+from longboat import Envelope
+from longboat.agents import (
+    NOT_FOUND,
+    Agent,
+    Context,
+    LLMRequest,
+    LLMResponse,
+    LocalProvider,
+    RetryPolicy,
+    StepFailed,
+)
+from longboat.agents.testing import AgentTestEnvironment
 from longboat.errors import EventTooLarge, RetryableError, UsageError
-from longboat.kafka import ConsumedRecord, RecordMetadata
 
 FAST = RetryPolicy(max_attempts=3, initial_backoff_s=0, max_backoff_s=0, jitter=0)
+EVENT = Envelope(type="t", source="s", data={})
+Body = Any  # a handler body: async (ctx) -> JSON
 
 
-class MemoryJournal:
-    """Our own journal-writer interface, kept in a list (no Kafka involved)."""
+def agent_of(body: Body, *, durability: str = "sync") -> Agent:
+    """An agent on topic ``in`` whose handler is ``body(ctx)``."""
+    agent = Agent("triage", topics=["in"], durability=durability, retry=FAST)
 
-    def __init__(self) -> None:
-        self.records: list[JournalRecord] = []
+    @agent.handler
+    async def handle(ctx: Context, event: Envelope) -> JsonValue:
+        result: JsonValue = await body(ctx)
+        return result
 
-    async def __call__(self, record: JournalRecord) -> asyncio.Future[RecordMetadata]:
-        self.records.append(record)
-        done: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
-        done.set_result(RecordMetadata("j", 0, len(self.records) - 1))
-        return done
-
-    def history(self) -> RunHistory:
-        history = RunHistory()
-        for n, record in enumerate(self.records):
-            history.add(record, n)
-        return history
+    return agent
 
 
 class CountingLLM(LocalProvider):
@@ -51,110 +50,91 @@ class CountingLLM(LocalProvider):
         return await super().complete(request)
 
 
-def make_ctx(
-    journal: MemoryJournal,
-    history: RunHistory | None = None,
-    *,
-    durability: Durability = Durability.SYNC,
-    llm: LocalProvider | None = None,
-) -> Context:
-    record = ConsumedRecord("in", 0, 7, b"k", b"{}", (), 0)
-    scope = RunScope(
-        "triage", "run-1", record, Envelope(type="t", source="s"), history or RunHistory()
-    )
-    return Context(
-        scope,
-        durability=durability,
-        write_journal=journal,
-        retry=FAST,
-        llm=llm or LocalProvider(),
-        llm_model="m",
-        serde=EnvelopeSerde(max_event_bytes=2048),
-        faults=FaultPlan(),
-        metrics=AgentMetrics(),
-    )
-
-
 async def test_step_runs_once_and_journals_started_then_completed() -> None:
     """A live step runs its function and journals started then completed with the JSON result."""
-    journal, calls = MemoryJournal(), []
+    calls: list[int] = []
 
     def charge(amount: int) -> dict[str, Any]:
         calls.append(amount)
         return {"charged": amount, "ids": (1, 2)}
 
-    result = await make_ctx(journal).step("charge", charge, 120)
-    assert result == {"charged": 120, "ids": [1, 2]}  # JSON-shaped, exactly as a replay returns it
+    run = await AgentTestEnvironment(agent_of(lambda ctx: ctx.step("charge", charge, 120))).run(
+        EVENT
+    )
+    assert run.value == {"charged": 120, "ids": [1, 2]}  # JSON-shaped, as a replay returns it
     assert calls == [120]
-    assert [r.state for r in journal.records] == ["started", "completed"]
-    assert journal.records[1].result == result
+    assert [r.state for r in run.journal] == ["started", "completed"]
+    assert run.step("charge").result == run.value
+    assert run.step("charge").args == [120]
 
 
 async def test_replay_returns_recorded_result_without_running() -> None:
     """With the step completed in the journal, the function is not called again."""
-    journal = MemoryJournal()
-    first = await make_ctx(journal).step("charge", lambda a: {"id": "first"}, 1)
-    replay_calls: list[int] = []
+    calls: list[int] = []
 
-    def again(a: int) -> dict[str, str]:
-        replay_calls.append(a)
-        return {"id": "second"}
+    def charge(a: int) -> dict[str, int]:
+        calls.append(a)
+        return {"id": len(calls)}
 
-    ctx = make_ctx(MemoryJournal(), journal.history())
-    assert await ctx.step("charge", again, 1) == first
-    assert replay_calls == []
-    assert ctx.replayed_steps == 1
+    env = AgentTestEnvironment(agent_of(lambda ctx: ctx.step("charge", charge, 1)))
+    first = await env.run(EVENT)
+    again = await env.replay(first)
+    assert again.value == first.value == {"id": 1}
+    assert calls == [1]
+    assert again.replayed_steps == 1
 
 
 async def test_in_doubt_step_is_reconciled_or_rerun_with_the_same_key() -> None:
     """In doubt: reconcile's answer is used; NOT_FOUND re-runs with the same key."""
-    # Find the step's real fingerprint by running it once against an empty journal.
-    probe = MemoryJournal()
-    await make_ctx(probe).step("pay", lambda: "x")
-    fp = probe.records[0].fp
-    in_doubt = RunHistory()
-    in_doubt.add(probe.records[0], 0)  # "started" only
-
     asked: list[str] = []
-
-    async def found(key: str) -> Any:
-        asked.append(key)
-        return "from-provider"
-
-    ctx = make_ctx(MemoryJournal(), in_doubt)
-    assert await ctx.step("pay", lambda: "ran", reconcile=found) == "from-provider"
-    assert asked == [fp]
-
     keys: list[str] = []
-    ctx2 = make_ctx(MemoryJournal(), in_doubt)
+    answer: dict[str, Any] = {"found": "from-provider"}
 
-    async def missing(key: str) -> Any:
-        return NOT_FOUND
+    async def reconcile(key: str) -> Any:
+        asked.append(key)
+        return answer["found"]
 
-    def pay() -> str:
-        keys.append(ctx2.idempotency_key)
-        return "ran"
+    async def body(ctx: Context) -> JsonValue:
+        def pay() -> str:
+            keys.append(ctx.idempotency_key)
+            return "ran"
 
-    assert await ctx2.step("pay", pay, reconcile=missing) == "ran"
-    assert keys == [fp]
+        result: JsonValue = await ctx.step("pay", pay, reconcile=reconcile)
+        return result
+
+    env = AgentTestEnvironment(agent_of(body))
+    crashed = await env.run(EVENT, crash_in_step=1)
+    assert crashed.crashed
+    assert [r.state for r in crashed.journal] == ["started"]
+    fp = crashed.steps[0].fingerprint
+    assert (await env.replay(crashed)).value == "from-provider"
+    assert asked == [fp]
+    answer["found"] = NOT_FOUND
+    assert (await env.replay(crashed)).value == "ran"
+    assert keys == [fp, fp]  # the crashed attempt and the re-run share the key
 
 
 async def test_divergence_runs_everything_from_the_changed_step() -> None:
     """If code changed, the first different step and every later one run anew."""
-    journal = MemoryJournal()
-    ctx = make_ctx(journal)
-    await ctx.step("a", lambda: 1)
-    await ctx.step("b", lambda: 2)
     calls: list[str] = []
+    first_name = ["a"]
 
     def track(name: str, value: int) -> int:
         calls.append(name)
         return value
 
-    changed = make_ctx(MemoryJournal(), journal.history())
-    assert await changed.step("a2", track, "a2", 10) == 10
-    assert await changed.step("b", track, "b", 20) == 20
+    async def body(ctx: Context) -> JsonValue:
+        await ctx.step(first_name[0], track, first_name[0], 1)
+        result: JsonValue = await ctx.step("b", track, "b", 2)
+        return result
+
+    env = AgentTestEnvironment(agent_of(body))
+    first = await env.run(EVENT)
+    first_name[0] = "a2"
+    calls.clear()
+    changed = await env.replay(first)
     assert calls == ["a2", "b"]
+    assert changed.replayed_steps == 0
 
 
 async def test_retryable_errors_are_retried_and_terminal_ones_are_not() -> None:
@@ -167,76 +147,91 @@ async def test_retryable_errors_are_retried_and_terminal_ones_are_not() -> None:
             raise RetryableError("try again")
         return "ok"
 
-    assert await make_ctx(MemoryJournal()).step("flaky", flaky) == "ok"
+    assert (await AgentTestEnvironment(agent_of(lambda c: c.step("f", flaky))).run(EVENT)).value
     assert len(attempts) == 3
 
     def broken() -> str:
         raise ValueError("bad input")
 
-    with pytest.raises(StepFailed, match="after 1 attempt") as info:
-        await make_ctx(MemoryJournal()).step("broken", broken)
-    assert info.value.attempts == 1
+    failed = await AgentTestEnvironment(agent_of(lambda c: c.step("broken", broken))).run(EVENT)
+    assert isinstance(failed.error, StepFailed)
+    assert failed.error.attempts == 1
+    assert failed.dead_letter is not None
+    assert "after 1 attempt" in failed.dead_letter.message
 
     def down() -> str:
         raise ConnectionError("down")
 
-    journal = MemoryJournal()
-    with pytest.raises(StepFailed) as exhausted:
-        await make_ctx(journal).step("down", down)
-    assert exhausted.value.attempts == 3
-    assert journal.records[-1].state == "failed"
+    exhausted = await AgentTestEnvironment(agent_of(lambda c: c.step("down", down))).run(EVENT)
+    assert isinstance(exhausted.error, StepFailed)
+    assert exhausted.error.attempts == 3
+    assert exhausted.journal[-1].state == "failed"
+    assert exhausted.step("down").status == "failed"
 
 
 async def test_concurrent_steps_in_one_run_are_refused() -> None:
     """Two steps of one run at once would make fingerprints depend on timing."""
-    ctx = make_ctx(MemoryJournal())
 
     async def slow() -> int:
         await asyncio.sleep(0.05)
         return 1
 
-    async def both() -> None:
+    async def both(ctx: Context) -> JsonValue:
         async with asyncio.TaskGroup() as group:
             group.create_task(ctx.step("one", slow))
             group.create_task(ctx.step("two", slow))
+        return None
 
-    with pytest.raises(ExceptionGroup) as info:
-        await both()
-    assert info.group_contains(UsageError, match="one at a time")
+    run = await AgentTestEnvironment(agent_of(both)).run(EVENT)
+    assert isinstance(run.error, ExceptionGroup)
+    assert run.error.subgroup(lambda e: isinstance(e, UsageError) and "one at a time" in str(e))
 
 
 async def test_exit_mode_journals_nothing() -> None:
     """durability=exit writes no journal records."""
-    journal = MemoryJournal()
-    ctx = make_ctx(journal, durability=Durability.EXIT)
-    await ctx.step("a", lambda: 1)
-    await ctx.uuid()
-    assert journal.records == []
+
+    async def body(ctx: Context) -> JsonValue:
+        await ctx.step("a", lambda: 1)
+        return await ctx.uuid()
+
+    run = await AgentTestEnvironment(agent_of(body, durability="exit")).run(EVENT)
+    assert run.journal == ()
+    assert [s.status for s in run.steps] == ["completed", "completed"]
 
 
 async def test_now_uuid_random_and_llm_are_recorded_and_replayed() -> None:
     """Deterministic helpers return the recorded values on replay; the LLM is not called again."""
-    journal, llm = MemoryJournal(), CountingLLM()
-    ctx = make_ctx(journal, llm=llm)
-    first = (await ctx.now(), await ctx.uuid(), await ctx.random(), await ctx.llm("hello"))
-    assert first[0].tzinfo is not None
-    replay = make_ctx(MemoryJournal(), journal.history(), llm=llm)
-    second = (
-        await replay.now(),
-        await replay.uuid(),
-        await replay.random(),
-        await replay.llm("hello"),
-    )
-    assert second == first
+    llm = CountingLLM()
+
+    async def body(ctx: Context) -> JsonValue:
+        now, uid, rnd, said = (
+            await ctx.now(),
+            await ctx.uuid(),
+            await ctx.random(),
+            await ctx.llm("hi"),
+        )
+        assert now.tzinfo is not None
+        return [now.isoformat(), uid, rnd, said.text]
+
+    env = AgentTestEnvironment(agent_of(body), llm=llm)
+    first = await env.run(EVENT)
+    second = await env.replay(first)
+    assert second.value == first.value
     assert llm.calls == 1
+    assert second.replayed_steps == 4
 
 
 async def test_idempotency_key_only_inside_a_step_and_emit_checks_size() -> None:
     """idempotency_key outside a step is an error; an oversize emit fails inside the handler."""
-    ctx = make_ctx(MemoryJournal())
-    with pytest.raises(UsageError, match="inside a running step"):
-        _ = ctx.idempotency_key
-    ctx.emit("out", Envelope(type="t", source="s", data="small"))
-    assert ctx.outputs[0].key == b"k"  # defaults to the input record's key
-    with pytest.raises(EventTooLarge):
-        ctx.emit("out", Envelope(type="t", source="s", data="x" * 5000))
+
+    async def body(ctx: Context) -> JsonValue:
+        with pytest.raises(UsageError, match="inside a running step"):
+            _ = ctx.idempotency_key
+        ctx.emit("out", Envelope(type="t", source="s", data="small"))
+        with pytest.raises(EventTooLarge):
+            ctx.emit("out", Envelope(type="t", source="s", data="x" * 1_100_000))
+        return None
+
+    run = await AgentTestEnvironment(agent_of(body)).run(EVENT, key="k")
+    assert run.error is None
+    assert [e.data for e in run.emitted["out"]] == ["small"]
