@@ -5,23 +5,40 @@ Every request carries the agent's registry token; the gateway builds the policy 
 ``lb.decisions`` and only then reads or writes memory or calls a tool. See docs/policies.md.
 """
 
-from longboat.gateway._bundle import GatewayPolicyStatus, PolicyBundle, bundle_key
+from longboat.gateway._bundle import (
+    POLICY_RECORDS,
+    GatewayPolicyStatus,
+    PolicyBundle,
+    PolicyRecord,
+    bundle_key,
+)
 from longboat.gateway._client import GatewayClient, PolicyDenied
-from longboat.gateway._decision import DecisionRecord, PolicyDecision, PolicyInput
-from longboat.gateway._memory import MemoryAudit, MemoryItem
+from longboat.gateway._decision import (
+    DECISION_RECORDS,
+    DecisionRecord,
+    PolicyDecision,
+    PolicyInput,
+)
+from longboat.gateway._memory import MEMORY_AUDITS, MEMORY_ITEMS, MemoryAudit, MemoryItem
 from longboat.gateway._opa import PolicyEngine, PolicyRejected
 from longboat.gateway._pii import classify
 from longboat.gateway._service import GatewayService
 from longboat.gateway._settings import GatewayServiceSettings, GatewaySettings
-from longboat.gateway._tools import ToolRegistry
+from longboat.gateway._tools import LEDGER_ENTRIES, LedgerEntry, ToolRegistry
 
 __all__ = [
+    "DECISION_RECORDS",
+    "LEDGER_ENTRIES",
+    "MEMORY_AUDITS",
+    "MEMORY_ITEMS",
+    "POLICY_RECORDS",
     "DecisionRecord",
     "GatewayClient",
     "GatewayPolicyStatus",
     "GatewayService",
     "GatewayServiceSettings",
     "GatewaySettings",
+    "LedgerEntry",
     "MemoryAudit",
     "MemoryItem",
     "PolicyBundle",
@@ -29,6 +46,7 @@ __all__ = [
     "PolicyDenied",
     "PolicyEngine",
     "PolicyInput",
+    "PolicyRecord",
     "PolicyRejected",
     "ToolRegistry",
     "bundle_key",

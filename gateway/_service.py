@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 from longboat import TopicNames, describe_errors, get_logger, serve_http, utc_now
 from longboat.errors import LongboatError
 from longboat.gateway._decision import (
+    DECISION_RECORDS,
     Action,
     AgentFacts,
     DecisionRecord,
@@ -203,7 +204,7 @@ class GatewayService:
             try:
                 # Queued, not awaited: the log must not add a broker round trip to every request.
                 await self._decisions.enqueue(
-                    self.names.decisions, record.model_dump_json().encode(), key=facts.id.encode()
+                    self.names.decisions, DECISION_RECORDS.encode(record), key=facts.id.encode()
                 )
             except LongboatError as e:
                 _log.error("decision_log_failed", error_type=type(e).__name__)

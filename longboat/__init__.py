@@ -7,6 +7,7 @@ The kernel is the lowest layer: it imports no component. The typed Kafka adapter
 :mod:`longboat.cli` (the ``longboat`` command). See docs/architecture.md.
 """
 
+from longboat._codec import RawRecord, RecordCodec
 from longboat._envelope import CLOUDEVENTS_SPECVERSION, Envelope, new_event_id, utc_now
 from longboat._json_http import JsonHttpClient
 from longboat._logging import configure_logging, get_logger
@@ -30,6 +31,8 @@ __all__ = [
     "Headers",
     "JsonHttpClient",
     "KafkaSettings",
+    "RawRecord",
+    "RecordCodec",
     "Settings",
     "TopicNames",
     "TopicSpec",

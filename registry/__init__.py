@@ -13,6 +13,7 @@ from longboat.registry._keys import (
     write_private_key,
 )
 from longboat.registry._model import (
+    AGENT_RECORDS,
     AgentKey,
     AgentRecord,
     Capability,
@@ -35,6 +36,7 @@ from longboat.registry._tokens import (
 from longboat.registry._view import RegistryView
 
 __all__ = [
+    "AGENT_RECORDS",
     "AgentKey",
     "AgentRecord",
     "Capability",
