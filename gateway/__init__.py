@@ -22,6 +22,14 @@ from longboat.gateway._decision import (
 from longboat.gateway._memory import MEMORY_AUDITS, MEMORY_ITEMS, MemoryAudit, MemoryItem
 from longboat.gateway._opa import PolicyEngine, PolicyRejected
 from longboat.gateway._pii import classify
+from longboat.gateway._protocol import (
+    ErrorBody,
+    MemoryDeleted,
+    MemorySearchResult,
+    MemoryWrite,
+    ToolInvocation,
+    ToolResult,
+)
 from longboat.gateway._service import GatewayService
 from longboat.gateway._settings import GatewayServiceSettings, GatewaySettings
 from longboat.gateway._tools import LEDGER_ENTRIES, LedgerEntry, ToolRegistry
@@ -33,6 +41,7 @@ __all__ = [
     "MEMORY_ITEMS",
     "POLICY_RECORDS",
     "DecisionRecord",
+    "ErrorBody",
     "GatewayClient",
     "GatewayPolicyStatus",
     "GatewayService",
@@ -40,7 +49,10 @@ __all__ = [
     "GatewaySettings",
     "LedgerEntry",
     "MemoryAudit",
+    "MemoryDeleted",
     "MemoryItem",
+    "MemorySearchResult",
+    "MemoryWrite",
     "PolicyBundle",
     "PolicyDecision",
     "PolicyDenied",
@@ -48,7 +60,9 @@ __all__ = [
     "PolicyInput",
     "PolicyRecord",
     "PolicyRejected",
+    "ToolInvocation",
     "ToolRegistry",
+    "ToolResult",
     "bundle_key",
     "classify",
 ]
