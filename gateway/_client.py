@@ -8,11 +8,10 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, JsonValue, ValidationError
 
-from longboat import JsonHttpClient, describe_errors
+from longboat import ErrorBody, JsonHttpClient, describe_errors
 from longboat.errors import RetryableError, TerminalError, UsageError
 from longboat.gateway._memory import MemoryItem
 from longboat.gateway._protocol import (
-    ErrorBody,
     MemoryDeleted,
     MemorySearchResult,
     MemoryWrite,
@@ -71,7 +70,7 @@ class GatewayClient(JsonHttpClient):
         sent = None if body is None else body.model_dump(mode="json")
         status, payload = await self.request(method, path, body=sent, bearer=self._token())
         if status >= 400:
-            error = _error_body(status, payload)
+            error = ErrorBody.of_answer(status, payload)
             if status == 404 and error.error == "not_found":
                 return None
             raise _refusal(status, error)
@@ -149,14 +148,6 @@ def _request(model: type[A], fields: Mapping[str, object], what: str) -> A:
         return model.model_validate(fields)
     except ValidationError as e:
         raise UsageError(f"{what}: {describe_errors(e)}") from e
-
-
-def _error_body(status: int, payload: object) -> ErrorBody:
-    """The answer's :class:`ErrorBody`; one made up if it is not one (a proxy's page)."""
-    try:
-        return ErrorBody.model_validate(payload)
-    except ValidationError:
-        return ErrorBody(error=f"http_{status}", message=str(payload)[:300])
 
 
 def _refusal(status: int, error: ErrorBody) -> TerminalError | RetryableError:

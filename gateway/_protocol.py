@@ -1,10 +1,11 @@
 """The gateway's HTTP contract: every request and answer body, used by the service and the client.
 
-The service parses request bodies with :func:`read_body` (the one place bodies are read, so
-that limits and strict-JSON checks apply to every route at once) and answers with
-:func:`answer`/:func:`error_answer`; :class:`~longboat.gateway.GatewayClient` sends the same
-request models and parses answers into the same answer models. Every error answer, 4xx or 5xx,
-is one :class:`ErrorBody`.
+The service parses request bodies with the kernel's :func:`~longboat.read_body` (the one place
+bodies are read, so that limits and strict-JSON checks apply to every route at once) and
+answers with :func:`~longboat.answer`/:func:`~longboat.error_answer`;
+:class:`~longboat.gateway.GatewayClient` sends the same request models and parses answers into
+the same answer models. Every error answer, 4xx or 5xx, is one :class:`~longboat.ErrorBody`
+(re-exported here: ``policy_denied`` carries ``reasons`` and ``decision_id``).
 
 =========================================  ===================  =================================
 route                                      request body         answer (200)
@@ -20,12 +21,9 @@ route                                      request body         answer (200)
 
 from __future__ import annotations
 
-from typing import TypeVar
+from pydantic import BaseModel, ConfigDict, JsonValue
 
-from aiohttp import web
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
-
-from longboat import describe_errors
+from longboat import ErrorBody, answer, error_answer, read_body
 from longboat.gateway._memory import MemoryItem
 
 __all__ = [
@@ -39,8 +37,6 @@ __all__ = [
     "error_answer",
     "read_body",
 ]
-
-B = TypeVar("B", bound=BaseModel)
 
 
 class _Body(BaseModel):
@@ -83,46 +79,3 @@ class ToolResult(_Body):
     result: JsonValue
     executed: bool
     decision_id: str
-
-
-class ErrorBody(_Body):
-    """Every error answer of the gateway.
-
-    ``error`` is a stable code (``policy_denied``, ``invalid_request``, ``not_found``,
-    ``tool_unknown``, ``tool_failed``, ``tool_unavailable``, ``unauthenticated``,
-    ``identity_<reason>``, ``rate_limited``); a policy denial carries the policy's ``reasons``
-    and the ``decision_id`` it was logged under.
-    """
-
-    error: str
-    message: str | None = None
-    reasons: list[str] | None = None
-    decision_id: str | None = None
-    retryable: bool | None = None
-
-
-async def read_body(request: web.Request, model: type[B]) -> B | web.Response:
-    """The request body as ``model``, or the 400 answer to send.
-
-    The one place request bodies are read and parsed: checks on raw bodies (size, strict JSON)
-    belong here so that every route gets them.
-    """
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as e:
-        return error_answer(400, "invalid_request", describe_errors(e))
-
-
-def answer(body: BaseModel, status: int = 200) -> web.Response:
-    """A JSON answer from a contract model."""
-    return web.Response(status=status, body=body.model_dump_json(), content_type="application/json")
-
-
-def error_answer(
-    status: int, error: str, message: str | None = None, **details: object
-) -> web.Response:
-    """An :class:`ErrorBody` answer (``details``: ``reasons``, ``decision_id``, ``retryable``)."""
-    body = ErrorBody.model_validate({"error": error, "message": message, **details})
-    return web.Response(
-        status=status, body=body.model_dump_json(exclude_none=True), content_type="application/json"
-    )

@@ -23,6 +23,12 @@ from longboat.registry._model import (
     VersionEntry,
     key_id,
 )
+from longboat.registry._protocol import (
+    AgentList,
+    EnrollRequest,
+    HeartbeatRequest,
+    StatusRequest,
+)
 from longboat.registry._service import RegistryService
 from longboat.registry._settings import RegistryServiceSettings, RegistrySettings
 from longboat.registry._store import RegistryStore, UnknownAgent
@@ -38,8 +44,11 @@ from longboat.registry._view import RegistryView
 __all__ = [
     "AGENT_RECORDS",
     "AgentKey",
+    "AgentList",
     "AgentRecord",
     "Capability",
+    "EnrollRequest",
+    "HeartbeatRequest",
     "IdentityRefused",
     "InstanceInfo",
     "RefusalReason",
@@ -53,6 +62,7 @@ __all__ = [
     "RegistryView",
     "RiskTier",
     "Status",
+    "StatusRequest",
     "TokenIssuer",
     "TokenVerifier",
     "UnknownAgent",
