@@ -25,6 +25,7 @@ from longboat.gateway._pii import classify
 from longboat.gateway._protocol import (
     ErrorBody,
     MemoryDeleted,
+    MemorySearch,
     MemorySearchResult,
     MemoryWrite,
     ToolInvocation,
@@ -51,6 +52,7 @@ __all__ = [
     "MemoryAudit",
     "MemoryDeleted",
     "MemoryItem",
+    "MemorySearch",
     "MemorySearchResult",
     "MemoryWrite",
     "PolicyBundle",

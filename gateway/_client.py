@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, JsonValue, ValidationError
 
@@ -13,6 +13,7 @@ from longboat.errors import RetryableError, TerminalError, UsageError
 from longboat.gateway._memory import MemoryItem
 from longboat.gateway._protocol import (
     MemoryDeleted,
+    MemorySearch,
     MemorySearchResult,
     MemoryWrite,
     ToolInvocation,
@@ -115,7 +116,8 @@ class GatewayClient(JsonHttpClient):
 
     async def memory_search(self, bank: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
         """Items of ``bank`` matching ``query`` (as JSON: a step's result is journalled)."""
-        path = "/v1/memory/" + self._path(bank) + f"?q={quote(query)}&limit={limit}"
+        search = _request(MemorySearch, {"q": query, "limit": limit}, "memory_search")
+        path = "/v1/memory/" + self._path(bank) + "?" + urlencode(search.model_dump())
         found = await self._required("GET", path, MemorySearchResult)
         return [item.model_dump(mode="json") for item in found.items]
 

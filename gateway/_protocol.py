@@ -13,7 +13,7 @@ route                                      request body         answer (200)
 ``GET /v1/memory/{bank}/{key}``            —                    :class:`MemoryItem` (404 if none)
 ``PUT /v1/memory/{bank}/{key}``            :class:`MemoryWrite`  :class:`MemoryItem`
 ``DELETE /v1/memory/{bank}/{key}``         —                    :class:`MemoryDeleted`
-``GET /v1/memory/{bank}?q=&limit=``        —                    :class:`MemorySearchResult`
+``GET /v1/memory/{bank}?q=&limit=``        :class:`MemorySearch`  :class:`MemorySearchResult`
 ``GET|PUT|DELETE /v1/profiles/{key}``      as memory            as memory
 ``POST /v1/tools/{name}/invoke``           :class:`ToolInvocation`  :class:`ToolResult`
 =========================================  ===================  =================================
@@ -21,14 +21,16 @@ route                                      request body         answer (200)
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from longboat import ErrorBody, answer, error_answer, read_body
+from longboat import ErrorBody, answer, describe_errors, error_answer, read_body
 from longboat.gateway._memory import MemoryItem
 
 __all__ = [
     "ErrorBody",
     "MemoryDeleted",
+    "MemorySearch",
     "MemorySearchResult",
     "MemoryWrite",
     "ToolInvocation",
@@ -59,6 +61,24 @@ class ToolInvocation(_Body):
     idempotency_key: str
     workflow_id: str | None = None
     run_id: str | None = None
+
+
+class MemorySearch(_Body):
+    """Query of ``GET /v1/memory/{bank}``: words to look for and how many items at most.
+
+    The gateway answers at most 100 items whatever ``limit`` asks for.
+    """
+
+    q: str = ""
+    limit: int = Field(default=10, ge=1)
+
+    @classmethod
+    def of_request(cls, request: web.Request) -> MemorySearch | web.Response:
+        """The query of ``request``, or the 400 :class:`~longboat.ErrorBody` answer to send."""
+        try:
+            return cls.model_validate(dict(request.query))
+        except ValidationError as e:
+            return error_answer(400, "invalid_request", describe_errors(e))
 
 
 class MemoryDeleted(_Body):

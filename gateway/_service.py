@@ -34,6 +34,7 @@ from longboat.gateway._opa import PolicyEngine
 from longboat.gateway._pii import classify
 from longboat.gateway._protocol import (
     MemoryDeleted,
+    MemorySearch,
     MemorySearchResult,
     MemoryWrite,
     ToolInvocation,
@@ -250,8 +251,10 @@ class GatewayService:
         allowed = await self._allowed(facts, "memory.search", resource, PolicyContext())
         if isinstance(allowed, web.Response):
             return allowed
-        limit = min(int(request.query.get("limit", "10")), 100)
-        items = self.memory.search(bank, request.query.get("q", ""), limit=limit)
+        query = MemorySearch.of_request(request)
+        if isinstance(query, web.Response):
+            return query
+        items = self.memory.search(bank, query.q, limit=min(query.limit, 100))
         return answer(MemorySearchResult(items=items))
 
     async def _put(

@@ -26,6 +26,9 @@ async def test_error_answers_are_error_bodies(world: GatewayWorld) -> None:
         auth = {"Authorization": f"Bearer {issuer.issue()}"}
         bad = await status_and_body("PUT", "/v1/memory/claims/k", data=b"[1]", headers=auth)
         assert (bad[0], bad[1].error) == (400, "invalid_request")
+        auth = {"Authorization": f"Bearer {issuer.issue()}"}
+        query = await status_and_body("GET", "/v1/memory/claims?limit=lots", headers=auth)
+        assert (query[0], query[1].error) == (400, "invalid_request")
         unauthenticated = await status_and_body("GET", "/v1/memory/claims/k")
         assert (unauthenticated[0], unauthenticated[1].error) == (401, "unauthenticated")
         auth = {"Authorization": f"Bearer {issuer.issue()}"}
