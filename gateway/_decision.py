@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from longboat import RecordCodec
+
 __all__ = [
+    "DECISION_RECORDS",
     "Action",
     "AgentFacts",
     "DecisionRecord",
@@ -87,3 +90,7 @@ class DecisionRecord(_Frozen):
     decision: PolicyDecision
     duration_ms: float
     source: Literal["opa", "fail_closed"]
+
+
+DECISION_RECORDS: RecordCodec[DecisionRecord] = RecordCodec(DecisionRecord)
+"""The serde of ``lb.decisions`` values (key: the calling agent's id)."""

@@ -7,6 +7,7 @@ import time
 from aiohttp import web
 
 from longboat.gateway._decision import AgentFacts
+from longboat.gateway._protocol import error_answer
 from longboat.registry import IdentityRefused, RegistryView, TokenVerifier, VerifiedIdentity
 
 __all__ = ["Guard", "RateLimiter"]
@@ -46,22 +47,15 @@ class Guard:
         """The caller and its registry facts, or the 401/429 response to send."""
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
-            return web.json_response(
-                {"error": "unauthenticated", "message": "send Authorization: Bearer <agent token>"},
-                status=401,
-            )
+            return error_answer(401, "unauthenticated", "send Authorization: Bearer <agent token>")
         try:
             identity = self._verifier.verify(header.removeprefix("Bearer "))
         except IdentityRefused as e:
-            return web.json_response(
-                {"error": f"identity_{e.reason}", "message": str(e)}, status=401
-            )
+            return error_answer(401, f"identity_{e.reason}", str(e))
         if not self._limiter.allow(identity.agent_id):
-            return web.json_response(
-                {"error": "rate_limited", "message": "slow down"},
-                status=429,
-                headers={"Retry-After": "1"},
-            )
+            limited = error_answer(429, "rate_limited", "slow down")
+            limited.headers["Retry-After"] = "1"
+            return limited
         record = self._view.get(identity.agent_id)
         assert record is not None  # the verifier just found it
         entry = record.versions[identity.version]

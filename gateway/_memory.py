@@ -14,14 +14,21 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue
 
-from longboat import KafkaSettings, TopicNames, get_logger, utc_now
-from longboat.kafka import ConsumedRecord, TopicFollower, TransactionalProducer
+from longboat import KafkaSettings, RecordCodec, TopicNames, utc_now
+from longboat.kafka import Decoded, TopicFollower, TransactionalProducer
 
-__all__ = ["MemoryAudit", "MemoryItem", "MemoryStore", "Provenance", "profile_bank"]
+__all__ = [
+    "MEMORY_AUDITS",
+    "MEMORY_ITEMS",
+    "MemoryAudit",
+    "MemoryItem",
+    "MemoryStore",
+    "Provenance",
+    "profile_bank",
+]
 
-_log = get_logger("gateway.memory")
 _WORD = re.compile(r"[\w@.+-]+")
 
 
@@ -73,6 +80,12 @@ class MemoryAudit(BaseModel):
     pii: list[str] = []
 
 
+MEMORY_ITEMS: RecordCodec[MemoryItem] = RecordCodec(MemoryItem)
+"""The serde of ``lb.memory`` values (key ``bank/key``; a tombstone forgets the key)."""
+MEMORY_AUDITS: RecordCodec[MemoryAudit] = RecordCodec(MemoryAudit)
+"""The serde of ``lb.memory.audit`` values (key ``bank/key``)."""
+
+
 class MemoryStore:
     """Materialises ``lb.memory`` and writes changes with their audit records."""
 
@@ -84,7 +97,7 @@ class MemoryStore:
         self._producer = TransactionalProducer(
             kafka, transactional_id=f"{names.prefix}gateway.memory.{writer_id}"
         )
-        self._follower = TopicFollower(kafka, names.memory, self._apply)
+        self._follower = TopicFollower(kafka, names.memory, MEMORY_ITEMS, self._apply)
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
@@ -105,15 +118,11 @@ class MemoryStore:
         await self._follower.__aexit__(exc_type, exc, tb)
         await self._producer.stop()
 
-    def _apply(self, record: ConsumedRecord) -> None:
-        bank, _, key = (record.key or b"").decode(errors="replace").partition("/")
-        if record.value is None:
+    def _apply(self, record: Decoded[MemoryItem]) -> None:
+        bank, _, key = record.key.partition("/")
+        item = record.value
+        if item is None:
             self._items.pop((bank, key), None)
-            return
-        try:
-            item = MemoryItem.model_validate_json(record.value)
-        except ValidationError:
-            _log.error("memory_record_invalid", offset=record.offset)
             return
         current = self._items.get((bank, key))
         if current is None or item.revision >= current.revision:
@@ -163,7 +172,7 @@ class MemoryStore:
                 provenance=provenance,
                 pii=pii,
             )
-            await self._commit(bank, key, item.model_dump_json().encode(), audit)
+            await self._commit(bank, key, MEMORY_ITEMS.encode(item), audit)
             self._items[(bank, key)] = item
             return item
 
@@ -191,5 +200,5 @@ class MemoryStore:
         async with self._producer.transaction():
             await self._producer.send(self._names.memory, value, key=record_key)
             await self._producer.send(
-                self._names.memory_audit, audit.model_dump_json().encode(), key=record_key
+                self._names.memory_audit, MEMORY_AUDITS.encode(audit), key=record_key
             )

@@ -10,14 +10,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
-from longboat import TopicNames, describe_errors, get_logger, serve_http, utc_now
+from longboat import TopicNames, get_logger, serve_http, utc_now
 from longboat.errors import LongboatError
 from longboat.gateway._decision import (
+    DECISION_RECORDS,
     Action,
     AgentFacts,
     DecisionRecord,
@@ -28,10 +28,21 @@ from longboat.gateway._decision import (
 )
 from longboat.gateway._distribution import PolicyDistributor
 from longboat.gateway._guard import Guard, RateLimiter
-from longboat.gateway._memory import MemoryItem, MemoryStore, Provenance, profile_bank
+from longboat.gateway._memory import MemoryStore, Provenance, profile_bank
 from longboat.gateway._metrics import GatewayMetrics
 from longboat.gateway._opa import PolicyEngine
 from longboat.gateway._pii import classify
+from longboat.gateway._protocol import (
+    MemoryDeleted,
+    MemorySearch,
+    MemorySearchResult,
+    MemoryWrite,
+    ToolInvocation,
+    ToolResult,
+    answer,
+    error_answer,
+    read_body,
+)
 from longboat.gateway._settings import GatewaySettings
 from longboat.gateway._tools import ToolFailed, ToolLedger, ToolRegistry, ToolUnavailable
 from longboat.kafka import Producer
@@ -40,28 +51,6 @@ from longboat.registry import RegistryView, VerifiedIdentity
 __all__ = ["GatewayService"]
 
 _log = get_logger("gateway.service")
-
-
-class WriteBody(BaseModel):
-    """``PUT`` body of a memory or profile write."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    value: JsonValue
-    workflow_id: str | None = None
-    run_id: str | None = None
-    source_event: str | None = None
-
-
-class InvokeBody(BaseModel):
-    """``POST /v1/tools/{name}/invoke`` body."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    arguments: JsonValue = None
-    idempotency_key: str
-    workflow_id: str | None = None
-    run_id: str | None = None
 
 
 Guarded = Callable[[web.Request, VerifiedIdentity, AgentFacts], Awaitable[web.Response]]
@@ -74,14 +63,6 @@ _ACTIONS: dict[tuple[str, str], Action] = {
     ("profile", "write"): "profile.write",
     ("profile", "delete"): "profile.write",
 }
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status)
-
-
-def _item(item: MemoryItem) -> dict[str, Any]:
-    return item.model_dump(mode="json")
 
 
 class GatewayService:
@@ -177,7 +158,9 @@ class GatewayService:
 
     async def _policy(self, _: web.Request) -> web.Response:
         status = self.policies.status
-        return _json(status.model_dump(mode="json") if status else {"digest": None})
+        if status is None:
+            return error_answer(404, "not_found", "no policy bundle loaded yet")
+        return answer(status)
 
     # -- the decision ---------------------------------------------------------------------
     async def _decide(
@@ -203,7 +186,7 @@ class GatewayService:
             try:
                 # Queued, not awaited: the log must not add a broker round trip to every request.
                 await self._decisions.enqueue(
-                    self.names.decisions, record.model_dump_json().encode(), key=facts.id.encode()
+                    self.names.decisions, DECISION_RECORDS.encode(record), key=facts.id.encode()
                 )
             except LongboatError as e:
                 _log.error("decision_log_failed", error_type=type(e).__name__)
@@ -216,8 +199,13 @@ class GatewayService:
         decision, decision_id = await self._decide(facts, action, resource, context)
         if decision.allow:
             return decision_id
-        body = {"error": "policy_denied", "reasons": decision.reasons, "decision_id": decision_id}
-        return _json(body, 403)
+        return error_answer(
+            403,
+            "policy_denied",
+            "; ".join(decision.reasons),
+            reasons=decision.reasons,
+            decision_id=decision_id,
+        )
 
     def _guarded(self, handler: Guarded) -> Callable[[web.Request], Awaitable[web.Response]]:
         """A route that first authenticates the caller (401/429 before any decision)."""
@@ -252,8 +240,8 @@ class GatewayService:
         item = self.memory.get(bank, request.match_info["key"])
         if item is None:
             message = f"{resource.name}/{resource.key} is not remembered"
-            return _json({"error": "not_found", "message": message}, 404)
-        return _json(_item(item))
+            return error_answer(404, "not_found", message)
+        return answer(item)
 
     async def _search(
         self, request: web.Request, _: VerifiedIdentity, facts: AgentFacts
@@ -263,17 +251,18 @@ class GatewayService:
         allowed = await self._allowed(facts, "memory.search", resource, PolicyContext())
         if isinstance(allowed, web.Response):
             return allowed
-        limit = min(int(request.query.get("limit", "10")), 100)
-        items = self.memory.search(bank, request.query.get("q", ""), limit=limit)
-        return _json({"items": [_item(i) for i in items]})
+        query = MemorySearch.of_request(request)
+        if isinstance(query, web.Response):
+            return query
+        items = self.memory.search(bank, query.q, limit=min(query.limit, 100))
+        return answer(MemorySearchResult(items=items))
 
     async def _put(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
-        try:
-            body = WriteBody.model_validate_json(await request.read())
-        except ValidationError as e:
-            return _json({"error": "invalid_request", "message": describe_errors(e)}, 400)
+        body = await read_body(request, MemoryWrite)
+        if isinstance(body, web.Response):
+            return body
         bank, resource, action = self._target(request, identity, "write")
         pii = classify(body.value)  # before the policy sees the write
         context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id, pii=pii)
@@ -289,7 +278,7 @@ class GatewayService:
             decision_id=allowed,
         )
         item = await self.memory.put(bank, request.match_info["key"], body.value, provenance, pii)
-        return _json(_item(item))
+        return answer(item)
 
     async def _delete(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
@@ -302,17 +291,16 @@ class GatewayService:
             agent=identity.agent_id, version=identity.version, decision_id=allowed
         )
         deleted = await self.memory.delete(bank, request.match_info["key"], provenance)
-        return _json({"deleted": deleted})
+        return answer(MemoryDeleted(deleted=deleted))
 
     # -- tools ----------------------------------------------------------------------------
     async def _invoke(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
         name = request.match_info["name"]
-        try:
-            body = InvokeBody.model_validate_json(await request.read())
-        except ValidationError as e:
-            return _json({"error": "invalid_request", "message": describe_errors(e)}, 400)
+        body = await read_body(request, ToolInvocation)
+        if isinstance(body, web.Response):
+            return body
         context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id)
         allowed = await self._allowed(
             facts, "tool.invoke", Resource(kind="tool", name=name), context
@@ -320,9 +308,7 @@ class GatewayService:
         if isinstance(allowed, web.Response):
             return allowed
         if name not in self.tools.specs:
-            return _json(
-                {"error": "tool_unknown", "message": f"no tool {name!r} is registered"}, 404
-            )
+            return error_answer(404, "tool_unknown", f"no tool {name!r} is registered")
         # Keys are scoped per agent: one agent can never read another's recorded results.
         key = f"{identity.agent_id}:{body.idempotency_key}"
         try:
@@ -330,8 +316,8 @@ class GatewayService:
                 key, name, identity.agent_id, lambda: self.tools.call(name, body.arguments, key)
             )
         except ToolUnavailable as e:
-            return _json({"error": e.code, "message": str(e), "retryable": True}, 503)
+            return error_answer(503, e.code, str(e), retryable=True)
         except ToolFailed as e:
-            return _json({"error": e.code, "message": str(e), "retryable": False}, 422)
+            return error_answer(422, e.code, str(e), retryable=False)
         self.metrics.tool_called(name, executed)
-        return _json({"result": entry.result, "executed": executed, "decision_id": allowed})
+        return answer(ToolResult(result=entry.result, executed=executed, decision_id=allowed))

@@ -7,6 +7,8 @@ The kernel is the lowest layer: it imports no component. The typed Kafka adapter
 :mod:`longboat.cli` (the ``longboat`` command). See docs/architecture.md.
 """
 
+from longboat._bodies import ErrorBody, answer, error_answer, read_body
+from longboat._codec import RawRecord, RecordCodec
 from longboat._envelope import CLOUDEVENTS_SPECVERSION, Envelope, new_event_id, utc_now
 from longboat._json_http import JsonHttpClient
 from longboat._logging import configure_logging, get_logger
@@ -27,18 +29,24 @@ __all__ = [
     "EncodedEvent",
     "Envelope",
     "EnvelopeSerde",
+    "ErrorBody",
     "Headers",
     "JsonHttpClient",
     "KafkaSettings",
+    "RawRecord",
+    "RecordCodec",
     "Settings",
     "TopicNames",
     "TopicSpec",
+    "answer",
     "configure_logging",
     "describe_errors",
+    "error_answer",
     "get_logger",
     "load_settings",
     "load_settings_as",
     "new_event_id",
+    "read_body",
     "serve_http",
     "utc_now",
     "validate_agent_name",

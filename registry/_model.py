@@ -9,9 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from longboat import validate_agent_name
+from longboat import RecordCodec, validate_agent_name
 
 __all__ = [
+    "AGENT_RECORDS",
     "AgentKey",
     "AgentRecord",
     "Capability",
@@ -129,3 +130,7 @@ class AgentRecord(_Frozen):
     @classmethod
     def _name(cls, value: str) -> str:
         return validate_agent_name(value)
+
+
+AGENT_RECORDS: RecordCodec[AgentRecord] = RecordCodec(AgentRecord)
+"""The one serde of ``lb.registry`` values, for its writer (the registry) and every reader."""

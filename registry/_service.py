@@ -16,11 +16,12 @@ from typing import Self
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel
 
-from longboat import TopicNames, describe_errors, get_logger, serve_http
+from longboat import TopicNames, answer, error_answer, get_logger, read_body, serve_http
 from longboat.errors import LongboatError, ProducerFenced, UsageError
-from longboat.registry._model import AgentRecord, Capability, RiskTier, Status, check_public_key
+from longboat.registry._model import AgentRecord, Capability, Status
+from longboat.registry._protocol import AgentList, EnrollRequest, HeartbeatRequest, StatusRequest
 from longboat.registry._settings import RegistrySettings
 from longboat.registry._store import RegistryStore, UnknownAgent
 from longboat.registry._tokens import IdentityRefused, TokenVerifier
@@ -32,50 +33,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _log = get_logger("registry.service")
 
 
-class EnrollRequest(BaseModel):
-    """Body of ``POST /v1/agents``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    agent_id: str
-    version: str = Field(min_length=1, max_length=100)
-    public_key: str
-    capabilities: list[str] = []
-    owner: str | None = None
-    risk_tier: RiskTier | None = None
-    prompt_version: str | None = None
-
-    @field_validator("public_key")
-    @classmethod
-    def _key(cls, value: str) -> str:
-        return check_public_key(value)
-
-
-class StatusRequest(BaseModel):
-    """Body of ``POST /v1/agents/{id}/status`` (and ``/revoke`` without ``status``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    status: Status = "revoked"
-    version: str | None = None
-
-
-class HeartbeatRequest(BaseModel):
-    """Body of ``POST /v1/agents/{id}/heartbeat``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    code_digest: str | None = None
-
-
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status)
+_error = error_answer
 
 
 def _record(record: AgentRecord, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, body=record.model_dump_json(), content_type="application/json"
-    )
+    return answer(record, status)
 
 
 class RegistryService:
@@ -190,15 +152,11 @@ class RegistryService:
         return None
 
     async def _body(self, request: web.Request, model: type[BaseModel]) -> BaseModel | web.Response:
-        try:
-            return model.model_validate_json(await request.read())
-        except ValidationError as e:
-            return _error(400, "invalid_request", describe_errors(e))
+        return await read_body(request, model)
 
     async def _list(self, _: web.Request) -> web.Response:
         assert self.store is not None
-        body = "[" + ",".join(r.model_dump_json() for r in self.store.agents()) + "]"
-        return web.Response(body='{"agents":' + body + "}", content_type="application/json")
+        return answer(AgentList(agents=self.store.agents()))
 
     async def _get(self, request: web.Request) -> web.Response:
         assert self.store is not None

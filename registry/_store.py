@@ -14,8 +14,9 @@ from typing import Self
 
 from longboat import KafkaSettings
 from longboat.errors import UsageError
-from longboat.kafka import TransactionalProducer, read_to_end
+from longboat.kafka import TransactionalProducer, read_decoded
 from longboat.registry._model import (
+    AGENT_RECORDS,
     AgentKey,
     AgentRecord,
     Capability,
@@ -76,8 +77,8 @@ class RegistryStore:
         await self._producer.stop()
 
     async def _load(self) -> None:
-        async for record in read_to_end(self._kafka, self.topic):
-            apply_record(self._state, record)
+        async for item in read_decoded(self._kafka, self.topic, AGENT_RECORDS):
+            apply_record(self._state, item)
 
     def get(self, agent_id: str) -> AgentRecord | None:
         """The current record of ``agent_id``."""
@@ -90,7 +91,7 @@ class RegistryStore:
     async def _write(self, record: AgentRecord) -> AgentRecord:
         async with self._producer.transaction():
             await self._producer.send(
-                self.topic, record.model_dump_json().encode(), key=record.agent_id.encode()
+                self.topic, AGENT_RECORDS.encode(record), key=record.agent_id.encode()
             )
         self._state[record.agent_id] = record
         return record
