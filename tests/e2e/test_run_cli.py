@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -77,4 +78,26 @@ def test_taken_port_is_one_line_naming_the_setting(
     assert result.returncode == 2, result.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "LONGBOAT_GATEWAY__PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_broker_is_retryable_exit_1(tmp_path: Path) -> None:
+    """No broker at the address: one `error:` line, exit 1 (a restart may help), no traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LONGBOAT_")}
+    env |= {
+        "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "LONGBOAT_KAFKA__REQUEST_TIMEOUT_MS": "1000",
+        "LONGBOAT_DEV_HOME": str(tmp_path),
+        "LONGBOAT_OPERATOR_TOKEN": OPERATOR,
+    }
+    result = subprocess.run(
+        [LONGBOAT, "run", "registry", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "error: no Kafka broker answered" in result.stderr
     assert "Traceback" not in result.stderr
