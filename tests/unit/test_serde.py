@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from longboat import Envelope, EnvelopeSerde
 from longboat.errors import ConfigError, EventDecodeError, EventTooLarge
@@ -70,6 +72,32 @@ def test_absent_attributes_get_no_header() -> None:
 def test_every_json_data_shape_round_trips(data: object) -> None:
     """Any JSON value (scalars, strings, lists, objects, null) survives binary mode."""
     event = Envelope(type="t", source="s", data=data)  # type: ignore[arg-type]
+    encoded = serde.encode(event)
+    assert serde.decode(encoded.value, encoded.headers) == event
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+_ATTRIBUTE = st.text(min_size=1, max_size=40)
+
+
+@given(data=_JSON, subject=st.none() | _ATTRIBUTE, workflowid=st.none() | _ATTRIBUTE)
+def test_any_json_event_round_trips(
+    data: object, subject: str | None, workflowid: str | None
+) -> None:
+    """Property: any JSON data and any (unicode) attribute values survive binary mode."""
+    event = Envelope(type="t", source="s", data=data, subject=subject, workflowid=workflowid)  # type: ignore[arg-type]
+    encoded = serde.encode(event)
+    assert serde.decode(encoded.value, encoded.headers) == event
+
+
+@given(text=st.text(min_size=1))
+def test_any_text_event_round_trips(text: str) -> None:
+    """Property: non-empty text data survives binary mode (an empty value means no data)."""
+    event = Envelope(type="t", source="s", datacontenttype="text/plain; charset=utf-8", data=text)
     encoded = serde.encode(event)
     assert serde.decode(encoded.value, encoded.headers) == event
 
