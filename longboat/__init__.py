@@ -8,6 +8,7 @@ The kernel is the lowest layer: it imports no component. The typed Kafka adapter
 """
 
 from longboat._envelope import CLOUDEVENTS_SPECVERSION, Envelope, new_event_id, utc_now
+from longboat._json import MAX_JSON_DEPTH, JsonInvalid, JsonTooLarge, loads_strict
 from longboat._json_http import JsonHttpClient
 from longboat._logging import configure_logging, get_logger
 from longboat._serde import (
@@ -24,11 +25,14 @@ from longboat._web import serve_http
 __all__ = [
     "CLOUDEVENTS_SPECVERSION",
     "DEFAULT_MAX_EVENT_BYTES",
+    "MAX_JSON_DEPTH",
     "EncodedEvent",
     "Envelope",
     "EnvelopeSerde",
     "Headers",
     "JsonHttpClient",
+    "JsonInvalid",
+    "JsonTooLarge",
     "KafkaSettings",
     "Settings",
     "TopicNames",
@@ -38,6 +42,7 @@ __all__ = [
     "get_logger",
     "load_settings",
     "load_settings_as",
+    "loads_strict",
     "new_event_id",
     "serve_http",
     "utc_now",

@@ -18,16 +18,39 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from longboat import TopicNames, describe_errors, get_logger, serve_http
+from longboat import (
+    JsonInvalid,
+    JsonTooLarge,
+    TopicNames,
+    describe_errors,
+    get_logger,
+    loads_strict,
+    serve_http,
+)
 from longboat.errors import LongboatError, ProducerFenced, UsageError
-from longboat.registry._model import AgentRecord, Capability, RiskTier, Status, check_public_key
+from longboat.registry._model import (
+    CODE_DIGEST_PATTERN,
+    AgentRecord,
+    Capability,
+    RiskTier,
+    Status,
+    check_public_key,
+)
 from longboat.registry._settings import RegistrySettings
-from longboat.registry._store import RegistryStore, UnknownAgent
+from longboat.registry._store import (
+    HeartbeatInvalid,
+    RecordTooLarge,
+    RegistryStore,
+    UnknownAgent,
+)
 from longboat.registry._tokens import IdentityRefused, TokenVerifier
 
 __all__ = ["RegistryService"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_BODY_BYTES = 64 * 1024
+"""Largest request body the registry reads (enrolment and heartbeats are small)."""
 
 _log = get_logger("registry.service")
 
@@ -65,7 +88,7 @@ class HeartbeatRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    code_digest: str | None = None
+    code_digest: str | None = Field(default=None, pattern=CODE_DIGEST_PATTERN)
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -190,8 +213,16 @@ class RegistryService:
         return None
 
     async def _body(self, request: web.Request, model: type[BaseModel]) -> BaseModel | web.Response:
+        # Strict JSON, bounded, before any model sees it: NaN and oversize bodies are refused.
         try:
-            return model.model_validate_json(await request.read())
+            if (request.content_length or 0) > MAX_BODY_BYTES:
+                raise JsonTooLarge(request.content_length or 0, MAX_BODY_BYTES)
+            raw = await request.read()
+            return model.model_validate(loads_strict(raw, limit=MAX_BODY_BYTES))
+        except JsonTooLarge as e:
+            return _error(413, e.code, str(e))
+        except JsonInvalid as e:
+            return _error(400, e.code, str(e))
         except ValidationError as e:
             return _error(400, "invalid_request", describe_errors(e))
 
@@ -246,6 +277,8 @@ class RegistryService:
             )
         except UnknownAgent as e:
             return _error(404, e.code, str(e))
+        except RecordTooLarge as e:
+            return _error(413, e.code, str(e))
         _log.info(
             "agent_status_set",
             agent_id=agent_id,
@@ -274,7 +307,12 @@ class RegistryService:
         if isinstance(body, web.Response):
             return body
         assert isinstance(body, HeartbeatRequest)
-        record = await self.store.heartbeat(
-            identity.agent_id, identity.version, identity.instance, body.code_digest
-        )
+        try:
+            record = await self.store.heartbeat(
+                identity.agent_id, identity.version, identity.instance, body.code_digest
+            )
+        except HeartbeatInvalid as e:
+            return _error(400, e.code, str(e))
+        except RecordTooLarge as e:
+            return _error(413, e.code, str(e))
         return _record(record)
