@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
-from longboat.gateway._decision import AgentFacts
+from longboat import JsonInvalid, JsonTooLarge, describe_errors, loads_strict
+from longboat.gateway._decision import AgentFacts, Resource
+from longboat.gateway._memory import MAX_VALUE_BYTES
 from longboat.registry import IdentityRefused, RegistryView, TokenVerifier, VerifiedIdentity
 
-__all__ = ["Guard", "RateLimiter"]
+__all__ = ["Guard", "RateLimiter", "declares", "read_body"]
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class RateLimiter:
@@ -74,3 +80,27 @@ class Guard:
             owner=record.owner,
         )
         return identity, facts
+
+
+async def read_body(request: web.Request, model: type[_M]) -> _M | web.Response:
+    """The request body as ``model``: bounded (413) and strict JSON (400), nothing else read."""
+    try:
+        if (request.content_length or 0) > MAX_VALUE_BYTES:
+            raise JsonTooLarge(request.content_length or 0, MAX_VALUE_BYTES)
+        raw = await request.read()
+        return model.model_validate(loads_strict(raw, limit=MAX_VALUE_BYTES))
+    except JsonTooLarge as e:
+        return web.json_response({"error": e.code, "message": str(e)}, status=413)
+    except JsonInvalid as e:
+        return web.json_response({"error": e.code, "message": str(e)}, status=400)
+    except ValidationError as e:
+        return web.json_response(
+            {"error": "invalid_request", "message": describe_errors(e)}, status=400
+        )
+
+
+def declares(facts: AgentFacts, resource: Resource) -> bool:
+    """Whether the caller's registry capabilities name ``resource`` (its own profile counts)."""
+    if resource.kind == "profile":
+        return resource.name == facts.id
+    return {"kind": resource.kind, "name": resource.name} in facts.capabilities

@@ -13,25 +13,37 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue
 
-from longboat import TopicNames, describe_errors, get_logger, serve_http, utc_now
+from longboat import (
+    TopicNames,
+    get_logger,
+    serve_http,
+    utc_now,
+)
 from longboat.errors import LongboatError
 from longboat.gateway._decision import (
     Action,
     AgentFacts,
     DecisionRecord,
+    PiiFindingFact,
     PolicyContext,
     PolicyDecision,
     PolicyInput,
     Resource,
 )
 from longboat.gateway._distribution import PolicyDistributor
-from longboat.gateway._guard import Guard, RateLimiter
-from longboat.gateway._memory import MemoryItem, MemoryStore, Provenance, profile_bank
+from longboat.gateway._guard import Guard, RateLimiter, declares, read_body
+from longboat.gateway._memory import (
+    MemoryItem,
+    MemoryStore,
+    MemoryTooLarge,
+    Provenance,
+    profile_bank,
+)
 from longboat.gateway._metrics import GatewayMetrics
 from longboat.gateway._opa import PolicyEngine
-from longboat.gateway._pii import classify
+from longboat.gateway._pii import PiiReport, classify_write
 from longboat.gateway._settings import GatewaySettings
 from longboat.gateway._tools import ToolFailed, ToolLedger, ToolRegistry, ToolUnavailable
 from longboat.kafka import Producer
@@ -76,8 +88,25 @@ _ACTIONS: dict[tuple[str, str], Action] = {
 }
 
 
+_MAX_QUERY_CHARS = 200
+# Classification runs in worker threads; this many at once, so hostile writes queue behind
+# each other instead of taking every thread (and the GIL) from the event loop.
+_CLASSIFIERS = 2
+
+
 def _json(body: Any, status: int = 200) -> web.Response:
     return web.json_response(body, status=status)
+
+
+def _pii_context(body: WriteBody, report: PiiReport) -> PolicyContext:
+    findings = [PiiFindingFact(kind=f.kind, location=f.location) for f in report.findings]
+    return PolicyContext(
+        workflow_id=body.workflow_id,
+        run_id=body.run_id,
+        pii=report.kinds,
+        pii_findings=findings,
+        pii_signals=report.signals,
+    )
 
 
 def _item(item: MemoryItem) -> dict[str, Any]:
@@ -97,6 +126,7 @@ class GatewayService:
         self.port = settings.gateway.port
         self._stack = AsyncExitStack()
         self._stopping = asyncio.Event()
+        self._classifying = asyncio.Semaphore(_CLASSIFIERS)
 
     async def __aenter__(self) -> Self:
         try:
@@ -263,21 +293,28 @@ class GatewayService:
         allowed = await self._allowed(facts, "memory.search", resource, PolicyContext())
         if isinstance(allowed, web.Response):
             return allowed
-        limit = min(int(request.query.get("limit", "10")), 100)
-        items = self.memory.search(bank, request.query.get("q", ""), limit=limit)
+        try:
+            limit = max(1, min(int(request.query.get("limit", "10")), 100))
+        except ValueError:
+            return _json({"error": "invalid_request", "message": "limit must be an integer"}, 400)
+        query = request.query.get("q", "")[:_MAX_QUERY_CHARS]
+        items = self.memory.search(bank, query, limit=limit)
         return _json({"items": [_item(i) for i in items]})
 
     async def _put(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
-        try:
-            body = WriteBody.model_validate_json(await request.read())
-        except ValidationError as e:
-            return _json({"error": "invalid_request", "message": describe_errors(e)}, 400)
+        body = await read_body(request, WriteBody)
+        if isinstance(body, web.Response):
+            return body
         bank, resource, action = self._target(request, identity, "write")
-        pii = classify(body.value)  # before the policy sees the write
-        context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id, pii=pii)
-        allowed = await self._allowed(facts, action, resource, context)
+        if not declares(facts, resource):
+            # No capability: ask the policy before spending any classification on the body.
+            refused = await self._allowed(facts, action, resource, PolicyContext())
+            if isinstance(refused, web.Response):
+                return refused
+        report = await self._classify(body, resource.key)  # before the policy sees the write
+        allowed = await self._allowed(facts, action, resource, _pii_context(body, report))
         if isinstance(allowed, web.Response):
             return allowed
         provenance = Provenance(
@@ -288,8 +325,18 @@ class GatewayService:
             source_event=body.source_event,
             decision_id=allowed,
         )
-        item = await self.memory.put(bank, request.match_info["key"], body.value, provenance, pii)
+        key = request.match_info["key"]
+        try:
+            item = await self.memory.put(bank, key, body.value, provenance, report.kinds)
+        except MemoryTooLarge as e:
+            return _json({"error": e.code, "message": str(e)}, 413)
         return _json(_item(item))
+
+    async def _classify(self, body: WriteBody, key: str | None) -> PiiReport:
+        """Classify off the event loop: other agents' requests are served meanwhile."""
+        metadata = (body.workflow_id, body.run_id, body.source_event)
+        async with self._classifying:
+            return await asyncio.to_thread(classify_write, body.value, key=key, metadata=metadata)
 
     async def _delete(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
@@ -309,10 +356,9 @@ class GatewayService:
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
         name = request.match_info["name"]
-        try:
-            body = InvokeBody.model_validate_json(await request.read())
-        except ValidationError as e:
-            return _json({"error": "invalid_request", "message": describe_errors(e)}, 400)
+        body = await read_body(request, InvokeBody)
+        if isinstance(body, web.Response):
+            return body
         context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id)
         allowed = await self._allowed(
             facts, "tool.invoke", Resource(kind="tool", name=name), context
