@@ -98,6 +98,18 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.json_response(body, status=status)
 
 
+def _loggable(policy_input: PolicyInput) -> PolicyInput:
+    """The input as the decision log keeps it: a key holding personal data is redacted.
+
+    Keys come from the URL (bounded by the HTTP header limit), so classifying one is cheap.
+    """
+    key = policy_input.resource.key
+    if not key or not classify_write(None, key=key).kinds:
+        return policy_input
+    resource = policy_input.resource.model_copy(update={"key": "[redacted: personal data]"})
+    return policy_input.model_copy(update={"resource": resource})
+
+
 def _pii_context(body: WriteBody, report: PiiReport) -> PolicyContext:
     findings = [PiiFindingFact(kind=f.kind, location=f.location) for f in report.findings]
     return PolicyContext(
@@ -225,7 +237,7 @@ class GatewayService:
                 time=utc_now(),
                 gateway=self.instance,
                 policy_digest=self.policies.active.digest if self.policies.active else None,
-                input=policy_input,
+                input=_loggable(policy_input),
                 decision=decision,
                 duration_ms=round(duration * 1000, 3),
                 source=source,

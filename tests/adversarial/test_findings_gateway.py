@@ -152,3 +152,23 @@ async def test_non_finite_numbers_get_400(world: GatewayWorld, number: str) -> N
         assert answer["error"] == "json_invalid"
         status, answer = await send("GET", url, token=issuer.issue())
         assert status == 404, answer
+
+
+async def test_personal_data_in_keys_is_refused_and_not_logged(world: GatewayWorld) -> None:
+    """Finding 3: PII in a key is refused even where the bank allows it; the log redacts it."""
+    issuer = await world.enroll("triage", "memory:customers", "memory:public")
+    await world.publish()
+    async with serving(world) as gateway:
+        for bank in ("customers", "public"):
+            status, body = await send(
+                "PUT",
+                _url(gateway.port, f"/v1/memory/{bank}/jane@example.com"),
+                body=b'{"value": "nothing personal"}',
+                token=issuer.issue(),
+            )
+            assert status == 403, body
+            assert "memory keys may not hold email" in body["reasons"]
+    decisions = await assert_eventually(
+        lambda: _decisions(world), lambda d: len(d) >= 2, what="decisions"
+    )
+    assert {d.input.resource.key for d in decisions} == {"[redacted: personal data]"}
