@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from longboat.gateway import GatewayService
 from longboat.registry import RegistryService, TokenIssuer, generate_key, public_key_b64
 from tests.adversarial._http import send
-from tests.adversarial._registry import OPERATOR, registry_service
+from tests.adversarial._registry import OPERATOR, ensure_topics, registry_service
 from tests.adversarial._tally import record, report
 from tests.integration.gateway.conftest import GatewayWorld, serving
 
@@ -59,6 +59,7 @@ def _print_tally() -> Iterator[None]:
 
 @pytest.fixture
 async def stack(world: GatewayWorld) -> AsyncIterator[Stack]:
+    await ensure_topics(world.settings)  # the world created them; wait until they are described
     writer = await world.enroll("writer", "memory:public", "memory:claims", "tool:weather")
     nobody = await world.enroll("nobody")
     await world.publish()
