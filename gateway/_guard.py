@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from longboat.gateway._decision import AgentFacts
+from longboat.gateway._decision import AgentFacts, Resource
 from longboat.gateway._protocol import error_answer
 from longboat.registry import IdentityRefused, RegistryView, TokenVerifier, VerifiedIdentity
 
-__all__ = ["Guard", "RateLimiter"]
+__all__ = ["Guard", "RateLimiter", "declares"]
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class RateLimiter:
@@ -68,3 +72,10 @@ class Guard:
             owner=record.owner,
         )
         return identity, facts
+
+
+def declares(facts: AgentFacts, resource: Resource) -> bool:
+    """Whether the caller's registry capabilities name ``resource`` (its own profile counts)."""
+    if resource.kind == "profile":
+        return resource.name == facts.id
+    return {"kind": resource.kind, "name": resource.name} in facts.capabilities

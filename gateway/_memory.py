@@ -17,17 +17,35 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from longboat import KafkaSettings, RecordCodec, TopicNames, utc_now
+from longboat.errors import UsageError
 from longboat.kafka import Decoded, TopicFollower, TransactionalProducer
 
 __all__ = [
+    "MAX_RECORD_BYTES",
+    "MAX_VALUE_BYTES",
     "MEMORY_AUDITS",
     "MEMORY_ITEMS",
     "MemoryAudit",
     "MemoryItem",
     "MemoryStore",
+    "MemoryTooLarge",
     "Provenance",
     "profile_bank",
 ]
+
+MAX_VALUE_BYTES = 256 * 1024
+"""Largest write body the gateway reads (value and provenance, as JSON)."""
+MAX_RECORD_BYTES = 900 * 1024
+"""Largest ``lb.memory`` or ``lb.memory.audit`` value written: under Kafka's default 1 MiB
+``max.request.size``, with room for headers. An audit record holds old and new value, so it
+is checked on its own, before the transaction starts."""
+
+
+class MemoryTooLarge(UsageError):
+    """A memory record would exceed :data:`MAX_RECORD_BYTES` (the caller gets a 413)."""
+
+    code = "memory_too_large"
+
 
 _WORD = re.compile(r"[\w@.+-]+")
 
@@ -197,8 +215,16 @@ class MemoryStore:
 
     async def _commit(self, bank: str, key: str, value: bytes | None, audit: MemoryAudit) -> None:
         record_key = f"{bank}/{key}".encode()
+        audit_value = MEMORY_AUDITS.encode(audit)
+        # Checked before the transaction: a record the broker refuses would abort it with a
+        # 500 the agent retries forever; a 413 tells it the write can never succeed.
+        largest = max(len(value or b""), len(audit_value)) + len(record_key)
+        if largest > MAX_RECORD_BYTES:
+            raise MemoryTooLarge(
+                f"writing {bank}/{key} needs a {largest}-byte record (the audit record holds the "
+                f"old and the new value); the limit is {MAX_RECORD_BYTES} bytes: store smaller "
+                "values, or delete the key before writing a large value again"
+            )
         async with self._producer.transaction():
             await self._producer.send(self._names.memory, value, key=record_key)
-            await self._producer.send(
-                self._names.memory_audit, MEMORY_AUDITS.encode(audit), key=record_key
-            )
+            await self._producer.send(self._names.memory_audit, audit_value, key=record_key)

@@ -4,6 +4,7 @@ await gateway.run()``; ``/readyz`` is 200 once a policy is loaded and OPA answer
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 import uuid
@@ -20,17 +21,24 @@ from longboat.gateway._decision import (
     Action,
     AgentFacts,
     DecisionRecord,
+    PiiFindingFact,
     PolicyContext,
     PolicyDecision,
     PolicyInput,
     Resource,
 )
 from longboat.gateway._distribution import PolicyDistributor
-from longboat.gateway._guard import Guard, RateLimiter
-from longboat.gateway._memory import MemoryStore, Provenance, profile_bank
+from longboat.gateway._guard import Guard, RateLimiter, declares
+from longboat.gateway._memory import (
+    MAX_VALUE_BYTES,
+    MemoryStore,
+    MemoryTooLarge,
+    Provenance,
+    profile_bank,
+)
 from longboat.gateway._metrics import GatewayMetrics
 from longboat.gateway._opa import PolicyEngine
-from longboat.gateway._pii import classify
+from longboat.gateway._pii import PiiReport, classify_write
 from longboat.gateway._protocol import (
     MemoryDeleted,
     MemorySearch,
@@ -64,6 +72,35 @@ _ACTIONS: dict[tuple[str, str], Action] = {
 }
 
 
+_MAX_QUERY_CHARS = 200
+# Classification runs in worker threads; this many at once, so hostile writes queue behind
+# each other instead of taking every thread (and the GIL) from the event loop.
+_CLASSIFIERS = 2
+
+
+def _loggable(policy_input: PolicyInput) -> PolicyInput:
+    """The input as the decision log keeps it: a key holding personal data is redacted.
+
+    Keys come from the URL (bounded by the HTTP header limit), so classifying one is cheap.
+    """
+    key = policy_input.resource.key
+    if not key or not classify_write(None, key=key).kinds:
+        return policy_input
+    resource = policy_input.resource.model_copy(update={"key": "[redacted: personal data]"})
+    return policy_input.model_copy(update={"resource": resource})
+
+
+def _pii_context(body: MemoryWrite, report: PiiReport) -> PolicyContext:
+    findings = [PiiFindingFact(kind=f.kind, location=f.location) for f in report.findings]
+    return PolicyContext(
+        workflow_id=body.workflow_id,
+        run_id=body.run_id,
+        pii=report.kinds,
+        pii_findings=findings,
+        pii_signals=report.signals,
+    )
+
+
 class GatewayService(Service):
     """Serves ``/v1/memory``, ``/v1/profiles``, ``/v1/tools`` and health endpoints."""
 
@@ -80,6 +117,7 @@ class GatewayService(Service):
         self.names = TopicNames(settings.topic_prefix)
         self.instance = gw.instance or socket.gethostname()
         self.tools = ToolRegistry.from_file(gw.tools_file)
+        self._classifying = asyncio.Semaphore(_CLASSIFIERS)
 
     async def _open(self, stack: AsyncExitStack) -> None:
         kafka, gw = self.settings.kafka, self.settings.gateway
@@ -140,7 +178,7 @@ class GatewayService(Service):
                 time=utc_now(),
                 gateway=self.instance,
                 policy_digest=self.policies.active.digest if self.policies.active else None,
-                input=policy_input,
+                input=_loggable(policy_input),
                 decision=decision,
                 duration_ms=round(duration * 1000, 3),
                 source=source,
@@ -216,19 +254,24 @@ class GatewayService(Service):
         query = MemorySearch.of_request(request)
         if isinstance(query, web.Response):
             return query
-        items = self.memory.search(bank, query.q, limit=min(query.limit, 100))
+        # Bounded work per request: the query is cut, the answer capped.
+        items = self.memory.search(bank, query.q[:_MAX_QUERY_CHARS], limit=min(query.limit, 100))
         return answer(MemorySearchResult(items=items))
 
     async def _put(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
-        body = await read_body(request, MemoryWrite)
+        body = await read_body(request, MemoryWrite, limit=MAX_VALUE_BYTES)
         if isinstance(body, web.Response):
             return body
         bank, resource, action = self._target(request, identity, "write")
-        pii = classify(body.value)  # before the policy sees the write
-        context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id, pii=pii)
-        allowed = await self._allowed(facts, action, resource, context)
+        if not declares(facts, resource):
+            # No capability: ask the policy before spending any classification on the body.
+            refused = await self._allowed(facts, action, resource, PolicyContext())
+            if isinstance(refused, web.Response):
+                return refused
+        report = await self._classify(body, resource.key)  # before the policy sees the write
+        allowed = await self._allowed(facts, action, resource, _pii_context(body, report))
         if isinstance(allowed, web.Response):
             return allowed
         provenance = Provenance(
@@ -239,8 +282,18 @@ class GatewayService(Service):
             source_event=body.source_event,
             decision_id=allowed,
         )
-        item = await self.memory.put(bank, request.match_info["key"], body.value, provenance, pii)
+        key = request.match_info["key"]
+        try:
+            item = await self.memory.put(bank, key, body.value, provenance, report.kinds)
+        except MemoryTooLarge as e:
+            return error_answer(413, e.code, str(e))
         return answer(item)
+
+    async def _classify(self, body: MemoryWrite, key: str | None) -> PiiReport:
+        """Classify off the event loop: other agents' requests are served meanwhile."""
+        metadata = (body.workflow_id, body.run_id, body.source_event)
+        async with self._classifying:
+            return await asyncio.to_thread(classify_write, body.value, key=key, metadata=metadata)
 
     async def _delete(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
@@ -260,7 +313,7 @@ class GatewayService(Service):
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
         name = request.match_info["name"]
-        body = await read_body(request, ToolInvocation)
+        body = await read_body(request, ToolInvocation, limit=MAX_VALUE_BYTES)
         if isinstance(body, web.Response):
             return body
         context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id)

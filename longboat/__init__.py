@@ -10,6 +10,7 @@ The kernel is the lowest layer: it imports no component. The typed Kafka adapter
 from longboat._bodies import ErrorBody, answer, error_answer, read_body
 from longboat._codec import RawRecord, RecordCodec
 from longboat._envelope import CLOUDEVENTS_SPECVERSION, Envelope, new_event_id, utc_now
+from longboat._json import MAX_JSON_DEPTH, JsonInvalid, JsonTooLarge, loads_strict
 from longboat._json_http import JsonHttpClient
 from longboat._logging import configure_logging, get_logger
 from longboat._serde import (
@@ -27,6 +28,7 @@ from longboat._web import merged_metrics, serve_http
 __all__ = [
     "CLOUDEVENTS_SPECVERSION",
     "DEFAULT_MAX_EVENT_BYTES",
+    "MAX_JSON_DEPTH",
     "EncodedEvent",
     "Envelope",
     "EnvelopeSerde",
@@ -34,6 +36,8 @@ __all__ = [
     "Headers",
     "HttpEndpoint",
     "JsonHttpClient",
+    "JsonInvalid",
+    "JsonTooLarge",
     "KafkaSettings",
     "Middleware",
     "RawRecord",
@@ -49,6 +53,7 @@ __all__ = [
     "get_logger",
     "load_settings",
     "load_settings_as",
+    "loads_strict",
     "merged_metrics",
     "new_event_id",
     "read_body",

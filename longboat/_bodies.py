@@ -13,9 +13,13 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from longboat._json import JsonInvalid, JsonTooLarge, loads_strict
 from longboat._serde import describe_errors
 
-__all__ = ["ErrorBody", "answer", "error_answer", "read_body"]
+__all__ = ["DEFAULT_BODY_LIMIT", "ErrorBody", "answer", "error_answer", "read_body"]
+
+DEFAULT_BODY_LIMIT = 64 * 1024
+"""Largest request body a route reads unless it says otherwise (``read_body(limit=...)``)."""
 
 B = TypeVar("B", bound=BaseModel)
 
@@ -46,10 +50,23 @@ class ErrorBody(BaseModel):
             return cls(error=f"http_{status}", message=str(payload)[:300])
 
 
-async def read_body(request: web.Request, model: type[B]) -> B | web.Response:
-    """The request body as ``model``, or the 400 :class:`ErrorBody` answer to send."""
+async def read_body(
+    request: web.Request, model: type[B], *, limit: int = DEFAULT_BODY_LIMIT
+) -> B | web.Response:
+    """The request body as ``model``, or the error answer to send.
+
+    Bounded before it is read (413 ``json_too_large`` past ``limit``), strict JSON (400
+    ``json_invalid``: NaN, Infinity, overflowing numbers, lone surrogates, nesting deeper than
+    64), then the model (400 ``invalid_request`` naming the field).
+    """
     try:
-        return model.model_validate_json(await request.read())
+        if (request.content_length or 0) > limit:
+            raise JsonTooLarge(request.content_length or 0, limit)
+        return model.model_validate(loads_strict(await request.read(), limit=limit))
+    except JsonTooLarge as e:
+        return error_answer(413, e.code, str(e))
+    except JsonInvalid as e:
+        return error_answer(400, e.code, str(e))
     except ValidationError as e:
         return error_answer(400, "invalid_request", describe_errors(e))
 

@@ -19,7 +19,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from longboat.registry._model import AgentRecord, RiskTier, Status, check_public_key
+from longboat.registry._model import (
+    CODE_DIGEST_PATTERN,
+    AgentRecord,
+    RiskTier,
+    Status,
+    check_public_key,
+)
 
 __all__ = ["AgentList", "EnrollRequest", "HeartbeatRequest", "StatusRequest"]
 
@@ -53,9 +59,9 @@ class StatusRequest(_Body):
 
 
 class HeartbeatRequest(_Body):
-    """Body of ``POST /v1/agents/{id}/heartbeat``."""
+    """Body of ``POST /v1/agents/{id}/heartbeat``: an agent writes this, so it is bounded."""
 
-    code_digest: str | None = None
+    code_digest: str | None = Field(default=None, pattern=CODE_DIGEST_PATTERN)
 
 
 class AgentList(_Body):

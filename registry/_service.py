@@ -31,12 +31,20 @@ from longboat.errors import LongboatError, ProducerFenced, UsageError
 from longboat.registry._model import AgentRecord, Capability, Status
 from longboat.registry._protocol import AgentList, EnrollRequest, HeartbeatRequest, StatusRequest
 from longboat.registry._settings import RegistrySettings
-from longboat.registry._store import RegistryStore, UnknownAgent
+from longboat.registry._store import (
+    HeartbeatInvalid,
+    RecordTooLarge,
+    RegistryStore,
+    UnknownAgent,
+)
 from longboat.registry._tokens import IdentityRefused, TokenVerifier
 
 __all__ = ["RegistryService"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_BODY_BYTES = 64 * 1024
+"""Largest request body the registry reads (enrolment and heartbeats are small)."""
 
 _log = get_logger("registry.service")
 
@@ -129,7 +137,7 @@ class RegistryService(Service):
         return None
 
     async def _body(self, request: web.Request, model: type[BaseModel]) -> BaseModel | web.Response:
-        return await read_body(request, model)
+        return await read_body(request, model, limit=MAX_BODY_BYTES)
 
     async def _list(self, _: web.Request) -> web.Response:
         assert self.store is not None
@@ -181,6 +189,8 @@ class RegistryService(Service):
             )
         except UnknownAgent as e:
             return _error(404, e.code, str(e))
+        except RecordTooLarge as e:
+            return _error(413, e.code, str(e))
         _log.info(
             "agent_status_set",
             agent_id=agent_id,
@@ -209,7 +219,12 @@ class RegistryService(Service):
         if isinstance(body, web.Response):
             return body
         assert isinstance(body, HeartbeatRequest)
-        record = await self.store.heartbeat(
-            identity.agent_id, identity.version, identity.instance, body.code_digest
-        )
+        try:
+            record = await self.store.heartbeat(
+                identity.agent_id, identity.version, identity.instance, body.code_digest
+            )
+        except HeartbeatInvalid as e:
+            return _error(400, e.code, str(e))
+        except RecordTooLarge as e:
+            return _error(413, e.code, str(e))
         return _record(record)
