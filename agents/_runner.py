@@ -8,6 +8,7 @@ period, commits what is complete and leaves.
 from __future__ import annotations
 
 import asyncio
+import copy
 import socket
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -22,7 +23,7 @@ from longboat.agents._http import HealthServer
 from longboat.agents._journal import RunHistory, StepJournal, load_journal_tail
 from longboat.agents._llm import provider_from_settings
 from longboat.agents._metrics import AgentMetrics
-from longboat.agents._options import AgentSettings, Durability
+from longboat.agents._options import AgentRuntimeSettings, AgentSettings, Durability
 from longboat.agents._partition import PartitionWorker, transactional_id
 from longboat.agents._presence import keep_present
 from longboat.agents._runtime_deps import RuntimeDeps
@@ -34,13 +35,33 @@ __all__ = ["AgentRunner"]
 _log = get_logger("agents.runner")
 
 
+def _configured(agent: Agent, runtime: AgentRuntimeSettings) -> Agent:
+    """``agent`` with the version and durability its settings override (a fleet sets them).
+
+    Raises:
+        ConfigError: The settings name another agent than the code defines.
+    """
+    if runtime.name is not None and runtime.name != agent.name:
+        raise ConfigError(
+            f"LONGBOAT_AGENT__NAME is {runtime.name} but the code defines agent {agent.name}: "
+            "make the fleet file's agent name match Agent(name=...)"
+        )
+    if runtime.version is None and runtime.durability is None:
+        return agent
+    # A copy: the module's Agent object stays as its code defines it.
+    configured = copy.copy(agent)
+    configured.version = runtime.version or agent.version
+    configured.durability = runtime.durability or agent.durability
+    return configured
+
+
 class AgentRunner:
     """Runs one agent as one member of its consumer group."""
 
     def __init__(self, agent: Agent, settings: AgentSettings) -> None:
         """Prepare the runner; nothing connects until ``async with``."""
         agent.handle  # noqa: B018 - fail now, with the fix, if no handler was set
-        self.agent = agent
+        self.agent = _configured(agent, settings.agent)
         self.settings = settings
         self.names = TopicNames(settings.topic_prefix)
         self.group_id = agent.group_id(self.names)

@@ -179,3 +179,13 @@ def test_cli_validate_refuses_a_bad_file(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"{bad}: registry.port:" in result.output
     assert "Traceback" not in result.output
+
+
+def test_capability_kinds_are_the_registrys() -> None:
+    """The kinds a fleet file may declare are exactly those the registry records."""
+    from typing import get_args
+
+    from longboat.fleet import CAPABILITY_KINDS
+    from longboat.registry._model import CapabilityKind
+
+    assert set(CAPABILITY_KINDS) == set(get_args(CapabilityKind))
