@@ -1,20 +1,19 @@
 """The policy gateway: identity, an OPA decision and a decision log for every memory and tool
-access. Lifecycle: ``async with GatewayService(settings) as gateway: await gateway.run()``."""
+access. Lifecycle (:class:`longboat.Service`): ``async with GatewayService(settings) as gateway:
+await gateway.run()``; ``/readyz`` is 200 once a policy is loaded and OPA answers."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from types import TracebackType
-from typing import Self
+from typing import Any
 
 from aiohttp import web
 
-from longboat import TopicNames, get_logger, serve_http, utc_now
+from longboat import HttpEndpoint, Service, TopicNames, get_logger, utc_now
 from longboat.errors import LongboatError
 from longboat.gateway._decision import (
     DECISION_RECORDS,
@@ -65,31 +64,26 @@ _ACTIONS: dict[tuple[str, str], Action] = {
 }
 
 
-class GatewayService:
+class GatewayService(Service):
     """Serves ``/v1/memory``, ``/v1/profiles``, ``/v1/tools`` and health endpoints."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Validate settings now (the tools file is read here)."""
+        gw = settings.gateway
+        self.metrics = GatewayMetrics()
+        super().__init__(
+            name="gateway",
+            http=HttpEndpoint(host=gw.host, port=gw.port, setting="LONGBOAT_GATEWAY__PORT"),
+            metrics=self.metrics.registry,
+        )
         self.settings = settings
         self.names = TopicNames(settings.topic_prefix)
-        self.instance = settings.gateway.instance or socket.gethostname()
-        self.tools = ToolRegistry.from_file(settings.gateway.tools_file)
-        self.metrics = GatewayMetrics()
-        self.port = settings.gateway.port
-        self._stack = AsyncExitStack()
-        self._stopping = asyncio.Event()
+        self.instance = gw.instance or socket.gethostname()
+        self.tools = ToolRegistry.from_file(gw.tools_file)
 
-    async def __aenter__(self) -> Self:
-        try:
-            await self._open()
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        return self
-
-    async def _open(self) -> None:
+    async def _open(self, stack: AsyncExitStack) -> None:
         kafka, gw = self.settings.kafka, self.settings.gateway
-        enter = self._stack.enter_async_context
+        enter = stack.enter_async_context
         self.engine = await enter(PolicyEngine(self.settings.opa_url, timeout_ms=gw.opa_timeout_ms))
         view = await enter(RegistryView(kafka, self.names.registry))
         self.guard = Guard(view, RateLimiter(gw.rate_limit_per_minute))
@@ -100,36 +94,19 @@ class GatewayService:
         self.policies = await enter(
             PolicyDistributor(kafka, self.names.policies, self.engine, instance=self.instance)
         )
-        self.port = await serve_http(self._stack, self._app(), gw.host, gw.port)
-        _log.info(
-            "gateway_started",
-            port=self.port,
-            instance=self.instance,
-            tools=sorted(self.tools.specs),
-        )
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stack.aclose()
+    def _log_fields(self) -> dict[str, Any]:
+        return {"instance": self.instance, "tools": sorted(self.tools.specs)}
 
-    def shutdown(self) -> None:
-        """Stop serving (idempotent)."""
-        self._stopping.set()
+    async def _not_ready(self) -> str | None:
+        if self.policies.active is None:
+            return "no policy loaded"
+        if not await self.engine.healthy():
+            return "OPA unreachable"
+        return None
 
-    async def run(self) -> None:
-        """Serve until :meth:`shutdown`."""
-        await self._stopping.wait()
-
-    def _app(self) -> web.Application:
-        app = web.Application()
-        routes = [
-            web.get("/livez", self._livez),
-            web.get("/readyz", self._readyz),
-            web.get("/metrics", self._metrics),
+    def _routes(self) -> list[web.RouteDef]:
+        return [
             web.get("/v1/policy", self._policy),
             web.get("/v1/memory/{bank}", self._guarded(self._search)),
             web.get("/v1/memory/{bank}/{key}", self._guarded(self._get)),
@@ -140,21 +117,6 @@ class GatewayService:
             web.delete("/v1/profiles/{key}", self._guarded(self._delete)),
             web.post("/v1/tools/{name}/invoke", self._guarded(self._invoke)),
         ]
-        app.add_routes(routes)
-        return app
-
-    async def _livez(self, _: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
-
-    async def _readyz(self, _: web.Request) -> web.Response:
-        if self.policies.active is None:
-            return web.Response(status=503, text="no policy loaded\n")
-        if not await self.engine.healthy():
-            return web.Response(status=503, text="OPA unreachable\n")
-        return web.Response(text="ready\n")
-
-    async def _metrics(self, _: web.Request) -> web.Response:
-        return web.Response(body=self.metrics.render(), content_type="text/plain")
 
     async def _policy(self, _: web.Request) -> web.Response:
         status = self.policies.status

@@ -19,9 +19,10 @@ from longboat._serde import (
     Headers,
     describe_errors,
 )
+from longboat._service import HttpEndpoint, Middleware, Service
 from longboat._settings import KafkaSettings, Settings, load_settings, load_settings_as
 from longboat._topics import TopicNames, TopicSpec, validate_agent_name
-from longboat._web import serve_http
+from longboat._web import merged_metrics, serve_http
 
 __all__ = [
     "CLOUDEVENTS_SPECVERSION",
@@ -31,10 +32,13 @@ __all__ = [
     "EnvelopeSerde",
     "ErrorBody",
     "Headers",
+    "HttpEndpoint",
     "JsonHttpClient",
     "KafkaSettings",
+    "Middleware",
     "RawRecord",
     "RecordCodec",
+    "Service",
     "Settings",
     "TopicNames",
     "TopicSpec",
@@ -45,6 +49,7 @@ __all__ = [
     "get_logger",
     "load_settings",
     "load_settings_as",
+    "merged_metrics",
     "new_event_id",
     "read_body",
     "serve_http",

@@ -152,11 +152,11 @@ def _check_running_fleet(run_cli: RunCli, cli_env: dict[str, str], file: Path, t
     os.kill(killed, signal.SIGKILL)
     restarted = assert_eventually_sync(
         lambda: _status(run_cli, file)["triage-0"],
-        lambda r: r["restarts"] >= 1 and r["health"] == "ready" and r["pid"] != killed,
+        lambda r: r["restarts"] >= 1 and r["status"] == "running" and r["pid"] != killed,
         timeout_s=90,
         what="the supervisor restarted the killed agent",
     )
-    assert restarted["status"] == "running"
+    assert restarted["health"] == "ready"
     logs = run_cli("fleet", "logs", "triage", "-f", str(file), "-n", "5")
     assert logs.returncode == 0
     assert "triage-0" in logs.stdout
