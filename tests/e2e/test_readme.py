@@ -50,6 +50,7 @@ PROMISES: dict[str, list[str]] = {
     "A durable agent": [r"claims\.triaged .*\"label\":", r"longboat_records"],
     "Agent identities": [r"(?m)^triage\s+1\.0\s+active", r"triage \(all versions\): revoked"],
     "Governed memory and tools": [r"digest"],
+    "A fleet": [r"(?m)^\s*registry\b", r"triage-0"],  # status lists every process
     "Workflows": [],
     "When you are done": [],
 }
