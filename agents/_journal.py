@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue
 
-from longboat import KafkaSettings, get_logger, utc_now
+from longboat import KafkaSettings, RecordCodec, utc_now
 from longboat.errors import RetryableError
-from longboat.kafka import Consumer, Producer, RecordMetadata, TopicPartition
+from longboat.kafka import ConsumedRecord, Consumer, Producer, RecordMetadata, TopicPartition
 
 __all__ = [
+    "JOURNAL_RECORDS",
     "JournalRecord",
     "JournalUnavailable",
     "RunHistory",
@@ -35,7 +36,6 @@ __all__ = [
     "load_journal_tail",
 ]
 
-_log = get_logger("agents.journal")
 StepState = Literal["started", "completed", "failed"]
 
 
@@ -75,6 +75,10 @@ class JournalRecord(BaseModel):
         """The compaction key: one per step of one run."""
         return f"{self.run_id}:{self.index}".encode()
 
+
+# None fields are left out (every optional field defaults to None): smaller journal records.
+JOURNAL_RECORDS: RecordCodec[JournalRecord] = RecordCodec(JournalRecord, exclude_none=True)
+"""The serde of ``lb.journal.<agent>`` values, for the runtime that writes and reads them."""
 
 _RANK = {"started": 0, "failed": 1, "completed": 2}
 
@@ -123,7 +127,7 @@ class StepJournal:
     ) -> asyncio.Future[RecordMetadata]:
         """Queue a record; the future resolves once the broker has it (``acks=all``)."""
         partition = journal_partition(record.topic, record.partition, self.partitions)
-        value = record.model_dump_json(exclude_none=True).encode()
+        value = JOURNAL_RECORDS.encode(record)
         future = await self._producer.enqueue(
             self.topic, value, key=record.key, partition=partition
         )
@@ -170,27 +174,23 @@ async def load_journal_tail(
         while await reader.position(tp) < end:
             for raw in await reader.poll(timeout_ms=500):
                 if raw.offset < end:
-                    _collect(raw.value, raw.offset, source, from_offset, histories)
+                    _collect(raw, source, from_offset, histories)
     return histories, end
 
 
 def _collect(
-    value: bytes | None,
-    journal_offset: int,
+    raw: ConsumedRecord,
     source: TopicPartition,
     from_offset: int,
     histories: dict[int, RunHistory],
 ) -> None:
-    if value is None:
-        return
-    try:
-        record = JournalRecord.model_validate_json(value)
-    except ValidationError as e:
-        # A foreign or corrupt record must not stop recovery; it cannot belong to a run.
-        _log.warning("journal_record_skipped", offset=journal_offset, error_type=type(e).__name__)
+    # A foreign or corrupt record must not stop recovery (it cannot belong to a run): the
+    # codec logs and skips it.
+    record = JOURNAL_RECORDS.decode(raw)
+    if record is None:
         return
     if record.topic != source.topic or record.partition != source.partition:
         return
     if record.offset < from_offset:
         return
-    histories.setdefault(record.offset, RunHistory()).add(record, journal_offset)
+    histories.setdefault(record.offset, RunHistory()).add(record, raw.offset)

@@ -1,8 +1,8 @@
-"""Prometheus metrics of an agent process (served on ``/metrics``)."""
+"""Prometheus metrics of an agent process (the runner serves its registry on ``/metrics``)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["AgentMetrics"]
 
@@ -76,7 +76,3 @@ class AgentMetrics:
     def checkpoint(self, agent: str, outcome: str) -> None:
         """Count one checkpoint (``committed``, ``aborted``, ``fenced``)."""
         self._commits.labels(agent, outcome).inc()
-
-    def render(self) -> bytes:
-        """The Prometheus text exposition."""
-        return bytes(generate_latest(self.registry))

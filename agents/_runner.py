@@ -1,8 +1,9 @@
 """The agent process: one consumer-group member running a worker per assigned partition.
 
-Lifecycle: ``async with AgentRunner(agent, settings) as runner: await runner.run()``;
-``runner.shutdown()`` (SIGTERM) stops fetching, lets in-flight runs finish within the grace
-period, commits what is complete and leaves.
+Lifecycle (:class:`longboat.Service`): ``async with AgentRunner(agent, settings) as runner:
+await runner.run()``; ``runner.shutdown()`` (SIGTERM) stops fetching, lets in-flight runs finish
+within the grace period, commits what is complete and leaves. ``/readyz`` is 200 while the
+member holds partitions.
 """
 
 from __future__ import annotations
@@ -10,15 +11,13 @@ from __future__ import annotations
 import asyncio
 import socket
 from contextlib import AsyncExitStack
-from types import TracebackType
-from typing import Self
+from typing import Any
 
-from longboat import EnvelopeSerde, TopicNames, get_logger
+from longboat import EnvelopeSerde, HttpEndpoint, Service, TopicNames, get_logger
 from longboat.agents._agent import Agent
 from longboat.agents._checkpoint_meta import CheckpointMeta
 from longboat.agents._faults import FaultPlan
 from longboat.agents._governed import GatewayPort
-from longboat.agents._http import HealthServer
 from longboat.agents._journal import RunHistory, StepJournal, load_journal_tail
 from longboat.agents._llm import provider_from_settings
 from longboat.agents._metrics import AgentMetrics
@@ -34,47 +33,52 @@ __all__ = ["AgentRunner"]
 _log = get_logger("agents.runner")
 
 
-class AgentRunner:
+class AgentRunner(Service):
     """Runs one agent as one member of its consumer group."""
 
-    def __init__(self, agent: Agent, settings: AgentSettings) -> None:
-        """Prepare the runner; nothing connects until ``async with``."""
+    def __init__(self, agent: Agent, settings: AgentSettings, *, http: bool = True) -> None:
+        """Prepare the runner; nothing connects until ``async with``.
+
+        Args:
+            agent: The agent to run.
+            settings: The process's settings.
+            http: Serve ``/livez``, ``/readyz``, ``/metrics`` on ``LONGBOAT_AGENT__HTTP_PORT``;
+                ``False`` for a runner embedded in another service (which serves its metrics).
+        """
         agent.handle  # noqa: B018 - fail now, with the fix, if no handler was set
+        runtime = settings.agent
+        self.metrics = AgentMetrics()
+        endpoint = HttpEndpoint(
+            host=runtime.http_host, port=runtime.http_port, setting="LONGBOAT_AGENT__HTTP_PORT"
+        )
+        super().__init__(
+            name=f"agent {agent.name}",
+            http=endpoint if http else None,
+            metrics=self.metrics.registry,
+        )
         self.agent = agent
         self.settings = settings
         self.names = TopicNames(settings.topic_prefix)
         self.group_id = agent.group_id(self.names)
-        self.instance = settings.agent.instance or socket.gethostname()
-        self.metrics = AgentMetrics()
-        self._faults = FaultPlan(settings.agent.faults)
+        self.instance = runtime.instance or socket.gethostname()
+        self._faults = FaultPlan(runtime.faults)
         self._workers: dict[TopicPartition, PartitionWorker] = {}
-        self._stack = AsyncExitStack()
-        self._stopping = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
         self._consumer: Consumer | None = None
         self._deps: RuntimeDeps | None = None
         self._admin: Admin | None = None
-        self.http: HealthServer | None = None
 
-    async def __aenter__(self) -> Self:
-        try:
-            await self._open()
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        return self
-
-    async def _open(self) -> None:
+    async def _open(self, stack: AsyncExitStack) -> None:
         kafka = self.settings.kafka
-        self._admin = await self._stack.enter_async_context(Admin(kafka))
+        self._admin = await stack.enter_async_context(Admin(kafka))
         journal_partitions = await self._check_topics(self._admin)
         journal = None
         if self.agent.durability is not Durability.EXIT:
-            producer = await self._stack.enter_async_context(Producer(kafka, linger_ms=0))
+            producer = await stack.enter_async_context(Producer(kafka, linger_ms=0))
             journal = StepJournal(producer, self.names.journal(self.agent.name), journal_partitions)
         llm = provider_from_settings(self.settings.llm)
-        self._stack.push_async_callback(llm.close)
-        gateway = await self._gateway_client()
+        stack.push_async_callback(llm.close)
+        gateway = await self._gateway_client(stack)
         self._deps = RuntimeDeps(
             agent=self.agent,
             settings=self.settings,
@@ -87,17 +91,15 @@ class AgentRunner:
             faults=self._faults,
             gateway=gateway,
         )
-        runtime = self.settings.agent
-        self.http = await self._stack.enter_async_context(
-            HealthServer(
-                host=runtime.http_host,
-                port=runtime.http_port,
-                ready=self.ready,
-                metrics=self.metrics.render,
-            )
-        )
 
-    async def _gateway_client(self) -> GatewayPort | None:
+    def _log_fields(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent.name,
+            "instance": self.instance,
+            "durability": self.agent.durability.value,
+        }
+
+    async def _gateway_client(self, stack: AsyncExitStack) -> GatewayPort | None:
         """A gateway client signing with the agent's key, when one is configured."""
         key_file = self.settings.agent.key_file
         if key_file is None:
@@ -112,15 +114,7 @@ class AgentRunner:
             instance=self.instance,
         )
         client = GatewayClient(self.settings.gateway_url, token=lambda: issuer.issue(ttl_s=60))
-        return await self._stack.enter_async_context(client)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stack.aclose()
+        return await stack.enter_async_context(client)
 
     async def _check_topics(self, admin: Admin) -> int:
         needed = [
@@ -145,39 +139,30 @@ class AgentRunner:
         """Whether this member holds partitions and is not stopping."""
         return bool(self._workers) and not self._stopping.is_set()
 
-    def shutdown(self) -> None:
-        """Ask the runner to stop (idempotent; safe from a signal handler)."""
-        self._stopping.set()
+    async def _not_ready(self) -> str | None:
+        return None if self._workers else "no partitions assigned"
 
-    async def run(self) -> None:
+    async def _run(self, children: asyncio.TaskGroup, resources: AsyncExitStack) -> None:
         """Consume until :meth:`shutdown`; every partition is committed on the way out."""
         runtime = self.settings.agent
-        consumer = Consumer(
-            self.settings.kafka,
-            topics=self.agent.input_topics(self.names),
-            group_id=self.group_id,
-            group_instance_id=self.instance,
-            from_beginning=True,
-            isolation_level="read_committed",
-            session_timeout_ms=runtime.session_timeout_ms,
-            rebalance=self,
-            max_poll_records=max(self.agent.max_in_flight * 4, 100),
-        )
-        _log.info(
-            "agent_started",
-            agent_id=self.agent.name,
-            instance=self.instance,
-            durability=self.agent.durability.value,
-            http_port=self.http.port if self.http else None,
-        )
-        async with consumer, asyncio.TaskGroup() as group:
-            self._consumer, self._group = consumer, group
-            group.create_task(
-                keep_present(self.agent, self.settings, self.instance, self._stopping)
+        # On the run's stack: the consumer leaves the group only after every worker has ended.
+        consumer = await resources.enter_async_context(
+            Consumer(
+                self.settings.kafka,
+                topics=self.agent.input_topics(self.names),
+                group_id=self.group_id,
+                group_instance_id=self.instance,
+                from_beginning=True,
+                isolation_level="read_committed",
+                session_timeout_ms=runtime.session_timeout_ms,
+                rebalance=self,
+                max_poll_records=max(self.agent.max_in_flight * 4, 100),
             )
-            await self._poll(consumer)
-            await self.on_revoked(set(self._workers))
-        _log.info("agent_stopped", agent_id=self.agent.name, instance=self.instance)
+        )
+        self._consumer, self._group = consumer, children
+        children.create_task(keep_present(self.agent, self.settings, self.instance, self._stopping))
+        await self._poll(consumer)
+        await self.on_revoked(set(self._workers))
 
     async def _poll(self, consumer: Consumer) -> None:
         while not self._stopping.is_set():

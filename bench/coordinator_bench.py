@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from pydantic import JsonValue
@@ -150,15 +151,16 @@ async def _run(kafka: KafkaSettings, n: int) -> tuple[list[float], float, int]:
             )
             for i in range(len(AGENTS))
         ]
-        async with CoordinatorService(settings) as service:
-            runners = [
-                AgentRunner(_echo(name), s) for name, s in zip(AGENTS, agent_settings, strict=True)
-            ]
+        runners = [
+            AgentRunner(_echo(name), s) for name, s in zip(AGENTS, agent_settings, strict=True)
+        ]
+        async with AsyncExitStack() as stack:
+            service = await stack.enter_async_context(CoordinatorService(settings))
+            for runner in runners:
+                await stack.enter_async_context(runner)
             async with asyncio.TaskGroup() as group:
-                group.create_task(service.run())
-                for runner in runners:
-                    await runner.__aenter__()
-                    group.create_task(runner.run())
+                for each in (service, *runners):
+                    group.create_task(each.run())
                 gated = [f"g-{i}" for i in range(50)]
                 await _start(kafka, names, topic, [(w, True) for w in gated])
                 await _wait(service, "waiting_approval", len(gated))
@@ -167,11 +169,8 @@ async def _run(kafka: KafkaSettings, n: int) -> tuple[list[float], float, int]:
                 started = time.monotonic()
                 await _start(kafka, names, topic, [(f"w-{i}", False) for i in range(n)])
                 finished = await _wait(service, "completed", len(gated) + n)
-                for runner in runners:
-                    runner.shutdown()
-                service.shutdown()
-            for runner in runners:
-                await runner.__aexit__(None, None, None)
+                for each in (service, *runners):
+                    each.shutdown()
     return latencies, n / (finished - started), n
 
 

@@ -36,7 +36,7 @@ from longboat.devinfra import (
     start_opa,
     stop_process,
 )
-from longboat.gateway import PolicyBundle, bundle_key
+from longboat.gateway import POLICY_RECORDS, PolicyBundle, bundle_key
 from longboat.kafka import Admin, Producer
 from longboat.registry import Capability, RegistryStore, TokenIssuer, generate_key, public_key_b64
 
@@ -97,7 +97,7 @@ async def _prepare(kafka: KafkaSettings, prefix: str) -> TokenIssuer:
     bundle = PolicyBundle.from_dir(REPO / "policies")
     async with Producer(kafka) as producer:
         await producer.send(
-            names.policies, bundle.model_dump_json().encode(), key=bundle_key("longboat")
+            names.policies, POLICY_RECORDS.encode(bundle), key=bundle_key("longboat")
         )
     return TokenIssuer(key, agent_id="bench", version="1.0", instance="bench")
 

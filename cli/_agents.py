@@ -82,6 +82,11 @@ def _describe(record: AgentRecord) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the private key (default .longboat/keys/NAME-VERSION-KID.key).",
 )
+@click.option(
+    "--print-key-path",
+    is_flag=True,
+    help="Print only the private key's path, for scripts: KEY=$(longboat agents enroll ...).",
+)
 @click.pass_context
 def enroll(
     ctx: click.Context,
@@ -92,6 +97,7 @@ def enroll(
     risk_tier: str | None,
     prompt_version: str | None,
     key_file: Path | None,
+    print_key_path: bool,
 ) -> None:
     """Create an Ed25519 key pair for NAME, keep the private key (0600), register the public one."""
     from longboat.registry import (
@@ -133,6 +139,9 @@ def enroll(
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    if print_key_path:
+        click.echo(path.resolve())
+        return
     click.echo(f"enrolled {name} {version} key {key_id(public)}")
     click.echo(
         f"private key: {path.resolve()} (mode 0600; the agent reads LONGBOAT_AGENT__KEY_FILE)"

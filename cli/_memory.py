@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from longboat import Settings, TopicNames
 from longboat.cli._app import run_async, settings_from
-from longboat.kafka import read_to_end
+from longboat.kafka import read_decoded
+
+if TYPE_CHECKING:
+    from longboat.gateway import MemoryAudit
 
 __all__ = ["memory"]
 
@@ -25,13 +29,12 @@ def memory() -> None:
 @click.pass_context
 def audit(ctx: click.Context, bank: str, key: str | None, as_json: bool) -> None:
     """Every change to BANK (oldest first): value, agent, version, workflow, decision."""
-    from longboat.gateway import MemoryAudit
+    from longboat.gateway import MEMORY_AUDITS
 
     settings = settings_from(ctx)
-    for raw in run_async(_read(settings, bank, key)):
-        entry = MemoryAudit.model_validate_json(raw)
+    for entry in run_async(_read(settings, bank, key)):
         if as_json:
-            click.echo(entry.model_dump_json())
+            click.echo(MEMORY_AUDITS.encode(entry).decode())
             continue
         who = entry.provenance
         value = json.dumps(entry.value)[:80] if entry.op == "put" else "(deleted)"
@@ -43,12 +46,15 @@ def audit(ctx: click.Context, bank: str, key: str | None, as_json: bool) -> None
         )
 
 
-async def _read(settings: Settings, bank: str, key: str | None) -> list[bytes]:
+async def _read(settings: Settings, bank: str, key: str | None) -> list[MemoryAudit]:
+    """The audit records of ``bank`` (or of one key), oldest first; junk is skipped and logged."""
+    from longboat.gateway import MEMORY_AUDITS
+
     topic = TopicNames(settings.topic_prefix).memory_audit
-    found: list[tuple[int, bytes]] = []
+    found: list[tuple[int, MemoryAudit]] = []
     prefix = f"{bank}/{key}" if key else f"{bank}/"
-    async for record in read_to_end(settings.kafka, topic):
-        record_key = (record.key or b"").decode()
-        if record.value and (record_key == prefix if key else record_key.startswith(prefix)):
-            found.append((record.timestamp_ms, record.value))
-    return [value for _, value in sorted(found, key=lambda f: f[0])]
+    async for item in read_decoded(settings.kafka, topic, MEMORY_AUDITS):
+        wanted = item.key == prefix if key else item.key.startswith(prefix)
+        if item.value is not None and wanted:
+            found.append((item.record.timestamp_ms, item.value))
+    return [entry for _, entry in sorted(found, key=lambda f: f[0])]

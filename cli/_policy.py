@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,7 +13,10 @@ from longboat import Settings, TopicNames
 from longboat.cli._app import run_async, settings_from
 from longboat.devinfra import cache_dir, provision_opa
 from longboat.errors import ConfigError
-from longboat.kafka import Producer, read_to_end
+from longboat.kafka import Producer, read_decoded
+
+if TYPE_CHECKING:
+    from longboat.gateway import PolicyRecord
 
 __all__ = ["policy"]
 
@@ -77,7 +81,7 @@ def test_command(ctx: click.Context, folder: Path) -> None:
 @click.pass_context
 def publish(ctx: click.Context, folder: Path, bundle: str) -> None:
     """Check FOLDER, then publish it to lb.policies; every gateway loads it (nothing restarts)."""
-    from longboat.gateway import PolicyBundle, bundle_key
+    from longboat.gateway import POLICY_RECORDS, PolicyBundle, bundle_key
 
     settings = settings_from(ctx)
     _check(settings, folder)
@@ -87,7 +91,7 @@ def publish(ctx: click.Context, folder: Path, bundle: str) -> None:
         async with Producer(settings.kafka) as producer:
             await producer.send(
                 TopicNames(settings.topic_prefix).policies,
-                built.model_dump_json().encode(),
+                POLICY_RECORDS.encode(built),
                 key=bundle_key(bundle),
             )
 
@@ -100,22 +104,10 @@ def publish(ctx: click.Context, folder: Path, bundle: str) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """The published bundle digest and the digest each gateway runs."""
-    from longboat.gateway import GatewayPolicyStatus, PolicyBundle
-
     settings = settings_from(ctx)
     records = run_async(_read(settings))
-    for key, value in sorted(records.items()):
-        if key.startswith("bundle/"):
-            published = PolicyBundle.model_validate_json(value)
-            line = {
-                "kind": "bundle",
-                "name": published.name,
-                "digest": published.digest,
-                "published_at": published.published_at.isoformat(),
-            }
-        else:
-            running = GatewayPolicyStatus.model_validate_json(value)
-            line = running.model_dump(mode="json")
+    for _, value in sorted(records.items()):
+        line = _line(value)
         if as_json:
             click.echo(json.dumps(line))
         elif line["kind"] == "bundle":
@@ -125,9 +117,28 @@ def status(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"gateway    {line['gateway']:<20} {line['digest']}  {state}")
 
 
-async def _read(settings: Settings) -> dict[str, bytes]:
-    latest: dict[str, bytes] = {}
-    async for record in read_to_end(settings.kafka, TopicNames(settings.topic_prefix).policies):
-        if record.key and record.value:
-            latest[record.key.decode()] = record.value
+def _line(value: PolicyRecord) -> dict[str, object]:
+    from longboat.gateway import PolicyBundle
+
+    if isinstance(value, PolicyBundle):
+        return {
+            "kind": "bundle",
+            "name": value.name,
+            "digest": value.digest,
+            "published_at": value.published_at.isoformat(),
+        }
+    return value.model_dump(mode="json")
+
+
+async def _read(settings: Settings) -> dict[str, PolicyRecord]:
+    """The latest readable record per key (junk is skipped with a warning; tombstones delete)."""
+    from longboat.gateway import POLICY_RECORDS
+
+    latest: dict[str, PolicyRecord] = {}
+    topic = TopicNames(settings.topic_prefix).policies
+    async for item in read_decoded(settings.kafka, topic, POLICY_RECORDS):
+        if item.value is None:
+            latest.pop(item.key, None)
+        elif item.key:
+            latest[item.key] = item.value
     return latest

@@ -1,17 +1,70 @@
-"""``longboat run``: run a component in the foreground until SIGTERM."""
+"""``longboat run``: run a component in the foreground until SIGTERM.
+
+Every ``run`` command is the same few lines: build the component's settings (its options as
+overrides), then :func:`serve` the service built from them. Exit codes: 0 after a clean
+shutdown (SIGTERM or Ctrl-C); 2 when the start or the run fails with a terminal error (bad
+settings, bad definitions: restarting will not help; one line, no traceback); 1 when it fails
+with a retryable one (the broker went away: a supervisor's restart may succeed).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
-from longboat import configure_logging
+from longboat import Service, Settings, configure_logging, load_settings_as
 from longboat.cli._app import run_async
+from longboat.errors import LongboatError
 
-__all__ = ["run"]
+__all__ = ["EXIT_RETRYABLE", "run", "serve"]
+
+EXIT_RETRYABLE = 1
+S = TypeVar("S", bound=Settings)
+
+
+def serve(
+    settings_cls: type[S], build: Callable[[S], Service], **overrides: dict[str, Any]
+) -> None:
+    """Load ``settings_cls`` (with ``overrides``), build the service and run it until a signal.
+
+    SIGTERM and SIGINT call the service's ``shutdown()``; a terminal error surfaces as
+    ``error: ...`` and exit 2 (the root group's policy), a retryable one as exit 1.
+    """
+    settings = load_settings_as(settings_cls, **{k: v for k, v in overrides.items() if v})
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    service = build(settings)
+    try:
+        run_async(_run_until_signalled(service))
+    except LongboatError as e:
+        if not e.retryable:
+            raise
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_RETRYABLE)
+
+
+async def _run_until_signalled(service: Service) -> None:
+    loop = asyncio.get_running_loop()
+    # Installed before opening: a SIGTERM while connecting still ends in a clean exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, service.shutdown)
+    try:
+        async with service:
+            await service.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def _given(**options: object) -> dict[str, Any]:
+    """The options the user gave (``None``: not given, the setting's own value stays)."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 @click.group()
@@ -31,27 +84,13 @@ def run() -> None:
 )
 def agent_command(spec: str, instance: str | None, http_port: int | None) -> None:
     """Run the agent defined at MODULE:ATTR (a longboat.agents.Agent) as a consumer-group member."""
-    from longboat import load_settings_as
     from longboat.agents import AgentRunner, AgentSettings, load_agent
 
-    runtime: dict[str, object] = {}
-    if instance is not None:
-        runtime["instance"] = instance
-    if http_port is not None:
-        runtime["http_port"] = http_port
-    settings = load_settings_as(AgentSettings, **({"agent": runtime} if runtime else {}))
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    agent = load_agent(spec)
-
-    async def serve() -> None:
-        async with AgentRunner(agent, settings) as runner:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, runner.shutdown)
-            await runner.run()
-
-    run_async(serve())
+    serve(
+        AgentSettings,
+        lambda settings: AgentRunner(load_agent(spec), settings),
+        agent=_given(instance=instance, http_port=http_port),
+    )
 
 
 @run.command("registry")
@@ -62,22 +101,9 @@ def agent_command(spec: str, instance: str | None, http_port: int | None) -> Non
 )
 def registry_command(port: int | None) -> None:
     """Run the registry service (the only writer of lb.registry)."""
-    from longboat import load_settings_as
     from longboat.registry import RegistryService, RegistrySettings
 
-    overrides: dict[str, object] = {"registry": {"port": port}} if port is not None else {}
-    settings = load_settings_as(RegistrySettings, **overrides)
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
-
-    async def serve() -> None:
-        async with RegistryService(settings) as service:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, service.shutdown)
-            await service.run()
-
-    run_async(serve())
+    serve(RegistrySettings, RegistryService, registry=_given(port=port))
 
 
 @run.command("gateway")
@@ -88,22 +114,9 @@ def registry_command(port: int | None) -> None:
 )
 def gateway_command(port: int | None) -> None:
     """Run the policy gateway (OPA at LONGBOAT_OPA_URL as its sidecar)."""
-    from longboat import load_settings_as
     from longboat.gateway import GatewayService, GatewaySettings
 
-    overrides: dict[str, object] = {"gateway": {"port": port}} if port is not None else {}
-    settings = load_settings_as(GatewaySettings, **overrides)
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
-
-    async def serve() -> None:
-        async with GatewayService(settings) as service:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, service.shutdown)
-            await service.run()
-
-    run_async(serve())
+    serve(GatewaySettings, GatewayService, gateway=_given(port=port))
 
 
 @run.command("coordinator")
@@ -118,25 +131,10 @@ def gateway_command(port: int | None) -> None:
 @click.option("--instance", help="Static member id prefix (default: the host name).")
 def coordinator_command(definitions: str | None, port: int | None, instance: str | None) -> None:
     """Run the coordinator: workflows, handoffs, approvals, timers, Mission Control API."""
-    from longboat import load_settings_as
     from longboat.coordinator import CoordinatorService, CoordinatorSettings
 
-    options = {
-        k: v
-        for k, v in {"definitions": definitions, "port": port, "instance": instance}.items()
-        if v is not None
-    }
-    settings = load_settings_as(
-        CoordinatorSettings, **({"coordinator": options} if options else {})
+    serve(
+        CoordinatorSettings,
+        CoordinatorService,
+        coordinator=_given(definitions=definitions, port=port, instance=instance),
     )
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
-
-    async def serve() -> None:
-        async with CoordinatorService(settings) as service:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, service.shutdown)
-            await service.run()
-
-    run_async(serve())

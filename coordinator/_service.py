@@ -2,7 +2,9 @@
 
 API (``LONGBOAT_COORDINATOR__PORT``, default 8470): ``GET /v1/inbox`` (needs your input /
 errors / completed), ``GET /v1/workflows[?status=]``, ``GET /v1/workflows/{id}``,
-``GET /v1/workflows/{id}/history``, ``POST /v1/workflows/{id}/signals``, ``/livez``, ``/readyz``.
+``GET /v1/workflows/{id}/history``, ``POST /v1/workflows/{id}/signals``, and the lifecycle's
+``/livez``, ``/readyz`` (both agents hold partitions) and ``/metrics`` (both agents' metrics).
+Lifecycle: ``async with CoordinatorService(settings) as c: await c.run()`` (:class:`Service`).
 """
 
 from __future__ import annotations
@@ -11,13 +13,20 @@ import asyncio
 import socket
 from contextlib import AsyncExitStack
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from longboat import EnvelopeSerde, TopicNames, describe_errors, get_logger, serve_http
+from longboat import (
+    EnvelopeSerde,
+    HttpEndpoint,
+    Service,
+    TopicNames,
+    describe_errors,
+    get_logger,
+    merged_metrics,
+)
 from longboat.agents import AgentRunner, AgentRuntimeSettings, AgentSettings
 from longboat.coordinator._definitions import ApprovalStep, DefinitionSet
 from longboat.coordinator._engine import CoordinatorEngine, CoordinatorRecord
@@ -31,8 +40,8 @@ _log = get_logger("coordinator.service")
 _PAGE = Path(__file__).with_name("static") / "index.html"
 
 
-class CoordinatorService:
-    """The coordinator process."""
+class CoordinatorService(Service):
+    """The coordinator process: its two agents (embedded, no ports of their own) and timers."""
 
     def __init__(self, settings: CoordinatorSettings) -> None:
         """Load and validate the workflow definitions now (a bad one stops the start)."""
@@ -41,15 +50,22 @@ class CoordinatorService:
         self.definitions = DefinitionSet.from_dir(settings.coordinator.definitions)
         self.engine = CoordinatorEngine(settings.kafka, self.names, self.definitions)
         self.instance = settings.coordinator.instance or socket.gethostname()
-        self.port = settings.coordinator.port
-        self._stack = AsyncExitStack()
-        self._stopping = asyncio.Event()
-        self._runners: list[AgentRunner] = []
+        self._runners = [
+            AgentRunner(agent, self._agent_settings(role), http=False)
+            for agent, role in ((self.engine.router(), "router"), (self.engine.core(), "core"))
+        ]
+        service = settings.coordinator
+        super().__init__(
+            name="coordinator",
+            http=HttpEndpoint(
+                host=service.host, port=service.port, setting="LONGBOAT_COORDINATOR__PORT"
+            ),
+            metrics=merged_metrics(r.metrics_registry for r in self._runners),
+        )
 
     def _agent_settings(self, role: str) -> AgentSettings:
         runtime = AgentRuntimeSettings(
             instance=f"{self.instance}-{role}",
-            http_port=0,
             checkpoint_ms=self.settings.coordinator.checkpoint_ms,
             session_timeout_ms=10_000,
         )
@@ -57,84 +73,48 @@ class CoordinatorService:
             kafka=self.settings.kafka, topic_prefix=self.settings.topic_prefix, agent=runtime
         )
 
-    async def __aenter__(self) -> Self:
-        try:
-            self._producer = await self._stack.enter_async_context(Producer(self.settings.kafka))
-            for agent, role in ((self.engine.router(), "router"), (self.engine.core(), "core")):
-                self._runners.append(
-                    await self._stack.enter_async_context(
-                        AgentRunner(agent, self._agent_settings(role))
-                    )
-                )
-            service = self.settings.coordinator
-            self.port = await serve_http(self._stack, self._app(), service.host, service.port)
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        _log.info(
-            "coordinator_started",
-            port=self.port,
-            definitions=[f"{d.name}@{d.version}" for d in self.definitions.all()],
-        )
-        return self
+    async def _open(self, stack: AsyncExitStack) -> None:
+        self._producer = await stack.enter_async_context(Producer(self.settings.kafka))
+        for runner in self._runners:
+            await stack.enter_async_context(runner)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stack.aclose()
+    def _log_fields(self) -> dict[str, Any]:
+        return {"definitions": [f"{d.name}@{d.version}" for d in self.definitions.all()]}
 
-    def shutdown(self) -> None:
-        """Stop everything (idempotent; safe from a signal handler)."""
-        self._stopping.set()
+    def _on_shutdown(self) -> None:
         for runner in self._runners:
             runner.shutdown()
 
-    async def run(self) -> None:
+    async def _run(self, children: asyncio.TaskGroup, resources: AsyncExitStack) -> None:
         """Run both agents and the timers until :meth:`shutdown`."""
-        async with asyncio.TaskGroup() as group:
-            for runner in self._runners:
-                group.create_task(runner.run())
-            group.create_task(
-                self.engine.fire_timers(self._stopping, self.settings.coordinator.timer_interval_s)
-            )
-            await self._stopping.wait()
+        for runner in self._runners:
+            children.create_task(runner.run())
+        children.create_task(
+            self.engine.fire_timers(self._stopping, self.settings.coordinator.timer_interval_s)
+        )
+        await self._stopping.wait()
 
     def ready(self) -> bool:
         """Whether both agents hold partitions."""
         return all(r.ready() for r in self._runners) and not self._stopping.is_set()
 
+    async def _not_ready(self) -> str | None:
+        waiting = [r.agent.name for r in self._runners if not r.ready()]
+        return f"no partitions assigned to {', '.join(waiting)}" if waiting else None
+
     # -- Mission Control --------------------------------------------------------------------
-    def _app(self) -> web.Application:
-        app = web.Application()
-        app.add_routes(
-            [
-                web.get("/", self._page),
-                web.get("/livez", self._livez),
-                web.get("/readyz", self._readyz),
-                web.get("/v1/inbox", self._inbox),
-                web.get("/v1/workflows", self._list),
-                web.get("/v1/workflows/{id}", self._get),
-                web.get("/v1/workflows/{id}/history", self._history),
-                web.post("/v1/workflows/{id}/signals", self._signal),
-            ]
-        )
-        return app
+    def _routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/", self._page),
+            web.get("/v1/inbox", self._inbox),
+            web.get("/v1/workflows", self._list),
+            web.get("/v1/workflows/{id}", self._get),
+            web.get("/v1/workflows/{id}/history", self._history),
+            web.post("/v1/workflows/{id}/signals", self._signal),
+        ]
 
     async def _page(self, _: web.Request) -> web.Response:
         return web.Response(text=_PAGE.read_text(), content_type="text/html")
-
-    async def _livez(self, _: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
-
-    async def _readyz(self, _: web.Request) -> web.Response:
-        return (
-            web.Response(text="ready\n")
-            if self.ready()
-            else web.Response(status=503, text="not ready\n")
-        )
 
     def _summary(self, record: CoordinatorRecord) -> dict[str, Any]:
         state = record.state

@@ -14,6 +14,7 @@ import logging
 import tempfile
 import time
 import uuid
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from pydantic import JsonValue
@@ -105,11 +106,13 @@ async def main() -> None:
             )
             for agent in specialists
         ]
-        async with CoordinatorService(settings) as coordinator, asyncio.TaskGroup() as group:
-            group.create_task(coordinator.run())
+        # Every service has the same lifecycle: enter them all, run them all, shut them down.
+        async with AsyncExitStack() as stack, asyncio.TaskGroup() as group:
+            coordinator = await stack.enter_async_context(CoordinatorService(settings))
             for runner in runners:
-                await runner.__aenter__()
-                group.create_task(runner.run())
+                await stack.enter_async_context(runner)
+            for service in (coordinator, *runners):
+                group.create_task(service.run())
             print(
                 f"coordinator and {len(runners)} specialists running; Mission Control: http://127.0.0.1:{coordinator.port}/"
             )
@@ -154,11 +157,8 @@ async def main() -> None:
                     "both claims completed",
                     lambda: status("claim-1") == status("claim-2") == "completed",
                 )
-            for runner in runners:
-                runner.shutdown()
-            coordinator.shutdown()
-        for runner in runners:
-            await runner.__aexit__(None, None, None)
+            for service in (coordinator, *runners):
+                service.shutdown()
         for workflow_id in ("claim-1", "claim-2"):
             history = await read_history(settings, workflow_id)
             print(f"\nhistory of {workflow_id}:")

@@ -5,32 +5,66 @@ Every request carries the agent's registry token; the gateway builds the policy 
 ``lb.decisions`` and only then reads or writes memory or calls a tool. See docs/policies.md.
 """
 
-from longboat.gateway._bundle import GatewayPolicyStatus, PolicyBundle, bundle_key
+from longboat.gateway._bundle import (
+    POLICY_RECORDS,
+    GatewayPolicyStatus,
+    PolicyBundle,
+    PolicyRecord,
+    bundle_key,
+)
 from longboat.gateway._client import GatewayClient, PolicyDenied
-from longboat.gateway._decision import DecisionRecord, PolicyDecision, PolicyInput
-from longboat.gateway._memory import MemoryAudit, MemoryItem
+from longboat.gateway._decision import (
+    DECISION_RECORDS,
+    DecisionRecord,
+    PolicyDecision,
+    PolicyInput,
+)
+from longboat.gateway._memory import MEMORY_AUDITS, MEMORY_ITEMS, MemoryAudit, MemoryItem
 from longboat.gateway._opa import PolicyEngine, PolicyRejected
 from longboat.gateway._pii import classify
+from longboat.gateway._protocol import (
+    ErrorBody,
+    MemoryDeleted,
+    MemorySearch,
+    MemorySearchResult,
+    MemoryWrite,
+    ToolInvocation,
+    ToolResult,
+)
 from longboat.gateway._service import GatewayService
 from longboat.gateway._settings import GatewayServiceSettings, GatewaySettings
-from longboat.gateway._tools import ToolRegistry
+from longboat.gateway._tools import LEDGER_ENTRIES, LedgerEntry, ToolRegistry
 
 __all__ = [
+    "DECISION_RECORDS",
+    "LEDGER_ENTRIES",
+    "MEMORY_AUDITS",
+    "MEMORY_ITEMS",
+    "POLICY_RECORDS",
     "DecisionRecord",
+    "ErrorBody",
     "GatewayClient",
     "GatewayPolicyStatus",
     "GatewayService",
     "GatewayServiceSettings",
     "GatewaySettings",
+    "LedgerEntry",
     "MemoryAudit",
+    "MemoryDeleted",
     "MemoryItem",
+    "MemorySearch",
+    "MemorySearchResult",
+    "MemoryWrite",
     "PolicyBundle",
     "PolicyDecision",
     "PolicyDenied",
     "PolicyEngine",
     "PolicyInput",
+    "PolicyRecord",
     "PolicyRejected",
+    "ToolInvocation",
     "ToolRegistry",
+    "ToolResult",
     "bundle_key",
     "classify",
 ]

@@ -12,14 +12,21 @@ import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
-from longboat import utc_now
+from longboat import RecordCodec, utc_now
 from longboat.errors import ConfigError
 
-__all__ = ["GatewayPolicyStatus", "PolicyBundle", "bundle_key", "status_key"]
+__all__ = [
+    "POLICY_RECORDS",
+    "GatewayPolicyStatus",
+    "PolicyBundle",
+    "PolicyRecord",
+    "bundle_key",
+    "status_key",
+]
 
 
 def bundle_key(name: str) -> bytes:
@@ -95,3 +102,12 @@ class GatewayPolicyStatus(BaseModel):
     loaded_at: datetime
     ok: bool
     error: str | None = None
+
+
+PolicyRecord = PolicyBundle | GatewayPolicyStatus
+"""A value of ``lb.policies``: a bundle (key ``bundle/<name>``) or a gateway's status."""
+
+POLICY_RECORDS: RecordCodec[PolicyRecord] = RecordCodec(
+    TypeAdapter(Annotated[PolicyRecord, Field(discriminator="kind")]), name="PolicyRecord"
+)
+"""The serde of ``lb.policies`` values, for the CLI that publishes and every gateway."""

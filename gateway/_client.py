@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-from urllib.parse import quote
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
-from pydantic import JsonValue
+from pydantic import BaseModel, JsonValue, ValidationError
 
-from longboat import JsonHttpClient
-from longboat.errors import RetryableError, TerminalError
+from longboat import ErrorBody, JsonHttpClient, describe_errors
+from longboat.errors import RetryableError, TerminalError, UsageError
+from longboat.gateway._memory import MemoryItem
+from longboat.gateway._protocol import (
+    MemoryDeleted,
+    MemorySearch,
+    MemorySearchResult,
+    MemoryWrite,
+    ToolInvocation,
+    ToolResult,
+)
 
 __all__ = ["GatewayClient", "GatewayRefused", "GatewayUnavailable", "PolicyDenied"]
+
+A = TypeVar("A", bound=BaseModel)
 
 
 class GatewayUnavailable(RetryableError):
@@ -39,7 +50,11 @@ class PolicyDenied(TerminalError):
 
 
 class GatewayClient(JsonHttpClient):
-    """``async with GatewayClient(url, token=issuer.issue) as gw: await gw.memory_get(...)``."""
+    """``async with GatewayClient(url, token=issuer.issue) as gw: await gw.memory_get(...)``.
+
+    Requests and answers are the models of the gateway's HTTP contract (``_protocol.py``), the
+    same ones the service parses and answers with.
+    """
 
     unavailable = GatewayUnavailable
     service = "gateway"
@@ -50,23 +65,31 @@ class GatewayClient(JsonHttpClient):
         self._token = token
 
     async def _call(
-        self,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None = None,
-        *,
-        missing_ok: bool = False,
-    ) -> Any:
-        status, payload = await self.request(method, path, body=body, bearer=self._token())
-        if status == 403 and isinstance(payload, dict) and payload.get("error") == "policy_denied":
-            raise PolicyDenied(list(payload.get("reasons", [])), str(payload.get("decision_id")))
-        if status == 404 and missing_ok:
-            return None
-        if status == 429:
-            raise GatewayUnavailable(f"gateway answered {status}: {payload}")
+        self, method: str, path: str, answer: type[A], body: BaseModel | None = None
+    ) -> A | None:
+        """The answer as ``answer``; None for a 404 ``not_found``; errors raised as ours."""
+        sent = None if body is None else body.model_dump(mode="json")
+        status, payload = await self.request(method, path, body=sent, bearer=self._token())
         if status >= 400:
-            raise GatewayRefused(f"gateway refused ({status}): {payload}")
-        return payload
+            error = ErrorBody.of_answer(status, payload)
+            if status == 404 and error.error == "not_found":
+                return None
+            raise _refusal(status, error)
+        try:
+            return answer.model_validate(payload)
+        except ValidationError as e:
+            raise GatewayUnavailable(
+                f"gateway answered {status} with something that is not a {answer.__name__}: "
+                f"{describe_errors(e)}"
+            ) from e
+
+    async def _required(
+        self, method: str, path: str, answer: type[A], body: BaseModel | None = None
+    ) -> A:
+        result = await self._call(method, path, answer, body)
+        if result is None:
+            raise GatewayRefused(f"gateway answered 404 not_found for {method} {path}")
+        return result
 
     @staticmethod
     def _path(*parts: str) -> str:
@@ -74,46 +97,64 @@ class GatewayClient(JsonHttpClient):
 
     async def memory_get(self, bank: str, key: str) -> JsonValue:
         """The remembered value, or None."""
-        item = await self._call("GET", "/v1/memory/" + self._path(bank, key), missing_ok=True)
-        return None if item is None else item["value"]
+        item = await self._call("GET", "/v1/memory/" + self._path(bank, key), MemoryItem)
+        return None if item is None else item.value
 
     async def memory_put(self, bank: str, key: str, value: JsonValue, **context: str | None) -> int:
-        """Remember ``value``; returns the new revision."""
-        item = await self._call(
-            "PUT", "/v1/memory/" + self._path(bank, key), {"value": value, **context}
-        )
-        return int(item["revision"])
+        """Remember ``value``; returns the new revision.
+
+        ``context``: ``workflow_id``, ``run_id``, ``source_event`` (provenance).
+        """
+        body = _request(MemoryWrite, {"value": value, **context}, "memory_put")
+        path = "/v1/memory/" + self._path(bank, key)
+        return (await self._required("PUT", path, MemoryItem, body)).revision
 
     async def memory_delete(self, bank: str, key: str) -> bool:
         """Forget ``bank/key``."""
-        return bool((await self._call("DELETE", "/v1/memory/" + self._path(bank, key)))["deleted"])
+        path = "/v1/memory/" + self._path(bank, key)
+        return (await self._required("DELETE", path, MemoryDeleted)).deleted
 
     async def memory_search(self, bank: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Items of ``bank`` matching ``query``."""
-        payload = await self._call(
-            "GET", "/v1/memory/" + self._path(bank) + f"?q={quote(query)}&limit={limit}"
-        )
-        return list(payload["items"])
+        """Items of ``bank`` matching ``query`` (as JSON: a step's result is journalled)."""
+        search = _request(MemorySearch, {"q": query, "limit": limit}, "memory_search")
+        path = "/v1/memory/" + self._path(bank) + "?" + urlencode(search.model_dump())
+        found = await self._required("GET", path, MemorySearchResult)
+        return [item.model_dump(mode="json") for item in found.items]
 
     async def profile_get(self, key: str) -> JsonValue:
         """A value of the caller's own profile, or None."""
-        item = await self._call("GET", "/v1/profiles/" + self._path(key), missing_ok=True)
-        return None if item is None else item["value"]
+        item = await self._call("GET", "/v1/profiles/" + self._path(key), MemoryItem)
+        return None if item is None else item.value
 
     async def profile_put(self, key: str, value: JsonValue) -> int:
         """Set a value of the caller's own profile."""
-        return int(
-            (await self._call("PUT", "/v1/profiles/" + self._path(key), {"value": value}))[
-                "revision"
-            ]
-        )
+        path = "/v1/profiles/" + self._path(key)
+        return (await self._required("PUT", path, MemoryItem, MemoryWrite(value=value))).revision
 
     async def invoke(
         self, tool: str, arguments: JsonValue, *, idempotency_key: str, **context: str | None
     ) -> dict[str, Any]:
-        """Call ``tool`` through the gateway; ``{"result", "executed", "decision_id"}``."""
-        body = {"arguments": arguments, "idempotency_key": idempotency_key, **context}
-        payload: dict[str, Any] = await self._call(
-            "POST", f"/v1/tools/{self._path(tool)}/invoke", body
-        )
-        return payload
+        """Call ``tool`` through the gateway; ``{"result", "executed", "decision_id"}``.
+
+        ``context``: ``workflow_id``, ``run_id``.
+        """
+        fields = {"arguments": arguments, "idempotency_key": idempotency_key, **context}
+        body = _request(ToolInvocation, fields, f"invoke({tool!r})")
+        path = f"/v1/tools/{self._path(tool)}/invoke"
+        return (await self._required("POST", path, ToolResult, body)).model_dump(mode="json")
+
+
+def _request(model: type[A], fields: Mapping[str, object], what: str) -> A:
+    """A request body from the caller's arguments; a bad one is the caller's mistake."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as e:
+        raise UsageError(f"{what}: {describe_errors(e)}") from e
+
+
+def _refusal(status: int, error: ErrorBody) -> TerminalError | RetryableError:
+    if status == 403 and error.error == "policy_denied":
+        return PolicyDenied(error.reasons or [], str(error.decision_id))
+    if status == 429 or error.retryable:
+        return GatewayUnavailable(f"gateway answered {status} {error.error}: {error.message}")
+    return GatewayRefused(f"gateway refused ({status} {error.error}): {error.message}")

@@ -7,10 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from longboat import RecordCodec
+
 __all__ = [
+    "DECISION_RECORDS",
     "Action",
     "AgentFacts",
     "DecisionRecord",
+    "PiiFindingFact",
     "PolicyContext",
     "PolicyDecision",
     "PolicyInput",
@@ -51,12 +55,26 @@ class Resource(_Frozen):
     key: str | None = None
 
 
+class PiiFindingFact(_Frozen):
+    """One PII kind found in one place of a write (``key``, ``value`` or ``metadata``)."""
+
+    kind: str
+    location: Literal["key", "value", "metadata"]
+
+
 class PolicyContext(_Frozen):
-    """Why: the workflow and run, and the PII kinds found in what is written."""
+    """Why: the workflow and run, and what the PII classifier found in what is written.
+
+    ``pii`` lists the kinds; ``pii_findings`` says where each was found; ``pii_signals`` names
+    the obfuscations normalisation undid (``format_characters``, ``compatibility_forms``,
+    ``mixed_scripts``), so policies can be stricter than the kinds alone allow.
+    """
 
     workflow_id: str | None = None
     run_id: str | None = None
     pii: list[str] = Field(default_factory=list)
+    pii_findings: list[PiiFindingFact] = Field(default_factory=list)
+    pii_signals: list[str] = Field(default_factory=list)
 
 
 class PolicyInput(_Frozen):
@@ -87,3 +105,7 @@ class DecisionRecord(_Frozen):
     decision: PolicyDecision
     duration_ms: float
     source: Literal["opa", "fail_closed"]
+
+
+DECISION_RECORDS: RecordCodec[DecisionRecord] = RecordCodec(DecisionRecord)
+"""The serde of ``lb.decisions`` values (key: the calling agent's id)."""

@@ -13,11 +13,15 @@ import time
 from types import TracebackType
 from typing import Self
 
-from pydantic import ValidationError
-
 from longboat import KafkaSettings, get_logger, utc_now
 from longboat.errors import LongboatError
-from longboat.gateway._bundle import GatewayPolicyStatus, PolicyBundle, bundle_key, status_key
+from longboat.gateway._bundle import (
+    POLICY_RECORDS,
+    GatewayPolicyStatus,
+    PolicyBundle,
+    bundle_key,
+    status_key,
+)
 from longboat.gateway._opa import PolicyEngine
 from longboat.kafka import Consumer, Producer, TopicPartition
 
@@ -86,15 +90,12 @@ class PolicyDistributor:
                 await self._ensure_loaded(self.active)
             latest: PolicyBundle | None = None
             for record in await self._consumer.poll(timeout_ms=100):
-                if record.key == wanted and record.value is not None:
-                    try:
-                        latest = PolicyBundle.model_validate_json(record.value)
-                    except ValidationError as e:
-                        _log.error(
-                            "policy_bundle_invalid",
-                            offset=record.offset,
-                            error_type=type(e).__name__,
-                        )
+                # Junk (even under our key) is skipped and logged by the codec: the active
+                # bundle stays, as it does for a bundle OPA refuses.
+                if record.key == wanted and isinstance(
+                    value := POLICY_RECORDS.decode(record), PolicyBundle
+                ):
+                    latest = value
             if latest is not None and (self.active is None or latest.digest != self.active.digest):
                 await self.apply(latest)
 
@@ -155,5 +156,5 @@ class PolicyDistributor:
         )
         with contextlib.suppress(LongboatError):  # status is informational: never fail on it
             await self._producer.send(
-                self._topic, self.status.model_dump_json().encode(), key=status_key(self._instance)
+                self._topic, POLICY_RECORDS.encode(self.status), key=status_key(self._instance)
             )

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from longboat.gateway._decision import AgentFacts
+from longboat.gateway._decision import AgentFacts, Resource
+from longboat.gateway._protocol import error_answer
 from longboat.registry import IdentityRefused, RegistryView, TokenVerifier, VerifiedIdentity
 
-__all__ = ["Guard", "RateLimiter"]
+__all__ = ["Guard", "RateLimiter", "declares"]
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class RateLimiter:
@@ -46,22 +51,15 @@ class Guard:
         """The caller and its registry facts, or the 401/429 response to send."""
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
-            return web.json_response(
-                {"error": "unauthenticated", "message": "send Authorization: Bearer <agent token>"},
-                status=401,
-            )
+            return error_answer(401, "unauthenticated", "send Authorization: Bearer <agent token>")
         try:
             identity = self._verifier.verify(header.removeprefix("Bearer "))
         except IdentityRefused as e:
-            return web.json_response(
-                {"error": f"identity_{e.reason}", "message": str(e)}, status=401
-            )
+            return error_answer(401, f"identity_{e.reason}", str(e))
         if not self._limiter.allow(identity.agent_id):
-            return web.json_response(
-                {"error": "rate_limited", "message": "slow down"},
-                status=429,
-                headers={"Retry-After": "1"},
-            )
+            limited = error_answer(429, "rate_limited", "slow down")
+            limited.headers["Retry-After"] = "1"
+            return limited
         record = self._view.get(identity.agent_id)
         assert record is not None  # the verifier just found it
         entry = record.versions[identity.version]
@@ -74,3 +72,10 @@ class Guard:
             owner=record.owner,
         )
         return identity, facts
+
+
+def declares(facts: AgentFacts, resource: Resource) -> bool:
+    """Whether the caller's registry capabilities name ``resource`` (its own profile counts)."""
+    if resource.kind == "profile":
+        return resource.name == facts.id
+    return {"kind": resource.kind, "name": resource.name} in facts.capabilities

@@ -14,14 +14,39 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue
 
-from longboat import KafkaSettings, TopicNames, get_logger, utc_now
-from longboat.kafka import ConsumedRecord, TopicFollower, TransactionalProducer
+from longboat import KafkaSettings, RecordCodec, TopicNames, utc_now
+from longboat.errors import UsageError
+from longboat.kafka import Decoded, TopicFollower, TransactionalProducer
 
-__all__ = ["MemoryAudit", "MemoryItem", "MemoryStore", "Provenance", "profile_bank"]
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "MAX_VALUE_BYTES",
+    "MEMORY_AUDITS",
+    "MEMORY_ITEMS",
+    "MemoryAudit",
+    "MemoryItem",
+    "MemoryStore",
+    "MemoryTooLarge",
+    "Provenance",
+    "profile_bank",
+]
 
-_log = get_logger("gateway.memory")
+MAX_VALUE_BYTES = 256 * 1024
+"""Largest write body the gateway reads (value and provenance, as JSON)."""
+MAX_RECORD_BYTES = 900 * 1024
+"""Largest ``lb.memory`` or ``lb.memory.audit`` value written: under Kafka's default 1 MiB
+``max.request.size``, with room for headers. An audit record holds old and new value, so it
+is checked on its own, before the transaction starts."""
+
+
+class MemoryTooLarge(UsageError):
+    """A memory record would exceed :data:`MAX_RECORD_BYTES` (the caller gets a 413)."""
+
+    code = "memory_too_large"
+
+
 _WORD = re.compile(r"[\w@.+-]+")
 
 
@@ -73,6 +98,12 @@ class MemoryAudit(BaseModel):
     pii: list[str] = []
 
 
+MEMORY_ITEMS: RecordCodec[MemoryItem] = RecordCodec(MemoryItem)
+"""The serde of ``lb.memory`` values (key ``bank/key``; a tombstone forgets the key)."""
+MEMORY_AUDITS: RecordCodec[MemoryAudit] = RecordCodec(MemoryAudit)
+"""The serde of ``lb.memory.audit`` values (key ``bank/key``)."""
+
+
 class MemoryStore:
     """Materialises ``lb.memory`` and writes changes with their audit records."""
 
@@ -84,7 +115,7 @@ class MemoryStore:
         self._producer = TransactionalProducer(
             kafka, transactional_id=f"{names.prefix}gateway.memory.{writer_id}"
         )
-        self._follower = TopicFollower(kafka, names.memory, self._apply)
+        self._follower = TopicFollower(kafka, names.memory, MEMORY_ITEMS, self._apply)
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
@@ -105,15 +136,11 @@ class MemoryStore:
         await self._follower.__aexit__(exc_type, exc, tb)
         await self._producer.stop()
 
-    def _apply(self, record: ConsumedRecord) -> None:
-        bank, _, key = (record.key or b"").decode(errors="replace").partition("/")
-        if record.value is None:
+    def _apply(self, record: Decoded[MemoryItem]) -> None:
+        bank, _, key = record.key.partition("/")
+        item = record.value
+        if item is None:
             self._items.pop((bank, key), None)
-            return
-        try:
-            item = MemoryItem.model_validate_json(record.value)
-        except ValidationError:
-            _log.error("memory_record_invalid", offset=record.offset)
             return
         current = self._items.get((bank, key))
         if current is None or item.revision >= current.revision:
@@ -163,7 +190,7 @@ class MemoryStore:
                 provenance=provenance,
                 pii=pii,
             )
-            await self._commit(bank, key, item.model_dump_json().encode(), audit)
+            await self._commit(bank, key, MEMORY_ITEMS.encode(item), audit)
             self._items[(bank, key)] = item
             return item
 
@@ -188,8 +215,16 @@ class MemoryStore:
 
     async def _commit(self, bank: str, key: str, value: bytes | None, audit: MemoryAudit) -> None:
         record_key = f"{bank}/{key}".encode()
+        audit_value = MEMORY_AUDITS.encode(audit)
+        # Checked before the transaction: a record the broker refuses would abort it with a
+        # 500 the agent retries forever; a 413 tells it the write can never succeed.
+        largest = max(len(value or b""), len(audit_value)) + len(record_key)
+        if largest > MAX_RECORD_BYTES:
+            raise MemoryTooLarge(
+                f"writing {bank}/{key} needs a {largest}-byte record (the audit record holds the "
+                f"old and the new value); the limit is {MAX_RECORD_BYTES} bytes: store smaller "
+                "values, or delete the key before writing a large value again"
+            )
         async with self._producer.transaction():
             await self._producer.send(self._names.memory, value, key=record_key)
-            await self._producer.send(
-                self._names.memory_audit, audit.model_dump_json().encode(), key=record_key
-            )
+            await self._producer.send(self._names.memory_audit, audit_value, key=record_key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 __all__ = ["GatewayMetrics"]
 
@@ -40,7 +40,3 @@ class GatewayMetrics:
     def tool_called(self, tool: str, executed: bool) -> None:
         """Count one tool call (executed, or answered from the ledger)."""
         self._tools.labels(tool, str(executed).lower()).inc()
-
-    def render(self) -> bytes:
-        """The Prometheus exposition."""
-        return bytes(generate_latest(self.registry))

@@ -80,12 +80,7 @@ class PolicyEngine:
             return PolicyDecision(
                 allow=False, reasons=["no policy decision defined: denied"]
             ), "fail_closed"
-        try:
-            return PolicyDecision.model_validate(result), "opa"
-        except ValidationError:
-            return PolicyDecision(
-                allow=False, reasons=["policy decision malformed: denied"]
-            ), "fail_closed"
+        return _strict(result)
 
     async def healthy(self) -> bool:
         """Whether OPA answers ``/health``."""
@@ -138,6 +133,21 @@ class PolicyEngine:
         status, body = await self._call("PUT", f"/v1/data/{path}", json=value)
         if status not in (200, 204):
             raise PolicyRejected(f"OPA refused data at {path}: {body}")
+
+
+def _strict(result: object) -> tuple[PolicyDecision, DecisionSource]:
+    """OPA's answer if it is a well-formed decision; anything else is a deny.
+
+    Strict validation: ``"true"``, ``1`` or ``"yes"`` are not ``true``. A policy that answers
+    them has a bug, and a bug in an authorisation policy must close the door, not open it.
+    """
+    try:
+        decision = PolicyDecision.model_validate(result, strict=True)
+    except ValidationError:
+        return PolicyDecision(
+            allow=False, reasons=["policy decision malformed: denied"]
+        ), "fail_closed"
+    return decision, "opa"
 
 
 def _describe(error: dict[str, Any], module_id: str) -> str:

@@ -1,5 +1,6 @@
 """The policy gateway: identity, an OPA decision and a decision log for every memory and tool
-access. Lifecycle: ``async with GatewayService(settings) as gateway: await gateway.run()``."""
+access. Lifecycle (:class:`longboat.Service`): ``async with GatewayService(settings) as gateway:
+await gateway.run()``; ``/readyz`` is 200 once a policy is loaded and OPA answers."""
 
 from __future__ import annotations
 
@@ -9,29 +10,46 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
-from longboat import TopicNames, describe_errors, get_logger, serve_http, utc_now
+from longboat import HttpEndpoint, Service, TopicNames, get_logger, utc_now
 from longboat.errors import LongboatError
 from longboat.gateway._decision import (
+    DECISION_RECORDS,
     Action,
     AgentFacts,
     DecisionRecord,
+    PiiFindingFact,
     PolicyContext,
     PolicyDecision,
     PolicyInput,
     Resource,
 )
 from longboat.gateway._distribution import PolicyDistributor
-from longboat.gateway._guard import Guard, RateLimiter
-from longboat.gateway._memory import MemoryItem, MemoryStore, Provenance, profile_bank
+from longboat.gateway._guard import Guard, RateLimiter, declares
+from longboat.gateway._memory import (
+    MAX_VALUE_BYTES,
+    MemoryStore,
+    MemoryTooLarge,
+    Provenance,
+    profile_bank,
+)
 from longboat.gateway._metrics import GatewayMetrics
 from longboat.gateway._opa import PolicyEngine
-from longboat.gateway._pii import classify
+from longboat.gateway._pii import PiiReport, classify_write
+from longboat.gateway._protocol import (
+    MemoryDeleted,
+    MemorySearch,
+    MemorySearchResult,
+    MemoryWrite,
+    ToolInvocation,
+    ToolResult,
+    answer,
+    error_answer,
+    read_body,
+)
 from longboat.gateway._settings import GatewaySettings
 from longboat.gateway._tools import ToolFailed, ToolLedger, ToolRegistry, ToolUnavailable
 from longboat.kafka import Producer
@@ -40,28 +58,6 @@ from longboat.registry import RegistryView, VerifiedIdentity
 __all__ = ["GatewayService"]
 
 _log = get_logger("gateway.service")
-
-
-class WriteBody(BaseModel):
-    """``PUT`` body of a memory or profile write."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    value: JsonValue
-    workflow_id: str | None = None
-    run_id: str | None = None
-    source_event: str | None = None
-
-
-class InvokeBody(BaseModel):
-    """``POST /v1/tools/{name}/invoke`` body."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    arguments: JsonValue = None
-    idempotency_key: str
-    workflow_id: str | None = None
-    run_id: str | None = None
 
 
 Guarded = Callable[[web.Request, VerifiedIdentity, AgentFacts], Awaitable[web.Response]]
@@ -76,39 +72,56 @@ _ACTIONS: dict[tuple[str, str], Action] = {
 }
 
 
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status)
+_MAX_QUERY_CHARS = 200
+# Classification runs in worker threads; this many at once, so hostile writes queue behind
+# each other instead of taking every thread (and the GIL) from the event loop.
+_CLASSIFIERS = 2
 
 
-def _item(item: MemoryItem) -> dict[str, Any]:
-    return item.model_dump(mode="json")
+def _loggable(policy_input: PolicyInput) -> PolicyInput:
+    """The input as the decision log keeps it: a key holding personal data is redacted.
+
+    Keys come from the URL (bounded by the HTTP header limit), so classifying one is cheap.
+    """
+    key = policy_input.resource.key
+    if not key or not classify_write(None, key=key).kinds:
+        return policy_input
+    resource = policy_input.resource.model_copy(update={"key": "[redacted: personal data]"})
+    return policy_input.model_copy(update={"resource": resource})
 
 
-class GatewayService:
+def _pii_context(body: MemoryWrite, report: PiiReport) -> PolicyContext:
+    findings = [PiiFindingFact(kind=f.kind, location=f.location) for f in report.findings]
+    return PolicyContext(
+        workflow_id=body.workflow_id,
+        run_id=body.run_id,
+        pii=report.kinds,
+        pii_findings=findings,
+        pii_signals=report.signals,
+    )
+
+
+class GatewayService(Service):
     """Serves ``/v1/memory``, ``/v1/profiles``, ``/v1/tools`` and health endpoints."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Validate settings now (the tools file is read here)."""
+        gw = settings.gateway
+        self.metrics = GatewayMetrics()
+        super().__init__(
+            name="gateway",
+            http=HttpEndpoint(host=gw.host, port=gw.port, setting="LONGBOAT_GATEWAY__PORT"),
+            metrics=self.metrics.registry,
+        )
         self.settings = settings
         self.names = TopicNames(settings.topic_prefix)
-        self.instance = settings.gateway.instance or socket.gethostname()
-        self.tools = ToolRegistry.from_file(settings.gateway.tools_file)
-        self.metrics = GatewayMetrics()
-        self.port = settings.gateway.port
-        self._stack = AsyncExitStack()
-        self._stopping = asyncio.Event()
+        self.instance = gw.instance or socket.gethostname()
+        self.tools = ToolRegistry.from_file(gw.tools_file)
+        self._classifying = asyncio.Semaphore(_CLASSIFIERS)
 
-    async def __aenter__(self) -> Self:
-        try:
-            await self._open()
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        return self
-
-    async def _open(self) -> None:
+    async def _open(self, stack: AsyncExitStack) -> None:
         kafka, gw = self.settings.kafka, self.settings.gateway
-        enter = self._stack.enter_async_context
+        enter = stack.enter_async_context
         self.engine = await enter(PolicyEngine(self.settings.opa_url, timeout_ms=gw.opa_timeout_ms))
         view = await enter(RegistryView(kafka, self.names.registry))
         self.guard = Guard(view, RateLimiter(gw.rate_limit_per_minute))
@@ -119,36 +132,19 @@ class GatewayService:
         self.policies = await enter(
             PolicyDistributor(kafka, self.names.policies, self.engine, instance=self.instance)
         )
-        self.port = await serve_http(self._stack, self._app(), gw.host, gw.port)
-        _log.info(
-            "gateway_started",
-            port=self.port,
-            instance=self.instance,
-            tools=sorted(self.tools.specs),
-        )
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stack.aclose()
+    def _log_fields(self) -> dict[str, Any]:
+        return {"instance": self.instance, "tools": sorted(self.tools.specs)}
 
-    def shutdown(self) -> None:
-        """Stop serving (idempotent)."""
-        self._stopping.set()
+    async def _not_ready(self) -> str | None:
+        if self.policies.active is None:
+            return "no policy loaded"
+        if not await self.engine.healthy():
+            return "OPA unreachable"
+        return None
 
-    async def run(self) -> None:
-        """Serve until :meth:`shutdown`."""
-        await self._stopping.wait()
-
-    def _app(self) -> web.Application:
-        app = web.Application()
-        routes = [
-            web.get("/livez", self._livez),
-            web.get("/readyz", self._readyz),
-            web.get("/metrics", self._metrics),
+    def _routes(self) -> list[web.RouteDef]:
+        return [
             web.get("/v1/policy", self._policy),
             web.get("/v1/memory/{bank}", self._guarded(self._search)),
             web.get("/v1/memory/{bank}/{key}", self._guarded(self._get)),
@@ -159,25 +155,12 @@ class GatewayService:
             web.delete("/v1/profiles/{key}", self._guarded(self._delete)),
             web.post("/v1/tools/{name}/invoke", self._guarded(self._invoke)),
         ]
-        app.add_routes(routes)
-        return app
-
-    async def _livez(self, _: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
-
-    async def _readyz(self, _: web.Request) -> web.Response:
-        if self.policies.active is None:
-            return web.Response(status=503, text="no policy loaded\n")
-        if not await self.engine.healthy():
-            return web.Response(status=503, text="OPA unreachable\n")
-        return web.Response(text="ready\n")
-
-    async def _metrics(self, _: web.Request) -> web.Response:
-        return web.Response(body=self.metrics.render(), content_type="text/plain")
 
     async def _policy(self, _: web.Request) -> web.Response:
         status = self.policies.status
-        return _json(status.model_dump(mode="json") if status else {"digest": None})
+        if status is None:
+            return error_answer(404, "not_found", "no policy bundle loaded yet")
+        return answer(status)
 
     # -- the decision ---------------------------------------------------------------------
     async def _decide(
@@ -195,7 +178,7 @@ class GatewayService:
                 time=utc_now(),
                 gateway=self.instance,
                 policy_digest=self.policies.active.digest if self.policies.active else None,
-                input=policy_input,
+                input=_loggable(policy_input),
                 decision=decision,
                 duration_ms=round(duration * 1000, 3),
                 source=source,
@@ -203,7 +186,7 @@ class GatewayService:
             try:
                 # Queued, not awaited: the log must not add a broker round trip to every request.
                 await self._decisions.enqueue(
-                    self.names.decisions, record.model_dump_json().encode(), key=facts.id.encode()
+                    self.names.decisions, DECISION_RECORDS.encode(record), key=facts.id.encode()
                 )
             except LongboatError as e:
                 _log.error("decision_log_failed", error_type=type(e).__name__)
@@ -216,8 +199,13 @@ class GatewayService:
         decision, decision_id = await self._decide(facts, action, resource, context)
         if decision.allow:
             return decision_id
-        body = {"error": "policy_denied", "reasons": decision.reasons, "decision_id": decision_id}
-        return _json(body, 403)
+        return error_answer(
+            403,
+            "policy_denied",
+            "; ".join(decision.reasons),
+            reasons=decision.reasons,
+            decision_id=decision_id,
+        )
 
     def _guarded(self, handler: Guarded) -> Callable[[web.Request], Awaitable[web.Response]]:
         """A route that first authenticates the caller (401/429 before any decision)."""
@@ -252,8 +240,8 @@ class GatewayService:
         item = self.memory.get(bank, request.match_info["key"])
         if item is None:
             message = f"{resource.name}/{resource.key} is not remembered"
-            return _json({"error": "not_found", "message": message}, 404)
-        return _json(_item(item))
+            return error_answer(404, "not_found", message)
+        return answer(item)
 
     async def _search(
         self, request: web.Request, _: VerifiedIdentity, facts: AgentFacts
@@ -263,21 +251,27 @@ class GatewayService:
         allowed = await self._allowed(facts, "memory.search", resource, PolicyContext())
         if isinstance(allowed, web.Response):
             return allowed
-        limit = min(int(request.query.get("limit", "10")), 100)
-        items = self.memory.search(bank, request.query.get("q", ""), limit=limit)
-        return _json({"items": [_item(i) for i in items]})
+        query = MemorySearch.of_request(request)
+        if isinstance(query, web.Response):
+            return query
+        # Bounded work per request: the query is cut, the answer capped.
+        items = self.memory.search(bank, query.q[:_MAX_QUERY_CHARS], limit=min(query.limit, 100))
+        return answer(MemorySearchResult(items=items))
 
     async def _put(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
-        try:
-            body = WriteBody.model_validate_json(await request.read())
-        except ValidationError as e:
-            return _json({"error": "invalid_request", "message": describe_errors(e)}, 400)
+        body = await read_body(request, MemoryWrite, limit=MAX_VALUE_BYTES)
+        if isinstance(body, web.Response):
+            return body
         bank, resource, action = self._target(request, identity, "write")
-        pii = classify(body.value)  # before the policy sees the write
-        context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id, pii=pii)
-        allowed = await self._allowed(facts, action, resource, context)
+        if not declares(facts, resource):
+            # No capability: ask the policy before spending any classification on the body.
+            refused = await self._allowed(facts, action, resource, PolicyContext())
+            if isinstance(refused, web.Response):
+                return refused
+        report = await self._classify(body, resource.key)  # before the policy sees the write
+        allowed = await self._allowed(facts, action, resource, _pii_context(body, report))
         if isinstance(allowed, web.Response):
             return allowed
         provenance = Provenance(
@@ -288,8 +282,18 @@ class GatewayService:
             source_event=body.source_event,
             decision_id=allowed,
         )
-        item = await self.memory.put(bank, request.match_info["key"], body.value, provenance, pii)
-        return _json(_item(item))
+        key = request.match_info["key"]
+        try:
+            item = await self.memory.put(bank, key, body.value, provenance, report.kinds)
+        except MemoryTooLarge as e:
+            return error_answer(413, e.code, str(e))
+        return answer(item)
+
+    async def _classify(self, body: MemoryWrite, key: str | None) -> PiiReport:
+        """Classify off the event loop: other agents' requests are served meanwhile."""
+        metadata = (body.workflow_id, body.run_id, body.source_event)
+        async with self._classifying:
+            return await asyncio.to_thread(classify_write, body.value, key=key, metadata=metadata)
 
     async def _delete(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
@@ -302,17 +306,16 @@ class GatewayService:
             agent=identity.agent_id, version=identity.version, decision_id=allowed
         )
         deleted = await self.memory.delete(bank, request.match_info["key"], provenance)
-        return _json({"deleted": deleted})
+        return answer(MemoryDeleted(deleted=deleted))
 
     # -- tools ----------------------------------------------------------------------------
     async def _invoke(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
         name = request.match_info["name"]
-        try:
-            body = InvokeBody.model_validate_json(await request.read())
-        except ValidationError as e:
-            return _json({"error": "invalid_request", "message": describe_errors(e)}, 400)
+        body = await read_body(request, ToolInvocation, limit=MAX_VALUE_BYTES)
+        if isinstance(body, web.Response):
+            return body
         context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id)
         allowed = await self._allowed(
             facts, "tool.invoke", Resource(kind="tool", name=name), context
@@ -320,9 +323,7 @@ class GatewayService:
         if isinstance(allowed, web.Response):
             return allowed
         if name not in self.tools.specs:
-            return _json(
-                {"error": "tool_unknown", "message": f"no tool {name!r} is registered"}, 404
-            )
+            return error_answer(404, "tool_unknown", f"no tool {name!r} is registered")
         # Keys are scoped per agent: one agent can never read another's recorded results.
         key = f"{identity.agent_id}:{body.idempotency_key}"
         try:
@@ -330,8 +331,8 @@ class GatewayService:
                 key, name, identity.agent_id, lambda: self.tools.call(name, body.arguments, key)
             )
         except ToolUnavailable as e:
-            return _json({"error": e.code, "message": str(e), "retryable": True}, 503)
+            return error_answer(503, e.code, str(e), retryable=True)
         except ToolFailed as e:
-            return _json({"error": e.code, "message": str(e), "retryable": False}, 422)
+            return error_answer(422, e.code, str(e), retryable=False)
         self.metrics.tool_called(name, executed)
-        return _json({"result": entry.result, "executed": executed, "decision_id": allowed})
+        return answer(ToolResult(result=entry.result, executed=executed, decision_id=allowed))

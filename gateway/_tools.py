@@ -16,7 +16,6 @@ key); the same key again gets the recorded result, across retries and gateway re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import inspect
 import json
@@ -29,11 +28,18 @@ from typing import Annotated, Any, Literal, Self
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
 
-from longboat import KafkaSettings, describe_errors, utc_now
+from longboat import KafkaSettings, RecordCodec, describe_errors, utc_now
 from longboat.errors import ConfigError, RetryableError, TerminalError
-from longboat.kafka import Producer, read_to_end
+from longboat.kafka import Producer, read_decoded
 
-__all__ = ["LedgerEntry", "ToolFailed", "ToolLedger", "ToolRegistry", "ToolUnavailable"]
+__all__ = [
+    "LEDGER_ENTRIES",
+    "LedgerEntry",
+    "ToolFailed",
+    "ToolLedger",
+    "ToolRegistry",
+    "ToolUnavailable",
+]
 
 
 class ToolUnavailable(RetryableError):
@@ -88,6 +94,10 @@ class LedgerEntry(BaseModel):
     agent: str
     result: JsonValue
     time: datetime
+
+
+LEDGER_ENTRIES: RecordCodec[LedgerEntry] = RecordCodec(LedgerEntry)
+"""The serde of ``lb.tools.ledger`` values (key: the agent-scoped idempotency key)."""
 
 
 class ToolRegistry:
@@ -205,10 +215,9 @@ class ToolLedger:
 
     async def __aenter__(self) -> Self:
         await self._producer.start()
-        async for record in read_to_end(self._kafka, self._topic):
-            with contextlib.suppress(ValidationError):
-                entry = LedgerEntry.model_validate_json(record.value or b"")
-                self._entries[entry.key] = entry
+        async for record in read_decoded(self._kafka, self._topic, LEDGER_ENTRIES):
+            if record.value is not None:
+                self._entries[record.value.key] = record.value
         return self
 
     async def __aexit__(
@@ -241,9 +250,7 @@ class ToolLedger:
             result = await call()
             entry = LedgerEntry(key=key, tool=tool, agent=agent, result=result, time=utc_now())
             # Durable before answered: a retry after a crash finds the result, not a second call.
-            await self._producer.send(
-                self._topic, entry.model_dump_json().encode(), key=key.encode()
-            )
+            await self._producer.send(self._topic, LEDGER_ENTRIES.encode(entry), key=key.encode())
             self._entries[key] = entry
             future.set_result(entry)
             return entry, True

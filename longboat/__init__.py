@@ -7,7 +7,10 @@ The kernel is the lowest layer: it imports no component. The typed Kafka adapter
 :mod:`longboat.cli` (the ``longboat`` command). See docs/architecture.md.
 """
 
+from longboat._bodies import ErrorBody, answer, error_answer, read_body
+from longboat._codec import RawRecord, RecordCodec
 from longboat._envelope import CLOUDEVENTS_SPECVERSION, Envelope, new_event_id, utc_now
+from longboat._json import MAX_JSON_DEPTH, JsonInvalid, JsonTooLarge, loads_strict
 from longboat._json_http import JsonHttpClient
 from longboat._logging import configure_logging, get_logger
 from longboat._serde import (
@@ -17,28 +20,43 @@ from longboat._serde import (
     Headers,
     describe_errors,
 )
+from longboat._service import HttpEndpoint, Middleware, Service
 from longboat._settings import KafkaSettings, Settings, load_settings, load_settings_as
 from longboat._topics import TopicNames, TopicSpec, validate_agent_name
-from longboat._web import serve_http
+from longboat._web import merged_metrics, serve_http
 
 __all__ = [
     "CLOUDEVENTS_SPECVERSION",
     "DEFAULT_MAX_EVENT_BYTES",
+    "MAX_JSON_DEPTH",
     "EncodedEvent",
     "Envelope",
     "EnvelopeSerde",
+    "ErrorBody",
     "Headers",
+    "HttpEndpoint",
     "JsonHttpClient",
+    "JsonInvalid",
+    "JsonTooLarge",
     "KafkaSettings",
+    "Middleware",
+    "RawRecord",
+    "RecordCodec",
+    "Service",
     "Settings",
     "TopicNames",
     "TopicSpec",
+    "answer",
     "configure_logging",
     "describe_errors",
+    "error_answer",
     "get_logger",
     "load_settings",
     "load_settings_as",
+    "loads_strict",
+    "merged_metrics",
     "new_event_id",
+    "read_body",
     "serve_http",
     "utc_now",
     "validate_agent_name",

@@ -7,14 +7,31 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Final, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-__all__ = ["CLOUDEVENTS_SPECVERSION", "Envelope", "new_event_id", "utc_now"]
+__all__ = [
+    "CLOUDEVENTS_SPECVERSION",
+    "Envelope",
+    "is_json_content_type",
+    "new_event_id",
+    "utc_now",
+]
 
 CLOUDEVENTS_SPECVERSION: Final = "1.0"
 
 # W3C Trace Context: version-traceid-parentid-flags, lower-case hex.
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def is_json_content_type(content_type: str | None) -> bool:
+    """Whether a media type is JSON (``application/json``, ``*/*+json``); absent means JSON.
+
+    CloudEvents treats an event without ``datacontenttype`` as JSON, and so does the binding.
+    """
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("application/json", "text/json") or media.endswith("+json")
 
 
 def new_event_id() -> str:
@@ -48,8 +65,12 @@ class Envelope(BaseModel):
     """One event, as stored in every Longboat topic.
 
     The attributes are CloudEvents 1.0 (``id``, ``source``, ``type``, ``specversion``,
-    ``subject``, ``time``, ``datacontenttype``, ``data``) plus the extensions
+    ``subject``, ``time``, ``datacontenttype``, ``dataschema``, ``data``) plus the extensions
     ``workflowid``, ``correlationid``, ``causationid`` and ``traceparent``.
+
+    ``data`` is any JSON value when ``datacontenttype`` is JSON (the default), and a string
+    (or nothing) for any other media type: the Kafka binding writes the data alone as the record
+    value, so only text can stand for a non-JSON payload.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
@@ -61,11 +82,23 @@ class Envelope(BaseModel):
     subject: OptionalId = None
     time: Annotated[datetime, AfterValidator(_as_utc)] = Field(default_factory=utc_now)
     datacontenttype: NonEmpty = "application/json"
+    dataschema: OptionalId = None
     data: JsonValue = None
     workflowid: OptionalId = None
     correlationid: OptionalId = None
     causationid: OptionalId = None
     traceparent: Annotated[str | None, AfterValidator(_traceparent)] = None
+
+    @model_validator(mode="after")
+    def _data_fits_content_type(self) -> Self:
+        if is_json_content_type(self.datacontenttype) or self.data is None:
+            return self
+        if not isinstance(self.data, str):
+            raise ValueError(
+                f"data must be a string when datacontenttype is {self.datacontenttype!r}; "
+                "for structured data use datacontenttype application/json"
+            )
+        return self
 
     def caused(self, *, type: str, source: str, data: JsonValue = None) -> Self:
         """A new event caused by this one: same workflow, correlation and trace; causation = id.

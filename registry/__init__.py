@@ -13,6 +13,7 @@ from longboat.registry._keys import (
     write_private_key,
 )
 from longboat.registry._model import (
+    AGENT_RECORDS,
     AgentKey,
     AgentRecord,
     Capability,
@@ -21,6 +22,12 @@ from longboat.registry._model import (
     Status,
     VersionEntry,
     key_id,
+)
+from longboat.registry._protocol import (
+    AgentList,
+    EnrollRequest,
+    HeartbeatRequest,
+    StatusRequest,
 )
 from longboat.registry._service import RegistryService
 from longboat.registry._settings import RegistryServiceSettings, RegistrySettings
@@ -35,9 +42,13 @@ from longboat.registry._tokens import (
 from longboat.registry._view import RegistryView
 
 __all__ = [
+    "AGENT_RECORDS",
     "AgentKey",
+    "AgentList",
     "AgentRecord",
     "Capability",
+    "EnrollRequest",
+    "HeartbeatRequest",
     "IdentityRefused",
     "InstanceInfo",
     "RefusalReason",
@@ -51,6 +62,7 @@ __all__ = [
     "RegistryView",
     "RiskTier",
     "Status",
+    "StatusRequest",
     "TokenIssuer",
     "TokenVerifier",
     "UnknownAgent",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from longboat import JsonHttpClient
-from longboat.errors import RetryableError, TerminalError
+from longboat import ErrorBody, JsonHttpClient, describe_errors
+from longboat.errors import RetryableError, TerminalError, UsageError
 from longboat.registry._model import AgentRecord, Capability, RiskTier, Status
+from longboat.registry._protocol import AgentList, EnrollRequest, HeartbeatRequest, StatusRequest
 
 __all__ = ["RegistryClient", "RegistryRefused", "RegistryUnavailable"]
+
+A = TypeVar("A", bound=BaseModel)
 
 
 class RegistryUnavailable(RetryableError):
@@ -32,7 +35,11 @@ class RegistryRefused(TerminalError):
 
 
 class RegistryClient(JsonHttpClient):
-    """``async with RegistryClient(url, operator_token=...) as registry: ...``."""
+    """``async with RegistryClient(url, operator_token=...) as registry: ...``.
+
+    Requests and answers are the models of the registry's HTTP contract (``_protocol.py``),
+    the same ones the service parses and answers with.
+    """
 
     unavailable = RegistryUnavailable
     service = "registry"
@@ -48,24 +55,23 @@ class RegistryClient(JsonHttpClient):
         self,
         method: str,
         path: str,
+        answer: type[A],
         *,
-        body: dict[str, Any] | None = None,
+        body: BaseModel | None = None,
         token: str | None = None,
-    ) -> Any:
+    ) -> A:
+        sent = None if body is None else body.model_dump(mode="json")
         status, payload = await self.request(
-            method, path, body=body, bearer=token or self._operator
+            method, path, body=sent, bearer=token or self._operator
         )
         if status >= 400:
-            raise RegistryRefused(status, str(payload.get("error")), str(payload.get("message")))
-        return payload
-
-    @staticmethod
-    def _agent(payload: Any) -> AgentRecord:
+            error = ErrorBody.of_answer(status, payload)
+            raise RegistryRefused(status, error.error, error.message or "")
         try:
-            return AgentRecord.model_validate(payload)
+            return answer.model_validate(payload)
         except ValidationError as e:
             raise RegistryUnavailable(
-                f"registry answered something that is not an agent record: {e}"
+                f"registry answered something that is not a {answer.__name__}: {describe_errors(e)}"
             ) from e
 
     async def enroll(
@@ -79,8 +85,13 @@ class RegistryClient(JsonHttpClient):
         risk_tier: RiskTier | None = None,
         prompt_version: str | None = None,
     ) -> AgentRecord:
-        """Enrol (or rotate the key of) an agent version."""
-        body = {
+        """Enrol (or rotate the key of) an agent version.
+
+        Raises:
+            UsageError: A field is invalid, e.g. ``public_key`` is not a base64 raw Ed25519 key
+                (checked before sending, with the same model the registry checks it with).
+        """
+        fields = {
             "agent_id": agent_id,
             "version": version,
             "public_key": public_key,
@@ -89,33 +100,34 @@ class RegistryClient(JsonHttpClient):
             "risk_tier": risk_tier,
             "prompt_version": prompt_version,
         }
-        return self._agent(await self._call("POST", "/v1/agents", body=body))
+        try:
+            body = EnrollRequest.model_validate(fields)
+        except ValidationError as e:
+            raise UsageError(f"enroll {agent_id}: {describe_errors(e)}") from e
+        return await self._call("POST", "/v1/agents", AgentRecord, body=body)
 
     async def set_status(
         self, agent_id: str, status: Status, *, version: str | None = None
     ) -> AgentRecord:
         """Set the status of a version (or of every version)."""
-        body = {"status": status, "version": version}
-        return self._agent(await self._call("POST", f"/v1/agents/{agent_id}/status", body=body))
+        body = StatusRequest(status=status, version=version)
+        return await self._call("POST", f"/v1/agents/{agent_id}/status", AgentRecord, body=body)
 
     async def revoke(self, agent_id: str, *, version: str | None = None) -> AgentRecord:
         """Revoke a version (or every version)."""
-        return self._agent(
-            await self._call("POST", f"/v1/agents/{agent_id}/revoke", body={"version": version})
-        )
+        body = StatusRequest(version=version)
+        return await self._call("POST", f"/v1/agents/{agent_id}/revoke", AgentRecord, body=body)
 
     async def agents(self) -> list[AgentRecord]:
         """Every enrolled agent."""
-        payload = await self._call("GET", "/v1/agents")
-        return [self._agent(item) for item in payload.get("agents", [])]
+        return (await self._call("GET", "/v1/agents", AgentList)).agents
 
     async def get(self, agent_id: str) -> AgentRecord:
         """One agent."""
-        return self._agent(await self._call("GET", f"/v1/agents/{agent_id}"))
+        return await self._call("GET", f"/v1/agents/{agent_id}", AgentRecord)
 
     async def heartbeat(self, agent_id: str, *, token: str, code_digest: str | None) -> AgentRecord:
         """Report an instance alive (authenticated by the agent's own token)."""
-        body = {"code_digest": code_digest}
-        return self._agent(
-            await self._call("POST", f"/v1/agents/{agent_id}/heartbeat", body=body, token=token)
-        )
+        body = HeartbeatRequest(code_digest=code_digest)
+        path = f"/v1/agents/{agent_id}/heartbeat"
+        return await self._call("POST", path, AgentRecord, body=body, token=token)

@@ -9,9 +9,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from longboat import validate_agent_name
+from longboat import RecordCodec, validate_agent_name
 
 __all__ = [
+    "AGENT_RECORDS",
+    "CODE_DIGEST_PATTERN",
+    "INSTANCE_PATTERN",
+    "MAX_INSTANCES_PER_VERSION",
     "AgentKey",
     "AgentRecord",
     "Capability",
@@ -27,6 +31,17 @@ __all__ = [
 Status = Literal["active", "canary", "draining", "revoked"]
 RiskTier = Literal["low", "medium", "high"]
 CapabilityKind = Literal["tool", "memory", "topic"]
+
+# Agents write these fields themselves (heartbeats): the registry bounds them when it writes
+# them, so that no agent can grow its record, which also carries its status and so its
+# revocation. Reading stays lenient: a record written before these bounds must still load
+# (and be revocable), not vanish from the view.
+CODE_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+"""What ``code_digest`` must look like (what ``longboat.agents`` reports)."""
+INSTANCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$"
+"""An instance name: a host or pod name (DNS length), no spaces or control characters."""
+MAX_INSTANCES_PER_VERSION = 32
+"""Instances remembered per version; a heartbeat from a new one evicts the stalest."""
 
 
 def check_public_key(value: str) -> str:
@@ -129,3 +144,7 @@ class AgentRecord(_Frozen):
     @classmethod
     def _name(cls, value: str) -> str:
         return validate_agent_name(value)
+
+
+AGENT_RECORDS: RecordCodec[AgentRecord] = RecordCodec(AgentRecord)
+"""The one serde of ``lb.registry`` values, for its writer (the registry) and every reader."""

@@ -1,152 +1,110 @@
 """The registry HTTP service: enrol, revoke, set status, heartbeats, and read access.
 
 Mutations need the operator bearer token (401 without, 403 with a wrong one); heartbeats need
-the agent's own token. Lifecycle: ``async with RegistryService(settings) as s: await s.run()``.
+the agent's own token. Lifecycle (:class:`longboat.Service`): ``async with
+RegistryService(settings) as s: await s.run()``; ``/metrics`` counts requests by route and status.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from types import TracebackType
-from typing import Self
+from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from prometheus_client import CollectorRegistry, Counter
+from pydantic import BaseModel
 
-from longboat import TopicNames, describe_errors, get_logger, serve_http
+from longboat import (
+    HttpEndpoint,
+    Middleware,
+    Service,
+    TopicNames,
+    answer,
+    error_answer,
+    get_logger,
+    read_body,
+)
 from longboat.errors import LongboatError, ProducerFenced, UsageError
-from longboat.registry._model import AgentRecord, Capability, RiskTier, Status, check_public_key
+from longboat.registry._model import AgentRecord, Capability, Status
+from longboat.registry._protocol import AgentList, EnrollRequest, HeartbeatRequest, StatusRequest
 from longboat.registry._settings import RegistrySettings
-from longboat.registry._store import RegistryStore, UnknownAgent
+from longboat.registry._store import (
+    HeartbeatInvalid,
+    RecordTooLarge,
+    RegistryStore,
+    UnknownAgent,
+)
 from longboat.registry._tokens import IdentityRefused, TokenVerifier
 
 __all__ = ["RegistryService"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+MAX_BODY_BYTES = 64 * 1024
+"""Largest request body the registry reads (enrolment and heartbeats are small)."""
+
 _log = get_logger("registry.service")
 
 
-class EnrollRequest(BaseModel):
-    """Body of ``POST /v1/agents``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    agent_id: str
-    version: str = Field(min_length=1, max_length=100)
-    public_key: str
-    capabilities: list[str] = []
-    owner: str | None = None
-    risk_tier: RiskTier | None = None
-    prompt_version: str | None = None
-
-    @field_validator("public_key")
-    @classmethod
-    def _key(cls, value: str) -> str:
-        return check_public_key(value)
-
-
-class StatusRequest(BaseModel):
-    """Body of ``POST /v1/agents/{id}/status`` (and ``/revoke`` without ``status``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    status: Status = "revoked"
-    version: str | None = None
-
-
-class HeartbeatRequest(BaseModel):
-    """Body of ``POST /v1/agents/{id}/heartbeat``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    code_digest: str | None = None
-
-
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status)
+_error = error_answer
 
 
 def _record(record: AgentRecord, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, body=record.model_dump_json(), content_type="application/json"
-    )
+    return answer(record, status)
 
 
-class RegistryService:
+class RegistryService(Service):
     """Serves the registry API over a :class:`RegistryStore`."""
 
     def __init__(self, settings: RegistrySettings) -> None:
         """Validate settings now (the operator token must be configured)."""
-        self.settings = settings
         self._operator = settings.expected_operator_token()
-        self._stack = AsyncExitStack()
-        self._stopping = asyncio.Event()
+        service = settings.registry
+        metrics = CollectorRegistry()
+        super().__init__(
+            name="registry",
+            http=HttpEndpoint(
+                host=service.host, port=service.port, setting="LONGBOAT_REGISTRY__PORT"
+            ),
+            metrics=metrics,
+        )
+        self.settings = settings
         self.store: RegistryStore | None = None
-        self.port = settings.registry.port
-        self._metrics = CollectorRegistry()
         self._requests = Counter(
             "longboat_registry_requests",
             "Registry API requests",
             ["route", "status"],
-            registry=self._metrics,
+            registry=metrics,
         )
 
-    async def __aenter__(self) -> Self:
-        try:
-            await self._open()
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        return self
-
-    async def _open(self) -> None:
+    async def _open(self, stack: AsyncExitStack) -> None:
         names = TopicNames(self.settings.topic_prefix)
         grace = timedelta(seconds=self.settings.registry.rotation_grace_s)
-        self.store = await self._stack.enter_async_context(
+        self.store = await stack.enter_async_context(
             RegistryStore(self.settings.kafka, names.registry, rotation_grace=grace)
         )
         self._verifier = TokenVerifier(
             self.store, max_lifetime_s=self.settings.registry.token_max_lifetime_s
         )
-        service = self.settings.registry
-        self.port = await serve_http(self._stack, self._app(), service.host, service.port)
-        _log.info("registry_started", port=self.port, agents=len(self.store.agents()))
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stack.aclose()
+    def _log_fields(self) -> dict[str, Any]:
+        return {"agents": len(self.store.agents()) if self.store else 0}
 
-    def shutdown(self) -> None:
-        """Stop serving (idempotent; safe from a signal handler)."""
-        self._stopping.set()
+    def _middlewares(self) -> list[Middleware]:
+        return [self._count]
 
-    async def run(self) -> None:
-        """Serve until :meth:`shutdown`."""
-        await self._stopping.wait()
-        _log.info("registry_stopped")
-
-    def _app(self) -> web.Application:
-        app = web.Application(middlewares=[self._count])
-        app.router.add_get("/livez", self._livez)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics_page)
-        app.router.add_get("/v1/agents", self._list)
-        app.router.add_get("/v1/agents/{agent_id}", self._get)
-        app.router.add_post("/v1/agents", self._enroll)
-        app.router.add_post("/v1/agents/{agent_id}/status", self._status)
-        app.router.add_post("/v1/agents/{agent_id}/revoke", self._revoke)
-        app.router.add_post("/v1/agents/{agent_id}/heartbeat", self._heartbeat)
-        return app
+    def _routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/v1/agents", self._list),
+            web.get("/v1/agents/{agent_id}", self._get),
+            web.post("/v1/agents", self._enroll),
+            web.post("/v1/agents/{agent_id}/status", self._status),
+            web.post("/v1/agents/{agent_id}/revoke", self._revoke),
+            web.post("/v1/agents/{agent_id}/heartbeat", self._heartbeat),
+        ]
 
     @web.middleware
     async def _count(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -166,17 +124,6 @@ class RegistryService:
         self._requests.labels(route, str(response.status)).inc()
         return response
 
-    async def _livez(self, _: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
-
-    async def _readyz(self, _: web.Request) -> web.Response:
-        if self._stopping.is_set():
-            return web.Response(status=503, text="stopping\n")
-        return web.Response(text="ready\n")
-
-    async def _metrics_page(self, _: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self._metrics), content_type="text/plain")
-
     def _operator_denied(self, request: web.Request) -> web.Response | None:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
@@ -190,15 +137,11 @@ class RegistryService:
         return None
 
     async def _body(self, request: web.Request, model: type[BaseModel]) -> BaseModel | web.Response:
-        try:
-            return model.model_validate_json(await request.read())
-        except ValidationError as e:
-            return _error(400, "invalid_request", describe_errors(e))
+        return await read_body(request, model, limit=MAX_BODY_BYTES)
 
     async def _list(self, _: web.Request) -> web.Response:
         assert self.store is not None
-        body = "[" + ",".join(r.model_dump_json() for r in self.store.agents()) + "]"
-        return web.Response(body='{"agents":' + body + "}", content_type="application/json")
+        return answer(AgentList(agents=self.store.agents()))
 
     async def _get(self, request: web.Request) -> web.Response:
         assert self.store is not None
@@ -246,6 +189,8 @@ class RegistryService:
             )
         except UnknownAgent as e:
             return _error(404, e.code, str(e))
+        except RecordTooLarge as e:
+            return _error(413, e.code, str(e))
         _log.info(
             "agent_status_set",
             agent_id=agent_id,
@@ -274,7 +219,12 @@ class RegistryService:
         if isinstance(body, web.Response):
             return body
         assert isinstance(body, HeartbeatRequest)
-        record = await self.store.heartbeat(
-            identity.agent_id, identity.version, identity.instance, body.code_digest
-        )
+        try:
+            record = await self.store.heartbeat(
+                identity.agent_id, identity.version, identity.instance, body.code_digest
+            )
+        except HeartbeatInvalid as e:
+            return _error(400, e.code, str(e))
+        except RecordTooLarge as e:
+            return _error(413, e.code, str(e))
         return _record(record)

@@ -7,6 +7,7 @@ is never more than one writer, whatever the deployment does.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -14,8 +15,12 @@ from typing import Self
 
 from longboat import KafkaSettings
 from longboat.errors import UsageError
-from longboat.kafka import TransactionalProducer, read_to_end
+from longboat.kafka import TransactionalProducer, read_decoded
 from longboat.registry._model import (
+    AGENT_RECORDS,
+    CODE_DIGEST_PATTERN,
+    INSTANCE_PATTERN,
+    MAX_INSTANCES_PER_VERSION,
     AgentKey,
     AgentRecord,
     Capability,
@@ -27,13 +32,76 @@ from longboat.registry._model import (
 )
 from longboat.registry._view import apply_record
 
-__all__ = ["RegistryStore", "UnknownAgent"]
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "HeartbeatInvalid",
+    "RecordTooLarge",
+    "RegistryStore",
+    "UnknownAgent",
+]
+
+MAX_RECORD_BYTES = 512 * 1024
+"""Largest ``lb.registry`` value the store writes (half of Kafka's default 1 MiB limit)."""
+
+_INSTANCE = re.compile(INSTANCE_PATTERN)
+_CODE_DIGEST = re.compile(CODE_DIGEST_PATTERN)
 
 
 class UnknownAgent(UsageError):
     """The agent (or version) named is not enrolled."""
 
     code = "agent_unknown"
+
+
+class HeartbeatInvalid(UsageError):
+    """A heartbeat's instance name or code digest is not of the accepted form."""
+
+    code = "heartbeat_invalid"
+
+
+class RecordTooLarge(UsageError):
+    """A change would make an agent's record larger than :data:`MAX_RECORD_BYTES`."""
+
+    code = "record_too_large"
+
+
+def check_heartbeat(instance: str, code_digest: str | None) -> None:
+    """Refuse instance names and code digests outside their bounds (before any write).
+
+    Raises:
+        HeartbeatInvalid: Saying which field and what it must look like.
+    """
+    if not _INSTANCE.fullmatch(instance):
+        raise HeartbeatInvalid(
+            f"instance {instance[:40]!r} must be a host or pod name (letters, digits, . _ : -, "
+            "at most 253 characters): set the token's ins claim / LONGBOAT_AGENT__INSTANCE"
+        )
+    if code_digest is not None and not _CODE_DIGEST.fullmatch(code_digest):
+        raise HeartbeatInvalid(
+            f"code_digest {code_digest[:40]!r} must be sha256: and 64 lower-case hex digits"
+        )
+
+
+def _bounded(instance: str, code_digest: str | None) -> bool:
+    try:
+        check_heartbeat(instance, code_digest)
+    except HeartbeatInvalid:
+        return False
+    return True
+
+
+def _without_instances(record: AgentRecord) -> AgentRecord:
+    """``record`` with no instances: liveness only, refilled by the next heartbeats."""
+    versions = {v: e.model_copy(update={"instances": {}}) for v, e in record.versions.items()}
+    return record.model_copy(update={"versions": versions})
+
+
+def _keep_freshest(instances: dict[str, InstanceInfo]) -> dict[str, InstanceInfo]:
+    """At most :data:`MAX_INSTANCES_PER_VERSION` instances, the stalest evicted."""
+    if len(instances) <= MAX_INSTANCES_PER_VERSION:
+        return instances
+    freshest = sorted(instances.values(), key=lambda i: i.last_heartbeat, reverse=True)
+    return {i.instance: i for i in freshest[:MAX_INSTANCES_PER_VERSION]}
 
 
 class RegistryStore:
@@ -76,8 +144,8 @@ class RegistryStore:
         await self._producer.stop()
 
     async def _load(self) -> None:
-        async for record in read_to_end(self._kafka, self.topic):
-            apply_record(self._state, record)
+        async for item in read_decoded(self._kafka, self.topic, AGENT_RECORDS):
+            apply_record(self._state, item)
 
     def get(self, agent_id: str) -> AgentRecord | None:
         """The current record of ``agent_id``."""
@@ -87,11 +155,23 @@ class RegistryStore:
         """Every agent, by id."""
         return [self._state[k] for k in sorted(self._state)]
 
-    async def _write(self, record: AgentRecord) -> AgentRecord:
-        async with self._producer.transaction():
-            await self._producer.send(
-                self.topic, record.model_dump_json().encode(), key=record.agent_id.encode()
+    async def _write(self, record: AgentRecord, *, must_land: bool = False) -> AgentRecord:
+        """Write ``record``; its encoded size is checked first, never left to the broker.
+
+        ``must_land`` (status changes, above all revocation): a record grown too large sheds its
+        instances, the only part agents write, so an agent can never make itself unrevocable.
+        """
+        value = AGENT_RECORDS.encode(record)
+        if len(value) > MAX_RECORD_BYTES and must_land:
+            record = _without_instances(record)
+            value = AGENT_RECORDS.encode(record)
+        if len(value) > MAX_RECORD_BYTES:
+            raise RecordTooLarge(
+                f"the record of {record.agent_id} would be {len(value)} bytes; "
+                f"the registry writes at most {MAX_RECORD_BYTES}"
             )
+        async with self._producer.transaction():
+            await self._producer.send(self.topic, value, key=record.agent_id.encode())
         self._state[record.agent_id] = record
         return record
 
@@ -171,13 +251,20 @@ class RegistryStore:
                         "updated_at": self._clock(),
                         "revision": current.revision + 1,
                     }
-                )
+                ),
+                must_land=True,
             )
 
     async def heartbeat(
         self, agent_id: str, version: str, instance: str, code_digest: str | None
     ) -> AgentRecord:
-        """Record that ``instance`` of ``agent_id`` ``version`` is alive."""
+        """Record that ``instance`` of ``agent_id`` ``version`` is alive.
+
+        Raises:
+            HeartbeatInvalid: The instance name or code digest is out of bounds.
+            UnknownAgent: No such agent or version.
+        """
+        check_heartbeat(instance, code_digest)
         async with self._lock:
             current = self._require(agent_id, version)
             entry = current.versions[version]
@@ -189,10 +276,13 @@ class RegistryStore:
                 started_at=known.started_at if known else now,
                 last_heartbeat=now,
             )
+            # Entries written before the bounds existed are dropped as they are met.
+            kept = {k: i for k, i in entry.instances.items() if _bounded(i.instance, i.code_digest)}
+            previous_digest = entry.code_digest if _bounded(instance, entry.code_digest) else None
             updated = entry.model_copy(
                 update={
-                    "instances": {**entry.instances, instance: info},
-                    "code_digest": code_digest or entry.code_digest,
+                    "instances": _keep_freshest({**kept, instance: info}),
+                    "code_digest": code_digest or previous_digest,
                 }
             )
             return await self._write(

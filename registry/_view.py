@@ -5,28 +5,23 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from pydantic import ValidationError
-
-from longboat import KafkaSettings, get_logger
-from longboat.kafka import ConsumedRecord, TopicFollower
-from longboat.registry._model import AgentRecord, VersionEntry
+from longboat import KafkaSettings
+from longboat.kafka import Decoded, TopicFollower
+from longboat.registry._model import AGENT_RECORDS, AgentRecord, VersionEntry
 
 __all__ = ["RegistryView", "apply_record"]
 
-_log = get_logger("registry.view")
 
+def apply_record(state: dict[str, AgentRecord], item: Decoded[AgentRecord]) -> None:
+    """Fold one decoded ``lb.registry`` record into ``state`` (a tombstone removes the agent).
 
-def apply_record(state: dict[str, AgentRecord], record: ConsumedRecord) -> None:
-    """Fold one ``lb.registry`` record into ``state`` (a tombstone removes the agent)."""
-    agent_id = (record.key or b"").decode(errors="replace")
-    if record.value is None:
-        state.pop(agent_id, None)
-        return
-    try:
-        state[agent_id] = AgentRecord.model_validate_json(record.value)
-    except ValidationError as e:
-        # Only the registry writes this topic; a bad record is a bug to see, not to crash on.
-        _log.error("registry_record_invalid", offset=record.offset, error_type=type(e).__name__)
+    Records the codec could not decode never get here: they are logged and skipped, because
+    the topic is compacted and a junk record would otherwise break every later start.
+    """
+    if item.value is None:
+        state.pop(item.key, None)
+    else:
+        state[item.key] = item.value
 
 
 class RegistryView:
@@ -37,7 +32,7 @@ class RegistryView:
         self.topic = topic
         self._state: dict[str, AgentRecord] = {}
         self._follower = TopicFollower(
-            kafka, topic, lambda record: apply_record(self._state, record)
+            kafka, topic, AGENT_RECORDS, lambda item: apply_record(self._state, item)
         )
 
     async def __aenter__(self) -> Self:

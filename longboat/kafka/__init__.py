@@ -4,7 +4,7 @@ from longboat.kafka._admin import Admin, TopicOutcome
 from longboat.kafka._consumer import Consumer, IsolationLevel
 from longboat.kafka._following import TopicFollower
 from longboat.kafka._producer import Producer, RecordMetadata, TransactionalProducer
-from longboat.kafka._reading import read_to_end
+from longboat.kafka._reading import Decoded, read_decoded, read_to_end
 from longboat.kafka._records import (
     CommittedOffset,
     ConsumedRecord,
@@ -17,6 +17,7 @@ __all__ = [
     "CommittedOffset",
     "ConsumedRecord",
     "Consumer",
+    "Decoded",
     "IsolationLevel",
     "Producer",
     "RebalanceHandler",
@@ -25,5 +26,6 @@ __all__ = [
     "TopicOutcome",
     "TopicPartition",
     "TransactionalProducer",
+    "read_decoded",
     "read_to_end",
 ]

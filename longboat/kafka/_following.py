@@ -6,19 +6,26 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
+from longboat._codec import RecordCodec
 from longboat._settings import KafkaSettings
 from longboat.kafka._admin import Admin
 from longboat.kafka._consumer import Consumer, IsolationLevel
-from longboat.kafka._records import ConsumedRecord, TopicPartition
+from longboat.kafka._reading import Decoded, decoded
+from longboat.kafka._records import TopicPartition
 
 __all__ = ["TopicFollower"]
 
+M = TypeVar("M")
 
-class TopicFollower:
-    """Applies every record of a topic, from the beginning, until closed.
 
+class TopicFollower(Generic[M]):
+    """Applies every record of a model-valued topic, from the beginning, until closed.
+
+    Records go through ``codec``: ``apply`` gets models and tombstones (``value is None``);
+    a record the codec cannot decode is skipped and logged, never applied and never raised
+    (a junk record on a compacted topic must not stop the view, now or after a restart).
     ``async with`` returns once the records that existed at entry are applied (the view is
     current); later records are applied as they arrive.
     """
@@ -27,13 +34,15 @@ class TopicFollower:
         self,
         kafka: KafkaSettings,
         topic: str,
-        apply: Callable[[ConsumedRecord], None],
+        codec: RecordCodec[M],
+        apply: Callable[[Decoded[M]], None],
         *,
         isolation_level: IsolationLevel = "read_committed",
     ) -> None:
         """Create the follower; nothing connects until ``async with``."""
         self._kafka = kafka
         self.topic = topic
+        self._codec = codec
         self._apply = apply
         self._isolation = isolation_level
         self._consumer: Consumer | None = None
@@ -76,7 +85,8 @@ class TopicFollower:
     ) -> None:
         while True:
             for record in await consumer.poll(timeout_ms=200):
-                self._apply(record)
+                if (item := decoded(record, self._codec)) is not None:
+                    self._apply(item)
             if not self._current.is_set() and all(
                 [await consumer.position(tp) >= ends[tp] for tp in partitions]
             ):

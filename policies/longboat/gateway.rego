@@ -93,6 +93,22 @@ deny contains sprintf("high-risk tool %s needs a high or medium risk-tier agent"
 	input.agent.risk_tier == "low"
 }
 
+# Keys travel where values do not: the decision log, URLs and the compacted topic's keys.
+# Personal data in a key is refused whatever the bank allows.
+deny contains sprintf("memory keys may not hold %s", [finding.kind]) if {
+	input.action in {"memory.write", "profile.write"}
+	some finding in object.get(input.context, "pii_findings", [])
+	finding.location == "key"
+}
+
+# Operators may refuse writes that needed de-obfuscation (data.longboat.config.pii.refuse_signals,
+# e.g. ["format_characters", "mixed_scripts"]): honest data rarely hides behind them.
+deny contains sprintf("writes needing %s normalisation are refused", [signal]) if {
+	input.action in _writes
+	some signal in object.get(input.context, "pii_signals", [])
+	signal in object.get(data.longboat.config, ["pii", "refuse_signals"], [])
+}
+
 obligations contains "audit_pii_write" if {
 	allow
 	input.action == "memory.write"

@@ -103,3 +103,26 @@ test_empty_input_denied if {
 	d := gateway.decision with input as {}
 	not d.allow
 }
+
+_findings(findings, signals) := object.union(
+	_memory("memory.write", "claims", [f.kind | some f in findings]),
+	{"context": {"pii": [f.kind | some f in findings], "pii_findings": findings, "pii_signals": signals}},
+)
+
+test_pii_in_key_refused_even_where_the_bank_allows_it if {
+	d := gateway.decision with input as _findings([{"kind": "email", "location": "key"}], [])
+	not d.allow
+	d.reasons == ["memory keys may not hold email"]
+}
+
+test_pii_in_value_allowed_where_the_bank_allows_it if {
+	gateway.decision.allow with input as _findings([{"kind": "email", "location": "value"}], ["format_characters"])
+}
+
+test_signals_refused_when_configured if {
+	inp := _findings([], ["format_characters"])
+	d := gateway.decision with input as inp with data.longboat.config.pii.refuse_signals as ["format_characters"]
+	not d.allow
+	d.reasons == ["writes needing format_characters normalisation are refused"]
+	gateway.decision.allow with input as inp with data.longboat.config.pii.refuse_signals as ["mixed_scripts"]
+}

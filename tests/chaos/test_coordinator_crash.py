@@ -18,6 +18,7 @@ from pydantic import JsonValue
 
 from longboat import Envelope, EnvelopeSerde, Settings, TopicNames, TopicSpec
 from longboat.agents import Agent, Context
+from longboat.coordinator import history_entry_of
 from longboat.devinfra import free_port
 from longboat.kafka import Admin, Producer
 from tests.helpers import assert_eventually
@@ -139,10 +140,9 @@ async def test_sigkill_coordinator_during_200_workflows(
         assert len(ids) == WORKFLOWS, agent
         assert max(ids.values()) == 1, f"{agent}: a task was dispatched twice: {ids.most_common(3)}"
     history = await read_committed(settings.kafka, names.workflows_history, WORKFLOWS)
+    entries = [(r.key, history_entry_of(serde.decode(r.value, r.headers))) for r in history]
     completed = Counter(
-        r.key
-        for r in history
-        if json.loads(r.value or b"{}").get("data", {}).get("type") == "WorkflowCompleted"
+        key for key, e in entries if e is not None and e.type == "WorkflowCompleted"
     )
     assert len(completed) == WORKFLOWS
     assert max(completed.values()) == 1

@@ -17,9 +17,12 @@ def test_topics_create_is_idempotent(run_cli: RunCli, unique: str) -> None:
     )
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
-    assert len(lines) == 16
+    assert len(lines) == 20
     assert all(line.startswith("created") for line in lines)
     assert f"e{unique}.journal.triage" in first.stdout
+    # The coordinator's own topics come with the system topics: its two agents' journals and DLQs.
+    assert f"e{unique}.journal.coordinator-router" in first.stdout
+    assert f"e{unique}.dlq.coordinator" in first.stdout
     assert f"in-{unique}" in lines[-1]
     assert "partitions=3" in lines[-1]
     bad = run_cli("topics", "create", "--topic", "no spaces allowed")

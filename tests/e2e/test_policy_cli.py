@@ -10,9 +10,10 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-from longboat import Settings, TopicNames
+from longboat import KafkaSettings, Settings, TopicNames
 from longboat.devinfra import OpaNode, free_port
 from longboat.gateway import GatewayClient
+from longboat.kafka import Producer
 from longboat.registry import Capability, RegistryStore, TokenIssuer, generate_key, public_key_b64
 from tests.e2e.conftest import LONGBOAT, RunCli
 from tests.helpers import assert_eventually_sync
@@ -131,3 +132,37 @@ async def _remember(settings: Settings, url: str) -> None:
                 break
             await asyncio.sleep(0.1)
         await gw.memory_put("claims", "c-1", {"note": "call jane@example.com"}, workflow_id="wf-1")
+
+
+async def _write_junk(bootstrap: str, topic: str) -> None:
+    junk = [b"not json {", b'{"kind": "bundle"}', b"", b'{"kind": "status", "ok": "maybe"}']
+    async with Producer(KafkaSettings(bootstrap_servers=bootstrap)) as producer:
+        for value in junk:
+            # Under the live bundle key and under keys of their own.
+            await producer.send(topic, value, key=b"bundle/longboat")
+            await producer.send(topic, value, key=b"bundle/junk")
+            await producer.send(topic, value, key=b"gateway/junk")
+        await producer.send(topic, None, key=b"gateway/never-existed")
+
+
+def test_policy_status_survives_junk_records(run_cli: RunCli, cli_env: dict[str, str]) -> None:
+    """Junk on lb.policies: `policy status` still answers, lists the good bundle, and warns."""
+    assert run_cli("topics", "create", "--partitions", "1").returncode == 0
+    published = run_cli("policy", "publish", str(POLICIES))
+    assert published.returncode == 0, published.stderr
+    digest = published.stdout.split()[2]
+    topic = TopicNames(cli_env["LONGBOAT_TOPIC_PREFIX"]).policies
+    asyncio.run(_write_junk(cli_env["LONGBOAT_KAFKA__BOOTSTRAP_SERVERS"], topic))
+
+    for _ in range(2):  # the topic keeps the junk: every later call must still answer
+        status = run_cli("policy", "status", "--json")
+        assert status.returncode == 0, status.stderr
+        lines = [json.loads(line) for line in status.stdout.splitlines()]
+        assert [(s["kind"], s["name"], s["digest"]) for s in lines] == [
+            ("bundle", "longboat", digest)
+        ]
+        assert "record_skipped" in status.stderr
+        assert "Traceback" not in status.stderr
+    human = run_cli("policy", "status")
+    assert human.returncode == 0, human.stderr
+    assert "published  longboat" in human.stdout

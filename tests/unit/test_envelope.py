@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from longboat import Envelope
+from longboat._envelope import is_json_content_type
 
 
 def test_defaults_fill_id_time_and_specversion() -> None:
@@ -82,3 +83,28 @@ def test_caused_event_carries_workflow_correlation_and_causation() -> None:
     assert grandchild.causationid == child.id
     assert grandchild.correlationid == root.id
     assert child.data == {"x": 1}
+
+
+def test_non_json_content_type_requires_text_data() -> None:
+    """With a non-JSON datacontenttype the data must be a string (the binding writes it as is)."""
+    assert Envelope(type="t", source="s", datacontenttype="text/plain", data="hi").data == "hi"
+    assert Envelope(type="t", source="s", datacontenttype="text/csv").data is None
+    with pytest.raises(ValidationError, match="application/json"):
+        Envelope(type="t", source="s", datacontenttype="text/plain", data={"a": 1})
+
+
+@pytest.mark.parametrize(
+    ("content_type", "is_json"),
+    [
+        (None, True),
+        ("application/json", True),
+        ("application/json; charset=utf-8", True),
+        ("application/cloudevents+json", True),
+        ("Application/Vnd.Example+JSON", True),
+        ("text/plain", False),
+        ("application/xml", False),
+    ],
+)
+def test_json_content_types(content_type: str | None, is_json: bool) -> None:
+    """JSON media types (and an absent one) are recognised; others are not."""
+    assert is_json_content_type(content_type) is is_json

@@ -24,8 +24,7 @@ async def test_livez_readyz_and_metrics(world: AgentWorld) -> None:
     await world.publish([("a", 1), ("b", 2), ("c", 3)])
     async with running(agent, world.agent_settings(instance="i1")) as runner:
         await world.read(world.output_topic, 3)
-        assert runner.http is not None
-        base = f"http://127.0.0.1:{runner.http.port}"
+        base = f"http://127.0.0.1:{runner.port}"
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/livez") as live:
                 assert live.status == 200

@@ -309,3 +309,33 @@ async def test_running_workflows_keep_their_version_and_timeouts_escalate(
 
 def _equals(wanted: str) -> Callable[[str | None], bool]:
     return lambda value: value == wanted
+
+
+async def test_readyz_and_metrics_of_both_coordinator_agents(
+    settings: Settings, tmp_path: Path, unique: str
+) -> None:
+    """/readyz is JSON 200 once running; /metrics merges router and core into one family each."""
+    world, folder = await _setup(settings, tmp_path, unique)
+    triage, payments = _specialists([])
+    async with (
+        coordinator(settings, folder) as service,
+        running(triage, world.agent_settings(instance="m1")),
+        running(payments, world.agent_settings(instance="m2")),
+    ):
+        await _claims(world, ("c-metered", 100))
+        await assert_eventually(
+            lambda: _status(service, "c-metered"),
+            lambda s: s == "completed",
+            timeout_s=60,
+            what="claim completed",
+        )
+        base = f"http://127.0.0.1:{service.port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/readyz") as ready:
+                assert (ready.status, await ready.json()) == (200, {"ready": True})
+            async with http.get(f"{base}/metrics") as response:
+                assert response.status == 200
+                text = await response.text()
+    assert text.count("# TYPE longboat_records_processed_total counter") == 1
+    for agent in ("coordinator-router", "coordinator"):
+        assert f'longboat_records_processed_total{{agent="{agent}",outcome="completed"}}' in text

@@ -15,7 +15,13 @@ import pytest
 from longboat import Settings, TopicNames
 from longboat.devinfra import start_opa, stop_process
 from longboat.devinfra._opa import OPA_MARKER, OpaNode
-from longboat.gateway import GatewayClient, GatewayService, GatewaySettings, PolicyBundle
+from longboat.gateway import (
+    POLICY_RECORDS,
+    GatewayClient,
+    GatewayService,
+    GatewaySettings,
+    PolicyBundle,
+)
 from longboat.gateway._bundle import bundle_key
 from longboat.gateway._settings import GatewayServiceSettings
 from longboat.kafka import Admin, Producer
@@ -81,7 +87,7 @@ class GatewayWorld:
         bundle = PolicyBundle.from_dir(folder)
         async with Producer(self.settings.kafka) as producer:
             await producer.send(
-                self.names.policies, bundle.model_dump_json().encode(), key=bundle_key("longboat")
+                self.names.policies, POLICY_RECORDS.encode(bundle), key=bundle_key("longboat")
             )
         return bundle
 

@@ -9,7 +9,7 @@ from pydantic import JsonValue
 
 from longboat import Envelope, TopicSpec
 from longboat.agents import Agent, AgentRuntimeSettings, AgentSettings, Context, list_dead_letters
-from longboat.gateway import MemoryAudit
+from longboat.gateway import MEMORY_AUDITS
 from longboat.kafka import Admin
 from longboat.registry import write_private_key
 from tests.helpers import assert_eventually
@@ -84,7 +84,7 @@ async def test_agent_uses_memory_and_tools_through_the_gateway(
     assert letters[0].letter.error_type == "StepFailed"
     assert "policy denied" in letters[0].letter.message
     audit = [
-        MemoryAudit.model_validate_json(r.value or b"")
+        MEMORY_AUDITS.decode_value(r.value or b"")
         for r in await read_all(world.settings.kafka, world.names.memory_audit)
     ]
     assert [(a.key, a.provenance.agent, a.provenance.source_event) for a in audit] == [

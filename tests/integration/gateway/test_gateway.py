@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from longboat.gateway import DecisionRecord, MemoryAudit, PolicyDenied
+from longboat.gateway import DECISION_RECORDS, MEMORY_AUDITS, DecisionRecord, PolicyDenied
 from longboat.gateway._client import GatewayRefused
 from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import read_all
@@ -20,7 +20,7 @@ from tests.integration.gateway.conftest import POLICIES, GatewayWorld, client, s
 
 async def _decisions(world: GatewayWorld) -> list[DecisionRecord]:
     return [
-        DecisionRecord.model_validate_json(r.value or b"")
+        DECISION_RECORDS.decode_value(r.value or b"")
         for r in await read_all(world.settings.kafka, world.names.decisions)
     ]
 
@@ -67,7 +67,7 @@ async def test_pii_write_refused_and_nothing_stored(world: GatewayWorld) -> None
         assert await gw.memory_get("claims", "c-2") is None
         await gw.memory_put("claims", "c-3", {"contact": "jane@example.com"}, workflow_id="wf-9")
     audit = [
-        MemoryAudit.model_validate_json(r.value or b"")
+        MEMORY_AUDITS.decode_value(r.value or b"")
         for r in await read_all(world.settings.kafka, world.names.memory_audit)
     ]
     assert [(a.key, a.pii, a.provenance.agent, a.provenance.workflow_id) for a in audit] == [

@@ -14,7 +14,7 @@ from pydantic import JsonValue
 
 from longboat import Envelope, Settings, TopicNames, TopicSpec
 from longboat.agents import Agent, AgentRuntimeSettings, AgentSettings, Context
-from longboat.kafka import Admin
+from longboat.kafka import Admin, Producer
 from longboat.registry import (
     Capability,
     IdentityRefused,
@@ -272,3 +272,34 @@ async def test_agent_runtime_registers_and_heartbeats(
     instance = later.versions["3.1"].instances["pod-7"]
     assert instance.code_digest is not None
     assert instance.code_digest.startswith("sha256:")
+
+
+async def test_registry_and_views_survive_junk_records(settings: Settings) -> None:
+    """Junk on lb.registry is skipped: a view and a restarted registry keep the good records."""
+    await _topics(settings)
+    topic = TopicNames(settings.topic_prefix).registry
+    key = generate_key()
+    async with (
+        registry_service(settings) as service,
+        RegistryClient(_url(service), operator_token=OPERATOR) as client,
+    ):
+        await client.enroll(
+            "triage", version="1.0", public_key=public_key_b64(key), capabilities=[]
+        )
+    junk = [b"not json {", b'{"agent_id": "triage"}', b"", b"\xff\xfe", b"[]"]
+    async with Producer(settings.kafka) as producer:
+        for value in junk:
+            for agent in (b"triage", b"ghost"):
+                await producer.send(topic, value, key=agent)
+        await producer.send(topic, None, key=b"never-enrolled")
+
+    async with RegistryView(settings.kafka, topic) as view:
+        assert [r.agent_id for r in view.agents()] == ["triage"]
+    async with (
+        registry_service(settings) as service,
+        RegistryClient(_url(service), operator_token=OPERATOR) as client,
+    ):
+        assert [r.agent_id for r in await client.agents()] == ["triage"]
+        record = await client.set_status("triage", "draining")
+        assert record.revision == 2
+        assert record.versions["1.0"].status == "draining"

@@ -6,7 +6,7 @@ import pytest
 from pydantic import JsonValue
 
 from longboat.gateway import classify
-from longboat.gateway._pii import luhn_valid
+from longboat.gateway._pii import classify_write, luhn_valid
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,59 @@ def test_luhn() -> None:
     assert luhn_valid("4111111111111111")
     assert luhn_valid("5500005555555559")
     assert not luhn_valid("4111111111111112")
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("mail jane\uff20example.com", ["email"]),  # full-width @
+        ("mail jane@ex\u0430mple.com", ["email"]),  # Cyrillic a in the domain
+        ("mail jane@exa\u200bmple.com", ["email"]),  # zero-width space
+        ("mail jane @ example.com", ["email"]),  # spaces around @
+        ("card 4111.1111.1111.1111", ["payment_card"]),
+        ("card 4111/1111/1111/1111", ["payment_card"]),
+        ("card \uff14\uff11\uff11\uff11 1111 1111 1111", ["payment_card"]),  # full-width digits
+        ("iban de89 3704 0044 0532 0130 00", ["iban"]),  # lower case
+        ("call 555\u2011123\u20114567", ["phone"]),  # non-breaking hyphens
+        ("call 555\u00a0123\u00a04567", ["phone"]),  # non-breaking spaces
+        ("ssn 123\u2013 45\u2013 6789".replace(" ", ""), ["national_id"]),  # en dashes
+        ("nino ab 12 34 56 c", ["national_id"]),
+    ],
+)
+def test_finds_obfuscated_pii(text: str, kinds: list[str]) -> None:
+    """Normalisation (NFKC, format characters, dashes, case) defeats the reported evasions."""
+    assert classify(text) == kinds
+
+
+def test_key_and_metadata_are_classified_with_their_location() -> None:
+    """PII in the memory key or provenance is found and reported with where it was."""
+    report = classify_write(
+        {"note": "water damage"}, key="jane@example.com", metadata=("run-1", "+44 20 7946 0958")
+    )
+    assert report.kinds == ["email", "phone"]
+    assert [(f.kind, f.location) for f in report.findings] == [
+        ("email", "key"),
+        ("phone", "metadata"),
+    ]
+
+
+def test_obfuscation_is_signalled() -> None:
+    """Format characters, compatibility forms and mixed scripts are reported as signals."""
+    assert classify_write("a\u200bb").signals == ["format_characters"]
+    assert classify_write("\uff21").signals == ["compatibility_forms"]
+    assert classify_write("jane@ex\u0430mple.com").signals == ["mixed_scripts"]
+    assert classify_write("plain text").signals == []
+
+
+def test_deeply_nested_values_do_not_recurse() -> None:
+    """A value nested far deeper than the stack allows is still classified."""
+    value: JsonValue = "jane@example.com"
+    for _ in range(50_000):
+        value = [value]
+    assert classify(value) == ["email"]
+
+
+@pytest.mark.parametrize("unit", ["a", "1", "a@", "1 ", "@", "a.", "+1", " @", "a@b."])
+def test_long_unbroken_tokens_classify(unit: str) -> None:
+    """Long repetitive tokens (the shapes that made the old patterns quadratic) finish."""
+    assert classify(unit * 20_000) in ([], ["email"], ["phone"])

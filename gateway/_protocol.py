@@ -1,0 +1,101 @@
+"""The gateway's HTTP contract: every request and answer body, used by the service and the client.
+
+The service parses request bodies with the kernel's :func:`~longboat.read_body` (the one place
+bodies are read, so that limits and strict-JSON checks apply to every route at once) and
+answers with :func:`~longboat.answer`/:func:`~longboat.error_answer`;
+:class:`~longboat.gateway.GatewayClient` sends the same request models and parses answers into
+the same answer models. Every error answer, 4xx or 5xx, is one :class:`~longboat.ErrorBody`
+(re-exported here: ``policy_denied`` carries ``reasons`` and ``decision_id``).
+
+=========================================  ===================  =================================
+route                                      request body         answer (200)
+=========================================  ===================  =================================
+``GET /v1/memory/{bank}/{key}``            —                    :class:`MemoryItem` (404 if none)
+``PUT /v1/memory/{bank}/{key}``            :class:`MemoryWrite`  :class:`MemoryItem`
+``DELETE /v1/memory/{bank}/{key}``         —                    :class:`MemoryDeleted`
+``GET /v1/memory/{bank}?q=&limit=``        :class:`MemorySearch`  :class:`MemorySearchResult`
+``GET|PUT|DELETE /v1/profiles/{key}``      as memory            as memory
+``POST /v1/tools/{name}/invoke``           :class:`ToolInvocation`  :class:`ToolResult`
+=========================================  ===================  =================================
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from longboat import ErrorBody, answer, describe_errors, error_answer, read_body
+from longboat.gateway._memory import MemoryItem
+
+__all__ = [
+    "ErrorBody",
+    "MemoryDeleted",
+    "MemorySearch",
+    "MemorySearchResult",
+    "MemoryWrite",
+    "ToolInvocation",
+    "ToolResult",
+    "answer",
+    "error_answer",
+    "read_body",
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MemoryWrite(_Body):
+    """``PUT`` body of a memory or profile write: the value and where it came from."""
+
+    value: JsonValue
+    workflow_id: str | None = None
+    run_id: str | None = None
+    source_event: str | None = None
+
+
+class ToolInvocation(_Body):
+    """``POST /v1/tools/{name}/invoke`` body."""
+
+    arguments: JsonValue = None
+    idempotency_key: str
+    workflow_id: str | None = None
+    run_id: str | None = None
+
+
+class MemorySearch(_Body):
+    """Query of ``GET /v1/memory/{bank}``: words to look for and how many items at most.
+
+    The gateway answers at most 100 items whatever ``limit`` asks for.
+    """
+
+    q: str = ""
+    limit: int = Field(default=10, ge=1)
+
+    @classmethod
+    def of_request(cls, request: web.Request) -> MemorySearch | web.Response:
+        """The query of ``request``, or the 400 :class:`~longboat.ErrorBody` answer to send."""
+        try:
+            return cls.model_validate(dict(request.query))
+        except ValidationError as e:
+            return error_answer(400, "invalid_request", describe_errors(e))
+
+
+class MemoryDeleted(_Body):
+    """Answer of a delete: whether there was something to forget."""
+
+    deleted: bool
+
+
+class MemorySearchResult(_Body):
+    """Answer of a search: the matching items, best first."""
+
+    items: list[MemoryItem]
+
+
+class ToolResult(_Body):
+    """Answer of a tool call: its (possibly recorded) result."""
+
+    result: JsonValue
+    executed: bool
+    decision_id: str
