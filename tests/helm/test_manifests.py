@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -43,7 +44,8 @@ def test_each_agent_has_its_own_identity_secret(render: Render) -> None:
     secrets = _by_kind(manifests, "Secret")
     seen = set()
     for agent in load_fleet("full")["agents"]:
-        name = f"claims-agent-{agent['name']}"
+        suffix = "-canary" if agent.get("status") == "canary" else ""
+        name = f"claims-agent-{agent['name']}{suffix}"
         pod = _by_kind(manifests, "StatefulSet")[name]["spec"]["template"]["spec"]
         volume = next(v for v in pod["volumes"] if v["name"] == "agent-key")
         secret = secrets[volume["secret"]["secretName"]]
@@ -54,6 +56,34 @@ def test_each_agent_has_its_own_identity_secret(render: Render) -> None:
         assert env["LONGBOAT_AGENT__KEY_FILE"] == "/etc/longboat/agent-key/key.pem"
         assert env["LONGBOAT_AGENT__INSTANCE"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert len(seen) == len(load_fleet("full")["agents"]), "two agents share a key"
+
+
+def test_a_canary_runs_beside_the_active_version_in_the_same_group(render: Render) -> None:
+    """A canary entry gets its own StatefulSet, pods and key, and runs the same agent (group)."""
+    manifests = render(FLEETS / "full.yaml")
+    statefulsets = _by_kind(manifests, "StatefulSet")
+    active = statefulsets["claims-agent-moderator"]["spec"]
+    canary = statefulsets["claims-agent-moderator-canary"]["spec"]
+    # Disjoint selectors: neither StatefulSet adopts the other's pods.
+    assert active["selector"]["matchLabels"]["longboat.dev/track"] == "active"
+    assert canary["selector"]["matchLabels"]["longboat.dev/track"] == "canary"
+    assert active["template"]["metadata"]["labels"]["app.kubernetes.io/version"] == "1.0"
+    assert canary["template"]["metadata"]["labels"]["app.kubernetes.io/version"] == "1.1"
+    # The same agent module, so the same consumer group: the canary takes a share of partitions.
+    args = [s["template"]["spec"]["containers"][0]["args"] for s in (active, canary)]
+    assert args[0] == args[1]
+    job = _by_kind(manifests, "ConfigMap")["claims-setup"]["data"]["agents.json"]
+    plan = {(a["name"], a["version"]): a["status"] for a in json.loads(job)}
+    assert plan[("moderator", "1.0")] == "active"
+    assert plan[("moderator", "1.1")] == "canary"
+
+
+def test_the_same_agent_twice_on_one_track_is_refused(render: Render) -> None:
+    """Two active entries of one agent would collide: the chart says to make one a canary."""
+    agent = {"name": "a", "module": "m:agent", "version": "1"}
+    fleet = {"name": "dup", "kafka": {"bootstrapServers": "k:9092"}, "agents": [agent, agent]}
+    with pytest.raises(AssertionError, match="status: canary"):
+        render(fleet)
 
 
 def test_existing_secrets_are_referenced_not_created(render: Render) -> None:
@@ -215,8 +245,6 @@ def test_keda_scales_each_agent_on_its_group_lag_up_to_the_partitions(render: Re
 
 def test_the_tools_file_is_the_gateways_format(render: Render) -> None:
     """The tools ConfigMap holds the gateway's tools file (snake_case keys) and parses as one."""
-    import json
-
     from longboat.gateway._tools import ToolsFile
 
     configmap = _by_kind(render(FLEETS / "full.yaml"), "ConfigMap")["claims-gateway-tools"]

@@ -16,9 +16,19 @@ one fleet file names the same objects wherever it is installed).
 {{- printf "%s-%s" (include "longboat.fleet" .root) .component | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* The name of an agent's objects: (dict "root" $ "agent" $agent) */}}
+{{/*
+The name of an agent's objects: (dict "root" $ "agent" $agent). A canary entry (status: canary)
+runs beside the active one under the same agent name, so its objects get a -canary suffix.
+*/}}
 {{- define "longboat.agentName" -}}
-{{- printf "%s-agent-%s" (include "longboat.fleet" .root) .agent.name | trunc 52 | trimSuffix "-" -}}
+{{- $base := printf "%s-agent-%s" (include "longboat.fleet" .root) .agent.name -}}
+{{- if eq (include "longboat.track" .agent) "canary" }}{{ $base = printf "%s-canary" $base }}{{ end -}}
+{{- $base | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* An agent entry's track: active or canary. */}}
+{{- define "longboat.track" -}}
+{{- .status | default "active" -}}
 {{- end -}}
 
 {{/* Selector labels: (dict "root" $ "component" "gateway" ["agent" "triage"]) */}}
@@ -29,6 +39,9 @@ app.kubernetes.io/component: {{ .component }}
 longboat.dev/fleet: {{ include "longboat.fleet" .root }}
 {{- with .agent }}
 longboat.dev/agent: {{ . }}
+{{- end }}
+{{- with .track }}
+longboat.dev/track: {{ . }}
 {{- end }}
 {{- end -}}
 
@@ -201,7 +214,7 @@ policy, another agent's version) leave its pod template, and so its pods, untouc
 secretName: {{ . }}
 defaultMode: 0440
 items:
-  - key: {{ printf "%s.pem" $.agent.name }}
+  - key: {{ printf "%s.pem" (include "longboat.agentKeyItem" $.agent) }}
     path: key.pem
 {{- else -}}
 secretName: {{ printf "%s-key" (include "longboat.agentName" .) }}
@@ -237,4 +250,9 @@ items:
 {{- $url := urlParse . -}}
 {{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" -}}
 {{- if $port }}{{ $port }}{{ else if eq $url.scheme "https" }}443{{ else }}80{{ end -}}
+{{- end -}}
+
+{{/* The item of an agent's key in agentKeys.existingSecret (without .pem): triage, triage-canary. */}}
+{{- define "longboat.agentKeyItem" -}}
+{{- if eq (include "longboat.track" .) "canary" }}{{ printf "%s-canary" .name }}{{ else }}{{ .name }}{{ end -}}
 {{- end -}}
