@@ -60,10 +60,10 @@ def test_each_agent_has_its_own_identity_secret(render: Render) -> None:
 
 def test_a_canary_runs_beside_the_active_version_in_the_same_group(render: Render) -> None:
     """A canary entry gets its own StatefulSet, pods and key, and runs the same agent (group)."""
-    manifests = render(FLEETS / "full.yaml")
+    manifests = render(FLEETS / "canary.yaml")
     statefulsets = _by_kind(manifests, "StatefulSet")
-    active = statefulsets["claims-agent-moderator"]["spec"]
-    canary = statefulsets["claims-agent-moderator-canary"]["spec"]
+    active = statefulsets["canary-agent-moderator"]["spec"]
+    canary = statefulsets["canary-agent-moderator-canary"]["spec"]
     # Disjoint selectors: neither StatefulSet adopts the other's pods.
     assert active["selector"]["matchLabels"]["longboat.dev/track"] == "active"
     assert canary["selector"]["matchLabels"]["longboat.dev/track"] == "canary"
@@ -72,7 +72,11 @@ def test_a_canary_runs_beside_the_active_version_in_the_same_group(render: Rende
     # The same agent module, so the same consumer group: the canary takes a share of partitions.
     args = [s["template"]["spec"]["containers"][0]["args"] for s in (active, canary)]
     assert args[0] == args[1]
-    job = _by_kind(manifests, "ConfigMap")["claims-setup"]["data"]["agents.json"]
+    assert set(_by_kind(manifests, "Secret")) >= {
+        "canary-agent-moderator-key",
+        "canary-agent-moderator-canary-key",
+    }
+    job = _by_kind(manifests, "ConfigMap")["canary-setup"]["data"]["agents.json"]
     plan = {(a["name"], a["version"]): a["status"] for a in json.loads(job)}
     assert plan[("moderator", "1.0")] == "active"
     assert plan[("moderator", "1.1")] == "canary"

@@ -125,8 +125,6 @@ Mirrors longboat.fleet.process_environment (tests/helm/test_environment.py compa
   value: {{ $kafka.topicPrefix | quote }}
 - name: LONGBOAT_LOG_FORMAT
   value: json
-- name: LONGBOAT_DEV_HOME
-  value: /tmp/longboat
 - name: LONGBOAT_REGISTRY_URL
   value: {{ printf "http://%s:%d" (include "longboat.componentName" (dict "root" . "component" "registry")) (int .Values.registry.port) | quote }}
 - name: LONGBOAT_GATEWAY_URL
