@@ -183,3 +183,61 @@ def test_admission_refuses_a_privileged_pod_template(
     )
     assert result.returncode != 0
     assert "restricted" in result.stderr
+
+
+def _secret_data(kubectl: Path, server: KubeApiServer, namespace: str, name: str) -> str:
+    result = _kubectl(
+        kubectl, server, "get", "secret", name, "-n", namespace, "-o", "jsonpath={.data}"
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_upgrading_one_agent_keeps_every_key_and_rolls_only_that_agent(
+    helm: Path, kubectl: Path, kube_apiserver: KubeApiServer, unique: str, tmp_path: Path
+) -> None:
+    """helm upgrade with a new agent version is accepted, keeps the generated keys and the
+    operator token (lookup), and changes only that agent's StatefulSet template."""
+    namespace = _restricted_namespace(kubectl, kube_apiserver, f"lb-{unique}")
+    fleet = (FLEETS / "existing-secrets.yaml").read_text()
+    # Generated secrets this time: drop the existingSecret references.
+    fleet = fleet.split("kubernetes:")[0]
+    first, second = tmp_path / "v1.yaml", tmp_path / "v2.yaml"
+    first.write_text(fleet)
+    second.write_text(
+        fleet.replace('version: "2.0"\n  - name: notifier', 'version: "2.1"\n  - name: notifier')
+    )
+    assert first.read_text() != second.read_text()
+    common = ["rel", str(CHART), "--namespace", namespace, "--no-hooks"]
+
+    def templates() -> dict[str, str]:
+        names = ("ops-agent-triage", "ops-agent-notifier", "ops-registry")
+        return {
+            n: _kubectl(
+                kubectl,
+                kube_apiserver,
+                "get",
+                "statefulset",
+                n,
+                "-n",
+                namespace,
+                "-o",
+                "jsonpath={.spec.template}",
+            ).stdout
+            for n in names
+        }
+
+    run_helm(helm, "install", *common, "-f", str(first), kubeconfig=kube_apiserver.kubeconfig)
+    keys = {
+        name: _secret_data(kubectl, kube_apiserver, namespace, name)
+        for name in ("ops-agent-triage-key", "ops-agent-notifier-key", "ops-operator-token")
+    }
+    before = templates()
+    assert all(before.values()), before
+    run_helm(helm, "upgrade", *common, "-f", str(second), kubeconfig=kube_apiserver.kubeconfig)
+    after = templates()
+    for name, data in keys.items():
+        assert _secret_data(kubectl, kube_apiserver, namespace, name) == data, name
+    assert before["ops-agent-triage"] != after["ops-agent-triage"]
+    assert before["ops-agent-notifier"] == after["ops-agent-notifier"]
+    assert before["ops-registry"] == after["ops-registry"]
