@@ -79,6 +79,12 @@ class AgentRuntimeSettings(BaseModel):
         default=None, description="private key from `longboat agents enroll`"
     )
     heartbeat_s: float = Field(default=10.0, gt=0, le=3600)
+    # Set by a fleet (docs/fleet.md): the fleet file, not the code, says what runs as what.
+    name: str | None = Field(
+        default=None, description="the name enrolled in the registry; the Agent must have it"
+    )
+    version: str | None = Field(default=None, description="overrides the Agent's version")
+    durability: Durability | None = Field(default=None, description="overrides the Agent's")
 
 
 class AgentSettings(Settings):

@@ -9,6 +9,7 @@ member holds partitions.
 from __future__ import annotations
 
 import asyncio
+import copy
 import socket
 from contextlib import AsyncExitStack
 from typing import Any
@@ -21,7 +22,7 @@ from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import RunHistory, StepJournal, load_journal_tail
 from longboat.agents._llm import provider_from_settings
 from longboat.agents._metrics import AgentMetrics
-from longboat.agents._options import AgentSettings, Durability
+from longboat.agents._options import AgentRuntimeSettings, AgentSettings, Durability
 from longboat.agents._partition import PartitionWorker, transactional_id
 from longboat.agents._presence import keep_present
 from longboat.agents._runtime_deps import RuntimeDeps
@@ -31,6 +32,26 @@ from longboat.kafka import Admin, Consumer, Producer, TopicPartition, Transactio
 __all__ = ["AgentRunner"]
 
 _log = get_logger("agents.runner")
+
+
+def _configured(agent: Agent, runtime: AgentRuntimeSettings) -> Agent:
+    """``agent`` with the version and durability its settings override (a fleet sets them).
+
+    Raises:
+        ConfigError: The settings name another agent than the code defines.
+    """
+    if runtime.name is not None and runtime.name != agent.name:
+        raise ConfigError(
+            f"LONGBOAT_AGENT__NAME is {runtime.name} but the code defines agent {agent.name}: "
+            "make the fleet file's agent name match Agent(name=...)"
+        )
+    if runtime.version is None and runtime.durability is None:
+        return agent
+    # A copy: the module's Agent object stays as its code defines it.
+    configured = copy.copy(agent)
+    configured.version = runtime.version or agent.version
+    configured.durability = runtime.durability or agent.durability
+    return configured
 
 
 class AgentRunner(Service):
@@ -56,7 +77,7 @@ class AgentRunner(Service):
             http=endpoint if http else None,
             metrics=self.metrics.registry,
         )
-        self.agent = agent
+        self.agent = _configured(agent, settings.agent)
         self.settings = settings
         self.names = TopicNames(settings.topic_prefix)
         self.group_id = agent.group_id(self.names)

@@ -64,6 +64,7 @@ def _register() -> None:
     from longboat.cli._dev import dev
     from longboat.cli._dlq import dlq
     from longboat.cli._events import consume, publish
+    from longboat.cli._fleet import fleet
     from longboat.cli._memory import memory
     from longboat.cli._policy import policy
     from longboat.cli._run import run
@@ -87,6 +88,7 @@ def _register() -> None:
         cancel,
         inbox,
         history,
+        fleet,
     )
     for command in commands:
         cli.add_command(command)

@@ -3,43 +3,50 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-import aiohttp
 import click
 
 from longboat import Settings
 from longboat.cli._app import run_async, settings_from
+from longboat.coordinator import (
+    CoordinatorClient,
+    CoordinatorRefused,
+    CoordinatorUnavailable,
+    WorkflowSummary,
+)
 from longboat.errors import ConfigError, UsageError
 
 __all__ = ["history", "inbox", "workflows"]
 
-
-def _api(settings: Settings, path: str) -> Any:
-    async def call() -> Any:
-        url = settings.coordinator_url.rstrip("/") + path
-        try:
-            timeout = aiohttp.ClientTimeout(total=15)
-            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as response:
-                body = await response.json(content_type=None)
-                if response.status == 404:
-                    raise UsageError(f"no such workflow at {settings.coordinator_url}")
-                return body
-        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-            raise UsageError(
-                f"the coordinator at {settings.coordinator_url} did not answer: {e}"
-            ) from e
-
-    return run_async(call())
+T = TypeVar("T")
 
 
-def _line(w: dict[str, Any]) -> str:
-    waiting = w.get("waiting_for")
-    extra = f"  waiting: {waiting['step']} ({waiting['prompt']})" if waiting else ""
-    reason = f"  reason: {w['reason']}" if w.get("reason") else ""
-    name = f"{w['definition']}@{w['version']}"
-    return f"{w['workflow_id']:<28} {name:<20} {w['status']:<17}{extra}{reason}"
+def _call(settings: Settings, call: Callable[[CoordinatorClient], Awaitable[T]]) -> T:
+    """One call through the coordinator's typed client (its errors are one line, exit 2)."""
+
+    async def run() -> T:
+        async with CoordinatorClient(settings.coordinator_url) as coordinator:
+            return await call(coordinator)
+
+    try:
+        return run_async(run())
+    except CoordinatorRefused as e:
+        if e.error == "not_found":
+            raise UsageError(f"no such workflow at {settings.coordinator_url}") from e
+        raise
+    except CoordinatorUnavailable as e:
+        raise UsageError(str(e)) from e
+
+
+def _line(w: WorkflowSummary) -> str:
+    waiting = w.waiting_for
+    extra = f"  waiting: {waiting.step} ({waiting.prompt})" if waiting else ""
+    reason = f"  reason: {w.reason}" if w.reason else ""
+    name = f"{w.definition}@{w.version}"
+    return f"{w.workflow_id:<28} {name:<20} {w.status:<17}{extra}{reason}"
 
 
 @click.group(invoke_without_command=True)
@@ -50,9 +57,8 @@ def workflows(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """List workflows (from the coordinator), or validate definitions."""
     if ctx.invoked_subcommand is not None:
         return
-    query = f"?status={status}" if status else ""
-    for item in _api(settings_from(ctx), "/v1/workflows" + query)["workflows"]:
-        click.echo(json.dumps(item) if as_json else _line(item))
+    for item in _call(settings_from(ctx), lambda c: c.workflows(status=status)):
+        click.echo(item.model_dump_json() if as_json else _line(item))
 
 
 @click.command()
@@ -60,17 +66,17 @@ def workflows(ctx: click.Context, status: str | None, as_json: bool) -> None:
 @click.pass_context
 def inbox(ctx: click.Context, as_json: bool) -> None:
     """Mission Control: what needs your input, what failed, what completed."""
-    body = _api(settings_from(ctx), "/v1/inbox")
+    body = _call(settings_from(ctx), lambda c: c.inbox())
     if as_json:
-        click.echo(json.dumps(body))
+        click.echo(body.model_dump_json())
         return
-    for title, key in (
-        ("Needs your input", "needs_input"),
-        ("Errors", "errors"),
-        ("Completed", "completed"),
+    for title, items in (
+        ("Needs your input", body.needs_input),
+        ("Errors", body.errors),
+        ("Completed", body.completed),
     ):
-        click.echo(f"{title} ({len(body[key])})")
-        for item in body[key]:
+        click.echo(f"{title} ({len(items)})")
+        for item in items:
             click.echo("  " + _line(item))
 
 
@@ -80,15 +86,13 @@ def inbox(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def history(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
     """The event-sourced history of WORKFLOW_ID."""
-    entries = _api(settings_from(ctx), f"/v1/workflows/{workflow_id}/history")["history"]
+    entries = _call(settings_from(ctx), lambda c: c.history(workflow_id))
     for entry in entries:
         if as_json:
-            click.echo(json.dumps(entry))
+            click.echo(entry.model_dump_json())
         else:
-            details = {k: v for k, v in entry.items() if k not in ("time", "type")}
-            click.echo(
-                f"{entry['time']}  {entry['type']:<24} {json.dumps(details) if details else ''}"
-            )
+            details = json.dumps(entry.data) if entry.data else ""
+            click.echo(f"{entry.time}  {entry.type:<24} {details}")
     if not entries and not as_json:
         click.echo(f"no history for {workflow_id}")
 

@@ -16,22 +16,34 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from longboat import (
     EnvelopeSerde,
     HttpEndpoint,
     Service,
     TopicNames,
-    describe_errors,
+    answer,
+    error_answer,
     get_logger,
     merged_metrics,
+    read_body,
 )
 from longboat.agents import AgentRunner, AgentRuntimeSettings, AgentSettings
+from longboat.coordinator._api import (
+    HistoryAnswer,
+    HistoryItem,
+    Inbox,
+    SignalAccepted,
+    WaitingFor,
+    WorkflowDetail,
+    WorkflowList,
+    WorkflowSummary,
+)
 from longboat.coordinator._definitions import ApprovalStep, DefinitionSet
 from longboat.coordinator._engine import CoordinatorEngine, CoordinatorRecord
 from longboat.coordinator._protocol import SignalData, history_entry_of, signal_event
 from longboat.coordinator._settings import CoordinatorSettings
+from longboat.errors import EventError
 from longboat.kafka import Producer, read_to_end
 
 __all__ = ["CoordinatorService"]
@@ -116,43 +128,42 @@ class CoordinatorService(Service):
     async def _page(self, _: web.Request) -> web.Response:
         return web.Response(text=_PAGE.read_text(), content_type="text/html")
 
-    def _summary(self, record: CoordinatorRecord) -> dict[str, Any]:
+    def _summary(self, record: CoordinatorRecord) -> WorkflowSummary:
         state = record.state
-        summary: dict[str, Any] = {
-            "workflow_id": state.workflow_id,
-            "definition": state.definition,
-            "version": record.definition_version,
-            "status": state.status,
-            "reason": state.reason,
-            "started_at": state.started_at,
-            "updated_at": state.updated_at,
-        }
+        return WorkflowSummary(
+            workflow_id=state.workflow_id,
+            definition=state.definition,
+            version=record.definition_version,
+            status=state.status,
+            reason=state.reason,
+            started_at=state.started_at,
+            updated_at=state.updated_at,
+            waiting_for=self._waiting_for(record),
+        )
+
+    def _waiting_for(self, record: CoordinatorRecord) -> WaitingFor | None:
+        state = record.state
         definition = self.definitions.get(state.definition, record.definition_version)
-        if (
-            state.status == "waiting_approval"
-            and definition is not None
-            and state.cursor < len(definition.steps)
-        ):
-            step = definition.steps[state.cursor]
-            if isinstance(step, ApprovalStep):
-                summary["waiting_for"] = {
-                    "step": step.id,
-                    "prompt": step.approval.prompt,
-                    "escalated_to": state.steps[step.id].escalated_to,
-                }
-        return summary
+        if state.status != "waiting_approval" or definition is None:
+            return None
+        if state.cursor >= len(definition.steps):
+            return None
+        step = definition.steps[state.cursor]
+        if not isinstance(step, ApprovalStep):
+            return None
+        escalated = state.steps[step.id].escalated_to
+        return WaitingFor(step=step.id, prompt=step.approval.prompt, escalated_to=escalated)
 
     async def _inbox(self, _: web.Request) -> web.Response:
         records = sorted(self.engine.all_records(), key=lambda r: r.state.updated_at, reverse=True)
         summaries = [self._summary(r) for r in records]
-        return web.json_response(
-            {
-                "needs_input": [s for s in summaries if s["status"] == "waiting_approval"],
-                "errors": [s for s in summaries if s["status"] == "failed"],
-                "completed": [
-                    s for s in summaries if s["status"] in ("completed", "rejected", "cancelled")
-                ][:100],
-            }
+        ended = ("completed", "rejected", "cancelled")
+        return answer(
+            Inbox(
+                needs_input=[s for s in summaries if s.status == "waiting_approval"],
+                errors=[s for s in summaries if s.status == "failed"],
+                completed=[s for s in summaries if s.status in ended][:100],
+            )
         )
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -160,50 +171,59 @@ class CoordinatorService(Service):
         records = [
             r for r in self.engine.all_records() if wanted is None or r.state.status == wanted
         ]
-        return web.json_response({"workflows": [self._summary(r) for r in records]})
+        return answer(WorkflowList(workflows=[self._summary(r) for r in records]))
 
     async def _get(self, request: web.Request) -> web.Response:
         record = self.engine.record(request.match_info["id"])
         if record is None:
-            return web.json_response(
-                {"error": "not_found", "message": "no such workflow here"}, status=404
-            )
-        return web.json_response(
-            {
-                **self._summary(record),
-                "state": record.state.model_dump(mode="json"),
-                "timers": [t.model_dump(mode="json") for t in record.timers],
-            }
-        )
+            return error_answer(404, "not_found", "no such workflow here")
+        summary = self._summary(record).model_dump()
+        return answer(WorkflowDetail(**summary, state=record.state, timers=list(record.timers)))
 
     async def _history(self, request: web.Request) -> web.Response:
         entries = await read_history(self.settings, request.match_info["id"])
-        return web.json_response({"history": entries})
+        return answer(HistoryAnswer(history=entries))
 
     async def _signal(self, request: web.Request) -> web.Response:
-        try:
-            signal = SignalData.model_validate_json(await request.read())
-        except ValidationError as e:
-            return web.json_response(
-                {"error": "invalid_request", "message": describe_errors(e)}, status=400
-            )
+        signal = await read_body(request, SignalData)
+        if isinstance(signal, web.Response):
+            return signal
         workflow_id = request.match_info["id"]
-        encoded = EnvelopeSerde().encode(signal_event(workflow_id, signal))
+        event = signal_event(workflow_id, signal)
+        encoded = EnvelopeSerde().encode(event)
         await self._producer.send(
             self.names.signals, encoded.value, key=workflow_id.encode(), headers=encoded.headers
         )
-        return web.json_response({"accepted": True}, status=202)
+        return answer(SignalAccepted(accepted=True, signal_id=event.id), status=202)
 
 
-async def read_history(settings: CoordinatorSettings, workflow_id: str) -> list[dict[str, Any]]:
-    """Every history entry of one workflow, in order (scans the history topic)."""
+async def read_history(settings: CoordinatorSettings, workflow_id: str) -> list[HistoryItem]:
+    """Every history entry of one workflow, in order (scans the history topic).
+
+    A record that is not a readable history envelope is skipped with a ``record_skipped``
+    warning: the topic outlives any one bad writer, and one junk record must not make every
+    workflow's history unreadable.
+    """
     serde = EnvelopeSerde()
-    found: list[dict[str, Any]] = []
+    found: list[HistoryItem] = []
     topic = TopicNames(settings.topic_prefix).workflows_history
     async for raw in read_to_end(settings.kafka, topic):
-        if raw.key == workflow_id.encode():
+        if raw.key != workflow_id.encode():
+            continue
+        try:
             event = serde.decode(raw.value, raw.headers)
             entry = history_entry_of(event)
-            if entry is not None:
-                found.append({"time": event.time.isoformat(), "type": entry.type, **entry.data})
+        except EventError as e:
+            _log.warning(
+                "record_skipped",
+                topic=raw.topic,
+                partition=raw.partition,
+                offset=raw.offset,
+                error_type=type(e).__name__,
+                reason=str(e),
+            )
+            continue
+        if entry is not None:
+            time = event.time.isoformat()
+            found.append(HistoryItem(time=time, type=entry.type, data=dict(entry.data)))
     return found

@@ -163,8 +163,7 @@ async def main() -> None:
             history = await read_history(settings, workflow_id)
             print(f"\nhistory of {workflow_id}:")
             for entry in history:
-                details = {k: v for k, v in entry.items() if k not in ("time", "type")}
-                print(f"  {entry['type']:<24} {json.dumps(details)}")
+                print(f"  {entry.type:<24} {json.dumps(entry.data)}")
         print("\npayments made (exactly once each):")
         for line in claims.PAYMENTS:
             print(f"  {line}")

@@ -20,6 +20,36 @@ Every error Longboat raises derives from :class:`LongboatError` and carries a st
         │   ├── TopicError             topic_failed
         │   └── ProducerFenced         producer_fenced
         └── UsageError                 usage_invalid
+            ├── JsonInvalid            json_invalid        (longboat)
+            └── JsonTooLarge           json_too_large      (longboat)
+
+The components add their own leaves, each under the branch that says what the caller may do::
+
+    RetryableError
+    ├── JournalUnavailable             journal_unavailable      longboat.agents
+    ├── LLMUnavailable                 llm_unavailable          longboat.agents
+    ├── GatewayUnavailable             gateway_unavailable      longboat.gateway
+    ├── ToolUnavailable                tool_unavailable         longboat.gateway
+    ├── RegistryUnavailable            registry_unavailable     longboat.registry
+    └── CoordinatorUnavailable         coordinator_unavailable  longboat.coordinator
+    TerminalError
+    ├── LLMRejected                    llm_rejected             longboat.agents
+    ├── StepFailed                     step_failed              longboat.agents
+    ├── GatewayRefused                 gateway_refused          longboat.gateway
+    ├── PolicyDenied                   policy_denied            longboat.gateway
+    ├── PolicyRejected                 policy_rejected          longboat.gateway
+    ├── ToolFailed                     tool_failed              longboat.gateway
+    ├── RegistryRefused                registry_refused         longboat.registry
+    ├── IdentityRefused                identity_refused         longboat.registry
+    ├── CoordinatorRefused             coordinator_refused      longboat.coordinator
+    └── UsageError
+        ├── MemoryTooLarge             memory_too_large         longboat.gateway
+        ├── UnknownAgent               agent_unknown            longboat.registry
+        ├── HeartbeatInvalid           heartbeat_invalid        longboat.registry
+        └── RecordTooLarge             record_too_large         longboat.registry
+
+``tests/unit/test_errors.py`` checks that every error class in the installed packages has a
+code of its own and appears in these trees.
 
 Third-party exceptions are translated where the library is called (``raise ... from e``);
 nothing outside the adapters sees an aiokafka or OPA exception.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,7 +30,9 @@ __all__ = [
 
 Status = Literal["active", "canary", "draining", "revoked"]
 RiskTier = Literal["low", "medium", "high"]
-CapabilityKind = Literal["tool", "memory", "topic"]
+# The kinds a fleet file may declare (fleet/_model.py CAPABILITY_KINDS); policies read them.
+CapabilityKind = Literal["tool", "memory", "profile", "topic", "model", "policy"]
+_KINDS: tuple[str, ...] = get_args(CapabilityKind)
 
 # Agents write these fields themselves (heartbeats): the registry bounds them when it writes
 # them, so that no agent can grow its record, which also carries its status and so its
@@ -67,7 +69,7 @@ class _Frozen(BaseModel):
 
 
 class Capability(_Frozen):
-    """Something an agent may use: a tool, a memory bank or a topic."""
+    """Something an agent may use: a tool, a memory bank, a profile, a topic, a model, a policy."""
 
     kind: CapabilityKind
     name: str = Field(min_length=1, max_length=200)
@@ -80,9 +82,9 @@ class Capability(_Frozen):
             ValueError: Not of that form (the message shows it).
         """
         kind, _, name = text.partition(":")
-        if kind not in ("tool", "memory", "topic") or not name:
+        if kind not in _KINDS or not name:
             raise ValueError(
-                f"capability {text!r} must be KIND:NAME with KIND tool, memory or topic"
+                f"capability {text!r} must be KIND:NAME with KIND one of {', '.join(_KINDS)}"
             )
         return cls(kind=kind, name=name)  # type: ignore[arg-type]
 

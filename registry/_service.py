@@ -114,6 +114,9 @@ class RegistryService(Service):
             # Another registry took over the topic: this one must not serve writes any more.
             self.shutdown()
             response = _error(503, "registry_fenced", "another registry instance is now the writer")
+        except UsageError as e:
+            # The caller's mistake (an unknown agent, a field out of bounds): never a 5xx.
+            response = _error(400, e.code, str(e))
         except LongboatError as e:
             response = _error(503 if e.retryable else 500, e.code, str(e))
         route = (

@@ -15,13 +15,14 @@ from longboat.devinfra._opa import (
     OPA_MARKER,
     OPA_VERSION,
     OpaNode,
+    opa_command,
     opa_healthy,
     provision_opa,
     start_opa,
 )
-from longboat.devinfra._process import stop_process
+from longboat.devinfra._process import is_running, stop_process
 from longboat.devinfra._stack import DEFAULT_PORTS, DevPorts, DevStack, DevState, cache_dir
-from longboat.devinfra._tools import free_port
+from longboat.devinfra._tools import free_port, port_is_free
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -36,7 +37,10 @@ __all__ = [
     "OpaNode",
     "cache_dir",
     "free_port",
+    "is_running",
+    "opa_command",
     "opa_healthy",
+    "port_is_free",
     "provision_kafka",
     "provision_opa",
     "start_kafka",

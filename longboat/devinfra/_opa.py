@@ -13,7 +13,15 @@ from pathlib import Path
 from longboat.devinfra._process import spawn, wait_until
 from longboat.devinfra._tools import require_tool, run_tool
 
-__all__ = ["OPA_MARKER", "OPA_VERSION", "OpaNode", "opa_healthy", "provision_opa", "start_opa"]
+__all__ = [
+    "OPA_MARKER",
+    "OPA_VERSION",
+    "OpaNode",
+    "opa_command",
+    "opa_healthy",
+    "provision_opa",
+    "start_opa",
+]
 
 # >= v1.21.3 carries the fix for the bundle-signature advisory.
 OPA_VERSION = "v1.22.2"
@@ -65,6 +73,23 @@ def opa_healthy(url: str) -> bool:
         return False
 
 
+def opa_command(binary: Path, *, port: int, policy_paths: tuple[Path, ...] = ()) -> list[str]:
+    """The command line of an OPA server on ``127.0.0.1:port`` (a fleet supervises it)."""
+    args = [
+        str(binary),
+        "run",
+        "--server",
+        "--addr",
+        f"127.0.0.1:{port}",
+        "--skip-version-check",
+        "--log-level",
+        "error",
+    ]
+    if policy_paths:
+        args += ["--watch", *(str(p) for p in policy_paths)]
+    return args
+
+
 def start_opa(
     binary: Path,
     data: Path,
@@ -81,19 +106,7 @@ def start_opa(
     data.mkdir(parents=True, exist_ok=True)
     log = data / "opa.log"
     log.write_text("")
-    args = [
-        str(binary),
-        "run",
-        "--server",
-        "--addr",
-        f"127.0.0.1:{port}",
-        "--skip-version-check",
-        "--log-level",
-        "error",
-    ]
-    if policy_paths:
-        args += ["--watch", *(str(p) for p in policy_paths)]
-    pid = spawn(args, log=log, cwd=data)
+    pid = spawn(opa_command(binary, port=port, policy_paths=policy_paths), log=log, cwd=data)
     node = OpaNode(pid=pid, port=port, log=log)
     wait_until(
         lambda: opa_healthy(node.url), pid=pid, timeout_s=timeout_s, what="OPA server", log=log

@@ -3,6 +3,7 @@
 from longboat.kafka._admin import Admin, TopicOutcome
 from longboat.kafka._consumer import Consumer, IsolationLevel
 from longboat.kafka._following import TopicFollower
+from longboat.kafka._lag import group_lag
 from longboat.kafka._producer import Producer, RecordMetadata, TransactionalProducer
 from longboat.kafka._reading import Decoded, read_decoded, read_to_end
 from longboat.kafka._records import (
@@ -26,6 +27,7 @@ __all__ = [
     "TopicOutcome",
     "TopicPartition",
     "TransactionalProducer",
+    "group_lag",
     "read_decoded",
     "read_to_end",
 ]

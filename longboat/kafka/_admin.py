@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -99,7 +100,29 @@ class Admin:
                 raise TopicError(
                     f"cannot create topic {name}: {error.__name__}: {message or ''}".rstrip(": ")
                 )
+        created = [name for name, outcome in outcomes.items() if outcome == "created"]
+        await self._until_visible(created)
         return outcomes
+
+    async def _until_visible(self, names: Sequence[str], *, timeout_s: float = 15.0) -> None:
+        """Wait until the broker serves metadata for ``names``.
+
+        CreateTopics answers once the controller has the topic; the broker learns it a moment
+        later. A caller that produces or subscribes at once would otherwise see "does not exist".
+        """
+        pending = set(names)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while pending:
+            with translate_kafka_errors(self._servers):
+                described: list[dict[str, Any]] = await self._admin.describe_topics(list(pending))
+            pending -= {
+                t["topic"] for t in described if t.get("error_code", 0) == 0 and t.get("partitions")
+            }
+            if not pending:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TopicError(f"created topics not visible after {timeout_s:.0f} s: {pending}")
+            await asyncio.sleep(0.05)
 
     async def topic_config(self, name: str) -> dict[str, str]:
         """The effective topic-level configs of ``name`` (``cleanup.policy``, ...).

@@ -1,7 +1,7 @@
 """The house rules of the source tree, checked on every module's imports (lazy ones included).
 
 Layers, lowest first: kernel (``longboat`` and its own subpackages such as ``longboat.kafka``)
-← registry ← gateway ← agents ← coordinator ← cli. A module may import its own layer and the
+← registry ← gateway ← agents ← coordinator ← fleet ← cli. A module may import its own layer and the
 layers below it, never one above; and nobody imports another package's ``_private`` module
 (a package's public names are in its ``__init__``). Examples and benchmarks are users: they
 import public names only. Tests are white-box and may import the privates of what they test.
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-LAYERS = ("kernel", "registry", "gateway", "agents", "coordinator", "cli")
+LAYERS = ("kernel", "registry", "gateway", "agents", "coordinator", "fleet", "cli")
 COMPONENTS = frozenset(LAYERS[1:])
 
 

@@ -196,7 +196,7 @@ async def test_approval_gate_resumes_and_rejection_ends(
     tasks = await read_committed(settings.kafka, world.names.tasks("payments"), 2)
     assert len(tasks) == 2  # each payment task dispatched exactly once
     service_settings = CoordinatorSettings(kafka=settings.kafka, topic_prefix=settings.topic_prefix)
-    history = [h["type"] for h in await read_history(service_settings, "c-big")]
+    history = [h.type for h in await read_history(service_settings, "c-big")]
     assert history == [
         "WorkflowStarted",
         "TaskDispatched",

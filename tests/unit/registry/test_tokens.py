@@ -156,7 +156,7 @@ def test_private_key_file_is_0600_and_never_overwritten(tmp_path: Path) -> None:
 
 
 def test_capability_parsing() -> None:
-    """KIND:NAME with kind tool, memory or topic."""
+    """KIND:NAME with a known kind (tool, memory, profile, topic, model, policy)."""
     assert str(Capability.parse("tool:payments")) == "tool:payments"
     with pytest.raises(ValueError, match="KIND:NAME"):
         Capability.parse("printer:hp")

@@ -1,0 +1,175 @@
+"""process_environment: the fleet file → each process's LONGBOAT_* settings, read back by them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from longboat import load_settings_as
+from longboat.agents import AgentSettings, Durability
+from longboat.coordinator import CoordinatorSettings
+from longboat.errors import ConfigError
+from longboat.fleet import load_fleet, parse_fleet
+from longboat.fleet._environment import (
+    PLATFORM_VARIABLES,
+    ProcessAddresses,
+    process_environment,
+    tools_file_content,
+)
+from longboat.gateway import GatewaySettings
+from longboat.registry import RegistrySettings
+
+CONTRACT = Path(__file__).resolve().parent / "contract.yaml"
+
+
+def _addresses(**extra: str | int) -> ProcessAddresses:
+    return ProcessAddresses.model_validate(
+        {
+            "bootstrap_servers": "127.0.0.1:19092",
+            "registry_url": "http://127.0.0.1:18460",
+            "gateway_url": "http://127.0.0.1:18480",
+            "coordinator_url": "http://127.0.0.1:18470",
+            "port": 18000,
+            **extra,
+        }
+    )
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No LONGBOAT_* variables of the test runner, and no `dev up` state to fall back on."""
+    for key in list(os.environ):
+        if key.startswith("LONGBOAT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("LONGBOAT_DEV_HOME", str(tmp_path / "nohome"))
+    return monkeypatch
+
+
+def _apply(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_gateway_settings_read_what_the_fleet_says(clean_env: pytest.MonkeyPatch) -> None:
+    """The gateway process's settings hold the file's gateway section and its addresses."""
+    fleet = parse_fleet(
+        "name: a\ngateway: {opaTimeoutMs: 75, rateLimitPerMinute: 90, decisionLog: false}\n"
+        "tools: {pay: {kind: python, callable: m:pay}}\nkafka: {topicPrefix: x.}\n"
+    )
+    env = process_environment(
+        fleet,
+        "gateway",
+        instance="gateway-0",
+        addresses=_addresses(opa_url="http://127.0.0.1:18181", tools_file="/s/tools.json"),
+    )
+    _apply(clean_env, env)
+    settings = load_settings_as(GatewaySettings)
+    assert settings.gateway.opa_timeout_ms == 75
+    assert settings.gateway.rate_limit_per_minute == 90
+    assert settings.gateway.decision_log is False
+    assert settings.gateway.port == 18000
+    assert settings.gateway.instance == "gateway-0"
+    assert settings.gateway.tools_file == Path("/s/tools.json")
+    assert settings.opa_url == "http://127.0.0.1:18181"
+    assert settings.topic_prefix == "x."
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:19092"
+
+
+def test_registry_and_coordinator_settings(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Registry: port and operator token file; coordinator: definitions and timer interval."""
+    fleet = parse_fleet("name: a\ncoordinator: {timerIntervalS: 0.5}\n")
+    token = tmp_path / "token"
+    registry_env = process_environment(
+        fleet,
+        "registry",
+        instance="registry-0",
+        addresses=_addresses(operator_token_file=str(token)),
+    )
+    with clean_env.context() as patch:
+        _apply(patch, registry_env)
+        registry = load_settings_as(RegistrySettings)
+    assert registry.registry.operator_token_file == token
+    assert registry.registry.port == 18000
+    coordinator_env = process_environment(
+        fleet, "coordinator", instance="c-0", addresses=_addresses(definitions="/w")
+    )
+    _apply(clean_env, coordinator_env)
+    coordinator = load_settings_as(CoordinatorSettings)
+    assert coordinator.coordinator.timer_interval_s == 0.5
+    assert coordinator.coordinator.definitions == Path("/w")
+    assert coordinator.coordinator.instance == "c-0"
+
+
+def test_agent_settings_carry_identity_version_durability_and_llm(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """An agent instance gets its name, version, durability, key file, port, LLM and env."""
+    fleet = load_fleet(CONTRACT)
+    env = process_environment(
+        fleet,
+        "agent",
+        agent="triage",
+        instance="triage-1",
+        addresses=_addresses(key_file="/k/triage.key"),
+    )
+    _apply(clean_env, env)
+    settings = load_settings_as(AgentSettings)
+    assert settings.agent.name == "triage"
+    assert settings.agent.version == "1.0"
+    assert settings.agent.durability is Durability.SYNC
+    assert settings.agent.instance == "triage-1"
+    assert settings.agent.key_file == Path("/k/triage.key")
+    assert settings.agent.http_port == 18000
+    assert settings.llm.model == "longboat-local"
+    assert "LONGBOAT_AGENT__DURABILITY" not in process_environment(
+        fleet, "agent", agent="moderator", instance="m-0", addresses=_addresses()
+    )
+
+
+def test_sasl_settings_without_the_password(clean_env: pytest.MonkeyPatch) -> None:
+    """SASL mechanism and user come from the file; the password only from the environment."""
+    fleet = parse_fleet(
+        "name: a\nkafka: {securityProtocol: SASL_SSL, sasl: {mechanism: SCRAM-SHA-512, "
+        "username: u, passwordSecret: {name: s, key: p}}}\n"
+    )
+    env = process_environment(fleet, "registry", instance="r", addresses=_addresses())
+    assert env["LONGBOAT_KAFKA__SASL_USERNAME"] == "u"
+    assert not any("PASSWORD" in key for key in env)
+    _apply(clean_env, env)
+    clean_env.setenv("LONGBOAT_KAFKA__SASL_PASSWORD", "secret")
+    settings = load_settings_as(RegistrySettings)
+    assert settings.kafka.sasl_mechanism == "SCRAM-SHA-512"
+
+
+def test_unknown_agent_is_refused() -> None:
+    """Asking for an agent the fleet does not have is a ConfigError."""
+    fleet = parse_fleet("name: a\n")
+    with pytest.raises(ConfigError, match="has no agent 'x'"):
+        process_environment(fleet, "agent", agent="x", instance="x-0", addresses=_addresses())
+
+
+def test_platform_variables_are_the_address_like_ones() -> None:
+    """What differs by platform is only addresses, ports, instance names and file paths."""
+    fleet = load_fleet(CONTRACT)
+    env = process_environment(
+        fleet, "agent", agent="triage", instance="t-0", addresses=_addresses(key_file="/k")
+    )
+    portable = {k: v for k, v in env.items() if k not in PLATFORM_VARIABLES}
+    assert portable["LONGBOAT_AGENT__VERSION"] == "1.0"
+    assert all("127.0.0.1" not in v and v != "/k" for v in portable.values())
+
+
+def test_tools_file_is_what_the_gateway_reads(tmp_path: Path) -> None:
+    """The generated tools file is the gateway's ToolsFile format (snake_case)."""
+    from longboat.gateway._tools import ToolsFile
+
+    fleet = parse_fleet(
+        "name: a\ntools: {w: {kind: http, url: 'http://w.internal/x', timeoutS: 5}, "
+        "p: {kind: python, callable: 'm.n:f'}}\n"
+    )
+    parsed = ToolsFile.model_validate(json.loads(tools_file_content(fleet)))
+    assert parsed.tools["w"].kind == "http"
+    assert parsed.tools["p"].kind == "python"
