@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import _unavailable
+from tests.conftest import REPO, _unavailable
 from tests.helm.conftest import CHART, FLEETS, KUBE_TARGET, Render, run_helm
 
 pytestmark = pytest.mark.integration
@@ -92,3 +92,24 @@ def test_a_second_registry_writer_is_refused(render: Render) -> None:
     fleet = {"name": "two", "kafka": {"bootstrapServers": "k:9092"}, "registry": {"replicas": 2}}
     with pytest.raises(AssertionError, match=r"registry/replicas|registry\.replicas must be 1"):
         render(fleet)
+
+
+EXAMPLE = REPO / "examples" / "fleet.yaml"
+# The example runs locally on `dev up`'s broker (""); the chart needs an address.
+EXAMPLE_BROKER = ("--set", "kafka.bootstrapServers=my-cluster-kafka-bootstrap.kafka:9092")
+
+
+def test_the_example_fleet_lints_and_validates(helm: Path, render: Render) -> None:
+    """examples/fleet.yaml, the file `fleet up` runs, lints and renders valid objects here too."""
+    run_helm(
+        helm, "lint", "--strict", str(CHART), "-f", str(EXAMPLE), *EXAMPLE_BROKER,
+        "--kube-version", KUBE_TARGET,
+    )  # fmt: skip
+    validator = _validator()
+    manifests = render(EXAMPLE, *EXAMPLE_BROKER)
+    agents = [
+        m for m in manifests if m["kind"] == "StatefulSet" and "-agent-" in m["metadata"]["name"]
+    ]
+    assert len(agents) == 5
+    for manifest in manifests:
+        validator.validate(manifest, SCHEMA_VERSION, strict=True)

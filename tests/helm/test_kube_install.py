@@ -14,6 +14,7 @@ import pytest
 
 from longboat.devinfra._kube import KubeApiServer
 from tests.helm.conftest import CHART, FLEETS, KUBE_TARGET, run_helm
+from tests.helm.test_chart import EXAMPLE, EXAMPLE_BROKER
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +72,7 @@ def fleet_for_install(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("fleet", [*INSTALLABLE, "full-core"])
+@pytest.mark.parametrize("fleet", [*INSTALLABLE, "full-core", "example"])
 def test_helm_install_is_admitted_in_a_restricted_namespace(
     helm: Path,
     kubectl: Path,
@@ -81,7 +82,10 @@ def test_helm_install_is_admitted_in_a_restricted_namespace(
     fleet_for_install: Path,
 ) -> None:
     """helm install stores every object of the release in a restricted namespace."""
-    values = fleet_for_install if fleet == "full-core" else FLEETS / f"{fleet}.yaml"
+    values = {"full-core": fleet_for_install, "example": EXAMPLE}.get(
+        fleet, FLEETS / f"{fleet}.yaml"
+    )
+    extra = EXAMPLE_BROKER if fleet == "example" else ()
     namespace = _restricted_namespace(kubectl, kube_apiserver, f"lb-{unique}")
     # Hooks (the setup Job) would wait for a Job that no controller runs; the dry-run test below
     # submits the Job to the same admission.
@@ -95,6 +99,7 @@ def test_helm_install_is_admitted_in_a_restricted_namespace(
         "--namespace",
         namespace,
         "--no-hooks",
+        *extra,
         kubeconfig=kube_apiserver.kubeconfig,
     )
     stored = _kubectl(
@@ -113,7 +118,7 @@ def test_helm_install_is_admitted_in_a_restricted_namespace(
     assert "networkpolicy.networking.k8s.io/" in stored.stdout
 
 
-@pytest.mark.parametrize("fleet", INSTALLABLE)
+@pytest.mark.parametrize("fleet", [*INSTALLABLE, "example"])
 def test_every_object_passes_server_side_admission_without_warnings(
     helm: Path, kubectl: Path, kube_apiserver: KubeApiServer, unique: str, fleet: str
 ) -> None:
@@ -123,13 +128,16 @@ def test_every_object_passes_server_side_admission_without_warnings(
     non-restricted pod template fail here.
     """
     namespace = _restricted_namespace(kubectl, kube_apiserver, f"lb-{unique}")
+    values = EXAMPLE if fleet == "example" else FLEETS / f"{fleet}.yaml"
+    extra = EXAMPLE_BROKER if fleet == "example" else ()
     manifests = run_helm(
         helm,
         "template",
         "rel",
         str(CHART),
         "-f",
-        str(FLEETS / f"{fleet}.yaml"),
+        str(values),
+        *extra,
         "--namespace",
         namespace,
         "--kube-version",
@@ -148,7 +156,7 @@ def test_every_object_passes_server_side_admission_without_warnings(
         stdin=manifests,
     )
     assert result.returncode == 0, result.stderr
-    fleet_name = {"minimal": "mini", "existing-secrets": "ops"}[fleet]
+    fleet_name = {"minimal": "mini", "existing-secrets": "ops", "example": "claims"}[fleet]
     assert f"job.batch/{fleet_name}-setup created (server dry run)" in result.stdout
     assert "statefulset.apps/" in result.stdout
 
