@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 LB     := $(BIN)/longboat
 OPA     = $$($(LB) dev provision 2>/dev/null | awk '/^opa /{print $$2}')
 
-.PHONY: help venv lint typecheck test unit integration policy-test demo demo-down bench clean distclean lock
+.PHONY: help venv lint typecheck test unit helm-test integration policy-test demo demo-down bench clean distclean lock
 
 help:
 	@echo "make demo   - start a local Kafka + OPA and send an event through it"
@@ -33,8 +33,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Provision Kafka's jars and OPA before pytest, so that a cold build never runs under a test timeout.
+# Then the chart tests' tools (helm, kube-apiserver + kubectl, etcd), each only when missing.
 provision: $(STAMP)
 	$(LB) dev provision
+	$(BIN)/python -m tests.helm.provision
 
 # Regal (the Rego linter) cannot be installed here: the Go module proxy refuses its module
 # (403, both github.com/open-policy-agent/regal and styrainc/regal). opa check --strict and
@@ -47,6 +49,10 @@ policy-test: provision
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
+
+# The Helm chart: lint, schema validation, manifest properties, a real kube-apiserver install.
+helm-test: provision
+	$(BIN)/pytest tests/helm
 
 integration: provision
 	$(BIN)/pytest tests/integration tests/e2e
