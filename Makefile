@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 LB     := $(BIN)/longboat
 OPA     = $$($(LB) dev provision 2>/dev/null | awk '/^opa /{print $$2}')
 
-.PHONY: help venv lint typecheck test unit helm-test integration policy-test demo demo-down bench clean distclean lock
+.PHONY: help venv lint typecheck provision provision-test test unit helm-test integration policy-test demo demo-down bench clean distclean lock
 
 help:
 	@echo "make demo   - start a local Kafka + OPA and send an event through it"
@@ -33,9 +33,20 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Provision Kafka's jars and OPA before pytest, so that a cold build never runs under a test timeout.
-# Then the chart tests' tools (helm, kube-apiserver + kubectl, etcd), each only when missing.
 provision: $(STAMP)
 	$(LB) dev provision
+
+# The test suite also needs the chart tests' tools (helm, kube-apiserver + kubectl, etcd: built
+# from the Go module proxy, each only when missing) and, for the image test, buildah and
+# debootstrap from Debian's packages (installed here when running as root with apt-get;
+# otherwise the image tests skip locally and fail under CI=true, saying what to install).
+provision-test: provision
+	@if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing buildah and debootstrap (Debian packages) for the image test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null; \
+	  else echo "note: the image test needs buildah and debootstrap (apt-get install buildah debootstrap, as root)"; fi; \
+	fi
 	$(BIN)/python -m tests.helm.provision
 
 # Regal (the Rego linter) cannot be installed here: the Go module proxy refuses its module
@@ -51,13 +62,13 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
 # The Helm chart: lint, schema validation, manifest properties, a real kube-apiserver install.
-helm-test: provision
+helm-test: provision-test
 	$(BIN)/pytest tests/helm
 
-integration: provision
+integration: provision-test
 	$(BIN)/pytest tests/integration tests/e2e
 
-test: lint typecheck provision policy-test
+test: lint typecheck provision-test policy-test
 	$(BIN)/pytest tests
 
 demo: provision
