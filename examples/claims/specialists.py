@@ -1,12 +1,17 @@
-"""The other specialists of ``examples/workflows/claim-intake.yaml``: fraud, coverage, payments.
+"""The other specialists of ``examples/claims/workflows/claim-intake.yaml``.
 
-Each reads its task with ``ctx.task``; what it returns is the step's output. Run each one as its
-own agent (its own consumer group on ``lb.tasks.<name>``)::
+fraud, coverage, payments and notifier. Each reads its task with ``ctx.task``; what it returns
+is the step's output. Run each one as its own agent (its own consumer group on
+``lb.tasks.<name>``)::
 
-    longboat run agent examples.claims:fraud --http-port 0 &
-    longboat run agent examples.claims:coverage --http-port 0 &
-    longboat run agent examples.claims:payments --http-port 0 &
-    longboat run agent examples.claims:notifier --http-port 0 &
+    longboat run agent examples.claims.specialists:fraud --http-port 0 &
+    longboat run agent examples.claims.specialists:coverage --http-port 0 &
+    longboat run agent examples.claims.specialists:payments --http-port 0 &
+    longboat run agent examples.claims.specialists:notifier --http-port 0 &
+
+payments pays through the governed tool ``payments`` (``ctx.tool``): it needs a key file, a
+gateway and capability ``tool:payments`` (``longboat fleet up -f examples/claims/fleet.yaml``
+sets all three up).
 """
 
 from __future__ import annotations
@@ -16,12 +21,9 @@ from pydantic import JsonValue
 from longboat import Envelope, get_logger
 from longboat.agents import Agent, Context
 
-__all__ = ["PAYMENTS", "coverage", "fraud", "notifier", "payments"]
+__all__ = ["coverage", "fraud", "notifier", "payments"]
 
 _log = get_logger("examples.claims")
-# The side effect of the payments agent, in this process: the demo prints it to show that
-# each claim was paid exactly once, whatever was retried or replayed.
-PAYMENTS: list[str] = []
 
 
 def task_input(ctx: Context) -> dict[str, JsonValue]:
@@ -56,21 +58,14 @@ async def check_coverage(ctx: Context, event: Envelope) -> JsonValue:
 payments = Agent("payments")
 
 
-def pay(claim: str, amount: float) -> JsonValue:
-    """The side effect: one payment (a real agent calls its provider with ctx.idempotency_key)."""
-    PAYMENTS.append(f"{claim}: {amount:.2f} EUR")
-    _log.info("payment_made", claim=claim, amount=amount)
-    return {"paid": amount}
-
-
 @payments.handler
 async def make_payment(ctx: Context, event: Envelope) -> JsonValue:
-    """Pay the claim as a durable step: a crash after paying never pays twice."""
+    """Pay through the governed tool: the gateway's ledger pays each step key once."""
     data = task_input(ctx)
-    paid: JsonValue = await ctx.step(
-        "pay", pay, str(data.get("claim")), float(str(data.get("amount")))
-    )
-    return paid
+    arguments: JsonValue = {"claim": str(data.get("claim")), "amount": data.get("amount")}
+    receipt = await ctx.tool("payments", arguments)
+    _log.info("payment_made", claim=data.get("claim"), amount=data.get("amount"))
+    return receipt
 
 
 notifier = Agent("notifier")
