@@ -178,6 +178,7 @@ async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m examples.demo", description=__doc__)
     parser.add_argument("--fleet", type=Path, default=FLEET, help="the fleet file")
     parser.add_argument("--down", action="store_true", help="stop the fleet at the end")
+    parser.add_argument("--tag", default=uuid.uuid4().hex[:6], help="suffix of claim/post ids")
     args = parser.parse_args(argv)
     file: Path = args.fleet.resolve()
     fleet = load_fleet(file)
@@ -189,7 +190,7 @@ async def main(argv: list[str] | None = None) -> None:
     if not started:
         # A re-used fleet may still run the last demo's changed rules: start from the shipped.
         await view.until_gateway_runs(publish_policies(view, view.root / "policies"))
-    stream = make_stream(uuid.uuid4().hex[:6])
+    stream = make_stream(args.tag)
     try:
         seen = await drive(view, stream, view.root)
         summary(stream, seen, view, (moderator, FleetView.of(paths).pids.get("moderator")))

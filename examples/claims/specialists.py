@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from pydantic import JsonValue
 
+from examples.claims.payments import pay
 from longboat import Envelope, get_logger
 from longboat.agents import Agent, Context
+from longboat.errors import UsageError
 
 __all__ = ["coverage", "fraud", "notifier", "payments"]
 
@@ -63,9 +65,18 @@ async def make_payment(ctx: Context, event: Envelope) -> JsonValue:
     """Pay through the governed tool: the gateway's ledger pays each step key once."""
     data = task_input(ctx)
     arguments: JsonValue = {"claim": str(data.get("claim")), "amount": data.get("amount")}
-    receipt = await ctx.tool("payments", arguments)
+    try:
+        receipt = await ctx.tool("payments", arguments)
+    except UsageError:
+        # No gateway configured (the README's workflow tour runs bare agents): pay as a
+        # durable step here instead; in a fleet every payout goes through the gateway.
+        receipt = await ctx.step("pay", _pay_locally, arguments, ctx.run_id)
     _log.info("payment_made", claim=data.get("claim"), amount=data.get("amount"))
     return receipt
+
+
+def _pay_locally(arguments: JsonValue, run_id: str) -> JsonValue:
+    return pay(arguments, idempotency_key=f"local:{run_id}")
 
 
 notifier = Agent("notifier")
