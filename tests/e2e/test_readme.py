@@ -51,6 +51,7 @@ PROMISES: dict[str, list[str]] = {
     "Agent identities": [r"(?m)^triage\s+1\.0\s+active", r"triage \(all versions\): revoked"],
     "Governed memory and tools": [r"digest"],
     "Workflows": [],
+    "A fleet": [r"triage-0"],  # fleet status lists each instance
     "When you are done": [],
 }
 
