@@ -11,7 +11,7 @@ OPA     = $$($(LB) dev provision 2>/dev/null | awk '/^opa /{print $$2}')
 .PHONY: help venv lint typecheck provision provision-test test unit helm-test integration policy-test demo demo-down bench clean distclean lock
 
 help:
-	@echo "make demo   - start a local Kafka + OPA and send an event through it"
+	@echo "make demo   - run the governed claims fleet (fleet up) and drive it end to end"
 	@echo "make test   - install everything, lint, type-check and run the whole suite"
 	@echo "make bench  - run the benchmarks (figures beside a raw-aiokafka baseline)"
 	@echo "make clean  - stop the local stack, remove the venv and caches (keeps jars/opa)"
@@ -71,12 +71,12 @@ integration: provision-test
 test: lint typecheck provision-test policy-test
 	$(BIN)/pytest tests
 
+# fleet up starts the local broker itself; the fleet stays up for Mission Control afterwards.
 demo: provision
-	$(LB) dev up
 	$(BIN)/python -m examples.demo
-	@echo "The broker and OPA keep running: 'make demo-down' (or .venv/bin/longboat dev down) stops them."
 
 demo-down: $(STAMP)
+	-$(LB) fleet down -f examples/claims/fleet.yaml
 	$(LB) dev down
 
 bench: provision

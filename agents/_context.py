@@ -16,7 +16,7 @@ from pydantic import JsonValue
 
 from longboat import Envelope, EnvelopeSerde, get_logger
 from longboat.agents._faults import FaultPlan
-from longboat.agents._governed import GatewayPort, MemoryAccess, call_tool
+from longboat.agents._governed import GatewayPort, MemoryAccess, ask_policy, call_tool
 from longboat.agents._identity import canonical_json, step_fingerprint
 from longboat.agents._journal import (
     JournalRecord,
@@ -199,6 +199,18 @@ class Context:
     async def tool(self, name: str, arguments: JsonValue = None) -> JsonValue:
         """Invoke a registered tool through the gateway (policy-checked, once per step key)."""
         return await call_tool(self, self._gateway, name, arguments)
+
+    async def decide(self, policy: str, question: JsonValue = None) -> dict[str, JsonValue]:
+        """Ask the governed policy ``policy`` (capability ``policy:<policy>``), as a step.
+
+        The gateway asks OPA for ``data.longboat.<policy>.decision`` with ``{agent, input}``
+        and logs the answer to ``lb.decisions``; a replay returns the recorded decision.
+        Published policy changes apply to the next question, without a restart.
+
+        Raises:
+            StepFailed: The access was denied (``PolicyDenied``) or no policy answers.
+        """
+        return await ask_policy(self, self._gateway, policy, question)
 
     def emit(
         self,

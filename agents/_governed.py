@@ -1,8 +1,10 @@
-"""``ctx.memory`` and ``ctx.tool``: governed access through the gateway, as durable steps.
+"""``ctx.memory``, ``ctx.tool`` and ``ctx.decide``: governed access through the gateway, as
+durable steps.
 
 Each call is a step, so a replay returns the recorded answer instead of asking again, and a
 tool call carries the step's fingerprint as its idempotency key: the gateway's ledger turns a
-re-run of an in-doubt step into the recorded result.
+re-run of an in-doubt step into the recorded result. A policy question's verdict is recorded
+too: a replay sees the verdict the run acted on, even if the policy changed since.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from longboat.errors import UsageError
 if TYPE_CHECKING:
     from longboat.agents._context import Context
 
-__all__ = ["GatewayPort", "MemoryAccess", "call_tool"]
+__all__ = ["GatewayPort", "MemoryAccess", "ask_policy", "call_tool"]
 
 
 class GatewayPort(Protocol):
@@ -35,13 +37,16 @@ class GatewayPort(Protocol):
     async def invoke(
         self, tool: str, arguments: JsonValue, *, idempotency_key: str, **context: str | None
     ) -> dict[str, Any]: ...
+    async def decide(
+        self, policy: str, question: JsonValue, **context: str | None
+    ) -> dict[str, Any]: ...
 
 
 def _require(gateway: GatewayPort | None) -> GatewayPort:
     if gateway is None:
         raise UsageError(
-            "ctx.memory and ctx.tool go through the gateway: set LONGBOAT_AGENT__KEY_FILE "
-            "(from `longboat agents enroll`) and LONGBOAT_GATEWAY_URL"
+            "ctx.memory, ctx.tool and ctx.decide go through the gateway: set "
+            "LONGBOAT_AGENT__KEY_FILE (from `longboat agents enroll`) and LONGBOAT_GATEWAY_URL"
         )
     return gateway
 
@@ -132,3 +137,22 @@ async def call_tool(
 
     result: JsonValue = await ctx.step("longboat.tool", invoke, tool, arguments)
     return result
+
+
+async def ask_policy(
+    ctx: Context, gateway: GatewayPort | None, policy: str, question: JsonValue
+) -> dict[str, JsonValue]:
+    """``ctx.decide``: the decision document of the governed policy ``policy``, recorded."""
+    port = _require(gateway)
+    event = ctx.event
+
+    async def ask(name: str, asked: JsonValue) -> JsonValue:
+        answer = await port.decide(name, asked, workflow_id=event.workflowid, run_id=ctx.run_id)
+        decision: JsonValue = answer["decision"]
+        return decision
+
+    decision = await ctx.step("longboat.decide", ask, policy, question)
+    if not isinstance(decision, dict):
+        # A recorded step holds what the gateway answered: always an object (PolicyAnswer).
+        raise UsageError(f"policy {policy} answered {type(decision).__name__}, not an object")
+    return decision

@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 Tool = Callable[[JsonValue], JsonValue | Awaitable[JsonValue]]
+Policy = Callable[[JsonValue], Mapping[str, JsonValue]]
 
 
 class SimulatedCrash(BaseException):
@@ -115,9 +116,11 @@ class InMemoryGateway:
         memory: Initial banks, ``{bank: {key: value}}``.
         profile: The agent's initial profile.
         tools: Tool functions by name (sync or async, JSON in and out).
+        policies: Answers to ``ctx.decide`` by policy name: a function of the question's input
+            returning the decision document (the real gateway asks OPA).
         deny: Refused accesses, each ``action`` or ``action:resource``, e.g.
-            ``"tool:payments"``, ``"memory.put:claims"``, ``"profile.get"``: they raise
-            ``PolicyDenied`` as the gateway does.
+            ``"tool:payments"``, ``"memory.put:claims"``, ``"profile.get"``,
+            ``"policy:moderation"``: they raise ``PolicyDenied`` as the gateway does.
     """
 
     def __init__(
@@ -126,12 +129,15 @@ class InMemoryGateway:
         memory: Mapping[str, Mapping[str, JsonValue]] | None = None,
         profile: Mapping[str, JsonValue] | None = None,
         tools: Mapping[str, Tool] | None = None,
+        policies: Mapping[str, Policy] | None = None,
         deny: Collection[str] = (),
     ) -> None:
         """Create the stand-in (see the class docstring)."""
         self.memory = {bank: dict(items) for bank, items in (memory or {}).items()}
         self.profile = dict(profile or {})
         self.tools = dict(tools or {})
+        self.policies = dict(policies or {})
+        self.questions: list[tuple[str, JsonValue]] = []  # every ctx.decide that was asked
         self.deny = frozenset(deny)
         self.ledger: dict[str, JsonValue] = {}
         self.tool_calls: list[tuple[str, JsonValue, str]] = []  # executed, not ledger hits
@@ -197,6 +203,17 @@ class InMemoryGateway:
         self.tool_calls.append((tool, arguments, idempotency_key))
         self.ledger[idempotency_key] = result
         return {"result": result, "replayed": False}
+
+    async def decide(
+        self, policy: str, question: JsonValue, **context: str | None
+    ) -> dict[str, Any]:
+        """Answer ``ctx.decide`` with ``policies[policy](question)``."""
+        self._check("policy", policy)
+        if policy not in self.policies:
+            raise UsageError(f"InMemoryGateway has no policy {policy!r}: pass policies={{...}}")
+        self.questions.append((policy, question))
+        decision = dict(self.policies[policy](question))
+        return {"policy": policy, "decision": decision, "decision_id": "test"}
 
 
 @dataclass

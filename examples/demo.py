@@ -1,172 +1,205 @@
-"""The end-to-end demo behind `make demo`: a claim workflow with specialists, a gate and a human.
+"""`make demo`: the governed claims fleet at work, on `longboat fleet up`.
 
-Runs against the local Kafka that `longboat dev up` started (its address comes from
-.longboat/dev/state.json): creates topics under a fresh prefix, starts the coordinator and five
-specialist agents in this process, submits a small and a large claim, approves the large one
-the way an operator would (a signal), and prints what happened.
+Starts (or re-uses) the fleet of ``examples/claims/fleet.yaml`` — separate processes with their
+own identities, a gateway and OPA — then publishes a stream of generated claims and content
+posts and shows, as they happen: workflows completing, a note with an IBAN refused by the
+gateway, payouts through the governed ``payments`` tool (once each), a large claim waiting in
+Mission Control until it is approved there (the same HTTP call as its button), and the
+moderation agent's verdicts before and after a moderation rule is changed with
+``longboat policy publish`` (the agent keeps running). It ends with a summary table.
+
+    python -m examples.demo [--fleet FILE] [--down]
+
+Without ``--down`` the fleet keeps running (``longboat fleet down -f FILE`` stops it).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import logging
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from contextlib import AsyncExitStack
+from collections import Counter
 from pathlib import Path
 
-from pydantic import JsonValue
+from examples.claims.payments import payouts
+from examples.demo_watch import FleetView, Observed, Stream, make_stream, payouts_file
+from longboat import Envelope, EnvelopeSerde, load_settings
+from longboat.fleet import FleetPaths, load_fleet, read_state
+from longboat.kafka import Producer
 
-from examples import claims, triage
-from longboat import (
-    Envelope,
-    EnvelopeSerde,
-    TopicNames,
-    TopicSpec,
-    configure_logging,
-    load_settings,
-)
-from longboat.agents import Agent, AgentRunner, AgentRuntimeSettings, AgentSettings
-from longboat.coordinator import (
-    CoordinatorService,
-    CoordinatorServiceSettings,
-    CoordinatorSettings,
-    SignalData,
-    read_history,
-    signal_event,
-)
-from longboat.kafka import Admin, Producer
-
-EXAMPLE = Path(__file__).resolve().parent / "workflows" / "claim-intake.yaml"
+REPO = Path(__file__).resolve().parents[1]
+FLEET = REPO / "examples" / "claims" / "fleet.yaml"
+LONGBOAT = str(Path(sys.executable).with_name("longboat"))
+STARTED = time.monotonic()
 
 
-def _specialists() -> list[Agent]:
-    """The example specialists of the workflow (examples/triage.py, examples/claims.py).
+def say(line: str) -> None:
+    """One progress line, with the time since the demo started."""
+    print(f"[{time.monotonic() - STARTED:6.1f}s] {line}", flush=True)
 
-    triage also listens to ``claims.submitted`` as an ambient agent; here it takes only its tasks
-    (the demo's topics live under a fresh prefix), so the same handler runs as a tasks-only agent.
-    """
-    return [
-        Agent("triage", handler=triage.agent.handle),
-        claims.fraud,
-        claims.coverage,
-        claims.payments,
-        claims.notifier,
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run the ``longboat`` CLI; its output is shown; a failure ends the demo with it."""
+    result = subprocess.run([LONGBOAT, *args], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(
+            f"demo: `longboat {' '.join(args)}` failed:\n{result.stdout}{result.stderr}"
+        )
+    return result.stdout
+
+
+def start_fleet(file: Path, paths: FleetPaths) -> bool:
+    """``longboat fleet up --detach``, or re-use the fleet if it already runs (returns False)."""
+    state = read_state(paths)
+    if state is not None and state.phase == "ready" and _alive(state.supervisor_pid):
+        say(f"fleet {state.name} already runs (supervisor {state.supervisor_pid}): re-using it")
+        return False
+    env = {**os.environ, "CLAIMS_PAYOUTS_FILE": str(payouts_file(paths))}
+    say(f"starting the fleet: longboat fleet up -f {_shown(file)} --detach")
+    for line in run_cli("fleet", "up", "-f", str(file), "--detach", env=env).splitlines():
+        print(f"           {line}", flush=True)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def publish_policies(view: FleetView, folder: Path) -> str:
+    """``longboat policy publish FOLDER`` against the fleet's Kafka; returns the digest."""
+    env = {
+        **os.environ,
+        "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": view.kafka.bootstrap_servers,
+        "LONGBOAT_TOPIC_PREFIX": view.names.prefix,
+    }
+    out = run_cli("policy", "publish", str(folder), env=env)
+    return out.split()[2]  # "published longboat sha256:... (n modules)"
+
+
+def stricter_policies(source: Path, into: Path) -> Path:
+    """A copy of the policies whose moderation rules also block 'crypto'."""
+    folder = into / "policies"
+    shutil.copytree(source, folder)
+    data_file = folder / "longboat" / "moderation" / "data.json"
+    data = json.loads(data_file.read_text())
+    data["rules"]["block_words"].append("crypto")
+    data_file.write_text(json.dumps(data, indent=2) + "\n")
+    return folder
+
+
+async def publish(
+    producer: Producer, topic: str, key: str, kind: str, data: dict[str, object]
+) -> None:
+    """One event on one of the fleet's input topics."""
+    encoded = EnvelopeSerde().encode(Envelope(type=kind, source="/demo", data=data))  # type: ignore[arg-type]
+    await producer.send(topic, encoded.value, key=key.encode(), headers=encoded.headers)
+
+
+async def drive(view: FleetView, stream: Stream, root: Path) -> Observed:
+    """Publish the stream, approve the large claim, change the policy, watch to the end."""
+    seen = Observed()
+    async with Producer(view.kafka) as producer:
+        for claim in stream.claims:
+            await publish(
+                producer, "claims.submitted", claim["claim_id"], "claims.submitted", claim
+            )
+            say(f"claim {claim['claim_id']} submitted ({claim['amount']:.2f} EUR)")
+        for post in stream.posts_before:
+            await publish(producer, "content.posted", post["post_id"], "content.posted", post)
+        say(f"{len(stream.posts_before)} posts published on content.posted")
+        await view.watch(
+            stream,
+            seen,
+            until=lambda: seen.claims_done(stream) and seen.verdicts_for(stream.posts_before),
+            say=say,
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = stricter_policies(root / "policies", Path(tmp))
+            say("changing a moderation rule: 'crypto' is now a blocked word (policy data only)")
+            digest = publish_policies(view, folder)
+            say(f"longboat policy publish: {digest[:19]}…; waiting for the gateway to load it")
+            await view.until_gateway_runs(digest)
+        say("the gateway decides with the new rules; the moderator was not restarted")
+        for post in stream.posts_after:
+            await publish(producer, "content.posted", post["post_id"], "content.posted", post)
+        say(f"{len(stream.posts_after)} more posts published")
+        await view.watch(stream, seen, until=lambda: seen.verdicts_for(stream.posts_after), say=say)
+    return seen
+
+
+def summary(
+    stream: Stream, seen: Observed, view: FleetView, pids: tuple[int | None, int | None]
+) -> None:
+    """The closing table."""
+    before = Counter(seen.verdicts[p["post_id"]] for p in stream.posts_before)
+    after = Counter(seen.verdicts[p["post_id"]] for p in stream.posts_after)
+    paid = payouts(view.payouts_file)
+    ours = [p for p in paid if p["claim"] in stream.claim_ids]
+
+    def mix(counts: Counter[str]) -> str:
+        return ", ".join(f"{k} {counts[k]}" for k in ("allow", "flag", "block"))
+
+    rows = [
+        ("claims completed", f"{seen.completed_count(stream)} of {len(stream.claims)}"),
+        ("approvals (Mission Control)", f"{len(seen.approved)} ({', '.join(seen.approved)})"),
+        ("PII notes refused", f"{len(seen.denials)} ({'; '.join(seen.denial_reasons)})"),
+        ("payouts / ledger entries", f"{len(ours)} / {len(seen.ledger)} (one per claim)"),
+        ("moderation before change", mix(before)),
+        ("moderation after change", mix(after)),
+        ("moderator pid before/after", f"{pids[0]} / {pids[1]} (no restart)"),
     ]
+    width = max(len(k) for k, _ in rows)
+    print("\n" + "─" * (width + 48))
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    print("─" * (width + 48))
+    print(f"Mission Control: {view.coordinator_url}/")
 
 
-async def _until(what: str, check: object, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise SystemExit(f"demo: timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-async def main() -> None:
+async def main(argv: list[str] | None = None) -> None:
     """Run the demo."""
-    configure_logging(level="error")
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # transient leader moves on new topics
-    base = load_settings()
-    prefix = f"demo{uuid.uuid4().hex[:6]}."
-    names = TopicNames(prefix)
-    claims_topic = f"{prefix}claims.submitted"
-    specs = names.system_topics(partitions=1)
-    specialists = _specialists()
-    specs += names.coordinator_topics(partitions=1)
-    for agent in specialists:
-        specs += names.agent_topics(agent.name, partitions=1)
-    async with Admin(base.kafka) as admin:
-        await admin.ensure_topics([*specs, TopicSpec(claims_topic, 1)])
-    print(f"topics created under {prefix!r} on {base.kafka.bootstrap_servers}")
-
-    with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "claim-intake.yaml").write_text(
-            EXAMPLE.read_text()
-            .replace("topic: claims.submitted", f"topic: {claims_topic}")
-            .replace("seconds: 5", "seconds: 1")
-        )
-        settings = CoordinatorSettings(
-            kafka=base.kafka,
-            topic_prefix=prefix,
-            coordinator=CoordinatorServiceSettings(
-                definitions=Path(folder), port=0, instance="demo"
-            ),
-        )
-        runners = [
-            AgentRunner(
-                agent,
-                AgentSettings(
-                    kafka=base.kafka,
-                    topic_prefix=prefix,
-                    agent=AgentRuntimeSettings(instance=f"demo-{agent.name}", http_port=0),
-                ),
-            )
-            for agent in specialists
-        ]
-        # Every service has the same lifecycle: enter them all, run them all, shut them down.
-        async with AsyncExitStack() as stack, asyncio.TaskGroup() as group:
-            coordinator = await stack.enter_async_context(CoordinatorService(settings))
-            for runner in runners:
-                await stack.enter_async_context(runner)
-            for service in (coordinator, *runners):
-                group.create_task(service.run())
-            print(
-                f"coordinator and {len(runners)} specialists running; Mission Control: http://127.0.0.1:{coordinator.port}/"
-            )
-            await _until("agents", lambda: coordinator.ready() and all(r.ready() for r in runners))
-            serde = EnvelopeSerde()
-            async with Producer(base.kafka) as producer:
-                for claim_id, amount in (("claim-1", 240.0), ("claim-2", 4800.0)):
-                    data: JsonValue = {
-                        "claim_id": claim_id,
-                        "amount": amount,
-                        "policy": "P-778",
-                        "description": "water damage",
-                    }
-                    encoded = serde.encode(
-                        Envelope(type="claims.submitted", source="/demo", data=data)
-                    )
-                    await producer.send(
-                        claims_topic, encoded.value, key=claim_id.encode(), headers=encoded.headers
-                    )
-                    print(f"submitted {claim_id} ({amount:.2f} EUR)")
-
-                def status(workflow_id: str) -> str | None:
-                    record = coordinator.engine.record(workflow_id)
-                    return record.state.status if record else None
-
-                await _until(
-                    "claim-2 at the approval gate", lambda: status("claim-2") == "waiting_approval"
-                )
-                print(
-                    "claim-2 waits for a human (no process waits on it); approving it as 'operator'"
-                )
-                signal = serde.encode(
-                    signal_event(
-                        "claim-2",
-                        SignalData(signal="approve", by="operator", note="photos checked"),
-                    )
-                )
-                await producer.send(
-                    names.signals, signal.value, key=b"claim-2", headers=signal.headers
-                )
-                await _until(
-                    "both claims completed",
-                    lambda: status("claim-1") == status("claim-2") == "completed",
-                )
-            for service in (coordinator, *runners):
-                service.shutdown()
-        for workflow_id in ("claim-1", "claim-2"):
-            history = await read_history(settings, workflow_id)
-            print(f"\nhistory of {workflow_id}:")
-            for entry in history:
-                print(f"  {entry.type:<24} {json.dumps(entry.data)}")
-        print("\npayments made (exactly once each):")
-        for line in claims.PAYMENTS:
-            print(f"  {line}")
+    parser = argparse.ArgumentParser(prog="python -m examples.demo", description=__doc__)
+    parser.add_argument("--fleet", type=Path, default=FLEET, help="the fleet file")
+    parser.add_argument("--down", action="store_true", help="stop the fleet at the end")
+    parser.add_argument("--tag", default=uuid.uuid4().hex[:6], help="suffix of claim/post ids")
+    args = parser.parse_args(argv)
+    file: Path = args.fleet.resolve()
+    fleet = load_fleet(file)
+    paths = FleetPaths(load_settings().dev_home.resolve(), fleet.name)
+    started = start_fleet(file, paths)
+    view = FleetView.of(paths)
+    say(f"Mission Control: {view.coordinator_url}/")
+    moderator = view.pids.get("moderator")
+    if not started:
+        # A re-used fleet may still run the last demo's changed rules: start from the shipped.
+        await view.until_gateway_runs(publish_policies(view, view.root / "policies"))
+    stream = make_stream(args.tag)
+    try:
+        seen = await drive(view, stream, view.root)
+        summary(stream, seen, view, (moderator, FleetView.of(paths).pids.get("moderator")))
+    finally:
+        if args.down:
+            run_cli("fleet", "down", "-f", str(file))
+            say("fleet stopped")
+    if not args.down:
+        print(f"The fleet keeps running; stop it with: longboat fleet down -f {_shown(file)}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Every request carries the agent's registry token; the gateway builds the policy input
 ``{agent, action, resource, context}``, asks OPA (fail closed), logs the decision to
-``lb.decisions`` and only then reads or writes memory or calls a tool. See docs/policies.md.
+``lb.decisions`` and only then reads or writes memory or calls a tool. Agents holding
+``policy:<name>`` may also ask a governed policy question (``data.longboat.<name>.decision``).
+See docs/policies.md.
 """
 
 from longboat.gateway._bundle import (
@@ -28,6 +30,8 @@ from longboat.gateway._protocol import (
     MemorySearch,
     MemorySearchResult,
     MemoryWrite,
+    PolicyAnswer,
+    PolicyQuestion,
     ToolInvocation,
     ToolResult,
 )
@@ -55,11 +59,13 @@ __all__ = [
     "MemorySearch",
     "MemorySearchResult",
     "MemoryWrite",
+    "PolicyAnswer",
     "PolicyBundle",
     "PolicyDecision",
     "PolicyDenied",
     "PolicyEngine",
     "PolicyInput",
+    "PolicyQuestion",
     "PolicyRecord",
     "PolicyRejected",
     "ToolInvocation",

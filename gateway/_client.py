@@ -16,6 +16,8 @@ from longboat.gateway._protocol import (
     MemorySearch,
     MemorySearchResult,
     MemoryWrite,
+    PolicyAnswer,
+    PolicyQuestion,
     ToolInvocation,
     ToolResult,
 )
@@ -142,6 +144,19 @@ class GatewayClient(JsonHttpClient):
         body = _request(ToolInvocation, fields, f"invoke({tool!r})")
         path = f"/v1/tools/{self._path(tool)}/invoke"
         return (await self._required("POST", path, ToolResult, body)).model_dump(mode="json")
+
+    async def decide(
+        self, policy: str, question: JsonValue, **context: str | None
+    ) -> dict[str, Any]:
+        """Ask the governed policy ``policy``; ``{"policy", "decision", "decision_id", ...}``.
+
+        The caller must hold capability ``policy:<policy>``; the gateway asks OPA for
+        ``data.longboat.<policy>.decision`` with ``{agent, input: question}``.
+        ``context``: ``workflow_id``, ``run_id``.
+        """
+        body = _request(PolicyQuestion, {"input": question, **context}, f"decide({policy!r})")
+        path = f"/v1/decisions/{self._path(policy)}"
+        return (await self._required("POST", path, PolicyAnswer, body)).model_dump(mode="json")
 
 
 def _request(model: type[A], fields: Mapping[str, object], what: str) -> A:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from longboat import RecordCodec
 
@@ -29,6 +29,7 @@ Action = Literal[
     "profile.read",
     "profile.write",
     "tool.invoke",
+    "policy.decide",
 ]
 
 
@@ -50,7 +51,7 @@ class AgentFacts(_Frozen):
 class Resource(_Frozen):
     """What is being accessed."""
 
-    kind: Literal["memory", "profile", "tool"]
+    kind: Literal["memory", "profile", "tool", "policy"]
     name: str
     key: str | None = None
 
@@ -95,7 +96,12 @@ class PolicyDecision(_Frozen):
 
 
 class DecisionRecord(_Frozen):
-    """One line of ``lb.decisions``: every decision, allow or deny."""
+    """One line of ``lb.decisions``: every decision, allow or deny.
+
+    For a governed policy question (action ``policy.decide``) ``answer`` is the policy's own
+    decision document (e.g. a moderation verdict) and ``decision.allow`` says whether the
+    question was answered; the question itself is not kept (it may hold personal data).
+    """
 
     decision_id: str
     time: datetime
@@ -105,6 +111,7 @@ class DecisionRecord(_Frozen):
     decision: PolicyDecision
     duration_ms: float
     source: Literal["opa", "fail_closed"]
+    answer: dict[str, JsonValue] | None = None
 
 
 DECISION_RECORDS: RecordCodec[DecisionRecord] = RecordCodec(DecisionRecord)

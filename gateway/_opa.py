@@ -4,22 +4,45 @@ policy loading through OPA's REST API."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
 import aiohttp
 from opa_client import AsyncOpaClient
-from pydantic import ValidationError
+from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from longboat.errors import OpaUnavailable, TerminalError
 from longboat.gateway._decision import PolicyDecision, PolicyInput
 
-__all__ = ["DECISION_PATH", "DecisionSource", "PolicyEngine", "PolicyRejected"]
+__all__ = [
+    "DECISION_PATH",
+    "DecisionSource",
+    "PolicyEngine",
+    "PolicyRejected",
+    "QuestionOutcome",
+    "question_path",
+]
 
 DecisionSource = Literal["opa", "fail_closed"]
 
 DECISION_PATH = "longboat/gateway/decision"
+_DOCUMENT: TypeAdapter[dict[str, JsonValue]] = TypeAdapter(dict[str, JsonValue])
+
+
+def question_path(policy: str) -> str:
+    """Where a governed policy question is answered: ``data.longboat.<policy>.decision``."""
+    return f"longboat/{policy}/decision"
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionOutcome:
+    """OPA's answer to a policy question, or why there is none (``problem``)."""
+
+    answer: dict[str, JsonValue] | None
+    source: DecisionSource
+    problem: Literal["timeout", "unavailable", "undefined", "malformed"] | None = None
 
 
 class PolicyRejected(TerminalError):
@@ -81,6 +104,29 @@ class PolicyEngine:
                 allow=False, reasons=["no policy decision defined: denied"]
             ), "fail_closed"
         return _strict(result)
+
+    async def ask(self, policy: str, document: dict[str, JsonValue]) -> QuestionOutcome:
+        """The decision document of ``data.longboat.<policy>.decision``; never raises.
+
+        Unlike an access decision there is no safe default answer to stand in for a missing
+        one, so the caller learns why (``problem``) and decides what to tell the agent.
+        """
+        try:
+            async with asyncio.timeout(self._timeout):
+                reply: dict[str, Any] = await self._client.query_rule(
+                    document, question_path(policy)
+                )
+        except TimeoutError:
+            return QuestionOutcome(None, "fail_closed", "timeout")
+        except Exception:
+            return QuestionOutcome(None, "fail_closed", "unavailable")
+        result = reply.get("result")
+        if result is None:
+            return QuestionOutcome(None, "fail_closed", "undefined")
+        try:
+            return QuestionOutcome(_DOCUMENT.validate_python(result, strict=True), "opa")
+        except ValidationError:
+            return QuestionOutcome(None, "fail_closed", "malformed")
 
     async def healthy(self) -> bool:
         """Whether OPA answers ``/health``."""

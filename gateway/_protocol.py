@@ -16,10 +16,13 @@ route                                      request body         answer (200)
 ``GET /v1/memory/{bank}?q=&limit=``        :class:`MemorySearch`  :class:`MemorySearchResult`
 ``GET|PUT|DELETE /v1/profiles/{key}``      as memory            as memory
 ``POST /v1/tools/{name}/invoke``           :class:`ToolInvocation`  :class:`ToolResult`
+``POST /v1/decisions/{policy}``             :class:`PolicyQuestion`  :class:`PolicyAnswer`
 =========================================  ===================  =================================
 """
 
 from __future__ import annotations
+
+import re
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
@@ -33,12 +36,20 @@ __all__ = [
     "MemorySearch",
     "MemorySearchResult",
     "MemoryWrite",
+    "PolicyAnswer",
+    "PolicyQuestion",
     "ToolInvocation",
     "ToolResult",
     "answer",
     "error_answer",
+    "policy_name_problem",
     "read_body",
 ]
+
+# A policy question names a Rego package under ``longboat``: one identifier, lower case.
+_POLICY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Packages that are not questions: the gateway's own access policy and the shared data.
+_NOT_QUESTIONS = frozenset({"gateway", "config"})
 
 
 class _Body(BaseModel):
@@ -99,3 +110,29 @@ class ToolResult(_Body):
     result: JsonValue
     executed: bool
     decision_id: str
+
+
+class PolicyQuestion(_Body):
+    """``POST /v1/decisions/{policy}`` body: the question's input and where it was asked."""
+
+    input: JsonValue = None
+    workflow_id: str | None = None
+    run_id: str | None = None
+
+
+class PolicyAnswer(_Body):
+    """Answer of a policy question: the policy's decision document and its provenance."""
+
+    policy: str
+    decision: dict[str, JsonValue]
+    decision_id: str
+    policy_digest: str | None
+
+
+def policy_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a policy question, or None when it can."""
+    if not _POLICY_NAME.match(name):
+        return f"policy {name[:80]!r}: use a lower-case Rego identifier (a-z, 0-9, _)"
+    if name in _NOT_QUESTIONS:
+        return f"policy {name!r} is not a question policy: ask a package of your own"
+    return None

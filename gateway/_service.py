@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from aiohttp import web
+from pydantic import JsonValue
 
 from longboat import HttpEndpoint, Service, TopicNames, get_logger, utc_now
 from longboat.errors import LongboatError
@@ -37,17 +38,20 @@ from longboat.gateway._memory import (
     profile_bank,
 )
 from longboat.gateway._metrics import GatewayMetrics
-from longboat.gateway._opa import PolicyEngine
+from longboat.gateway._opa import DecisionSource, PolicyEngine, QuestionOutcome
 from longboat.gateway._pii import PiiReport, classify_write
 from longboat.gateway._protocol import (
     MemoryDeleted,
     MemorySearch,
     MemorySearchResult,
     MemoryWrite,
+    PolicyAnswer,
+    PolicyQuestion,
     ToolInvocation,
     ToolResult,
     answer,
     error_answer,
+    policy_name_problem,
     read_body,
 )
 from longboat.gateway._settings import GatewaySettings
@@ -69,6 +73,13 @@ _ACTIONS: dict[tuple[str, str], Action] = {
     ("profile", "read"): "profile.read",
     ("profile", "write"): "profile.write",
     ("profile", "delete"): "profile.write",
+}
+# Why a policy question got no answer: (status, error code, reason, retryable).
+_UNANSWERED: dict[str, tuple[int, str, str, bool]] = {
+    "timeout": (503, "policy_unavailable", "policy engine timed out", True),
+    "unavailable": (503, "policy_unavailable", "policy engine unavailable", True),
+    "undefined": (404, "policy_unknown", "no policy defines data.longboat.{}.decision", False),
+    "malformed": (422, "policy_malformed", "data.longboat.{}.decision is not an object", False),
 }
 
 
@@ -102,7 +113,7 @@ def _pii_context(body: MemoryWrite, report: PiiReport) -> PolicyContext:
 
 
 class GatewayService(Service):
-    """Serves ``/v1/memory``, ``/v1/profiles``, ``/v1/tools`` and health endpoints."""
+    """Serves ``/v1/memory``, ``/v1/profiles``, ``/v1/tools``, ``/v1/decisions`` and health."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Validate settings now (the tools file is read here)."""
@@ -154,6 +165,7 @@ class GatewayService(Service):
             web.put("/v1/profiles/{key}", self._guarded(self._put)),
             web.delete("/v1/profiles/{key}", self._guarded(self._delete)),
             web.post("/v1/tools/{name}/invoke", self._guarded(self._invoke)),
+            web.post("/v1/decisions/{policy}", self._guarded(self._question)),
         ]
 
     async def _policy(self, _: web.Request) -> web.Response:
@@ -169,6 +181,18 @@ class GatewayService(Service):
         policy_input = PolicyInput(agent=facts, action=action, resource=resource, context=context)
         started = time.perf_counter()
         decision, source = await self.engine.decide(policy_input)
+        decision_id = await self._log(policy_input, decision, source, started)
+        return decision, decision_id
+
+    async def _log(
+        self,
+        policy_input: PolicyInput,
+        decision: PolicyDecision,
+        source: DecisionSource,
+        started: float,
+        answer: dict[str, JsonValue] | None = None,
+    ) -> str:
+        """Count and log one decision to ``lb.decisions``; returns its id."""
         duration = time.perf_counter() - started
         decision_id = uuid.uuid4().hex
         self.metrics.decided(decision.allow, source, duration)
@@ -182,15 +206,18 @@ class GatewayService(Service):
                 decision=decision,
                 duration_ms=round(duration * 1000, 3),
                 source=source,
+                answer=answer,
             )
             try:
                 # Queued, not awaited: the log must not add a broker round trip to every request.
                 await self._decisions.enqueue(
-                    self.names.decisions, DECISION_RECORDS.encode(record), key=facts.id.encode()
+                    self.names.decisions,
+                    DECISION_RECORDS.encode(record),
+                    key=policy_input.agent.id.encode(),
                 )
             except LongboatError as e:
                 _log.error("decision_log_failed", error_type=type(e).__name__)
-        return decision, decision_id
+        return decision_id
 
     async def _allowed(
         self, facts: AgentFacts, action: Action, resource: Resource, context: PolicyContext
@@ -336,3 +363,69 @@ class GatewayService(Service):
             return error_answer(422, e.code, str(e), retryable=False)
         self.metrics.tool_called(name, executed)
         return answer(ToolResult(result=entry.result, executed=executed, decision_id=allowed))
+
+    # -- governed policy questions ----------------------------------------------------------
+    async def _question(
+        self, request: web.Request, _: VerifiedIdentity, facts: AgentFacts
+    ) -> web.Response:
+        """Ask ``data.longboat.<policy>.decision`` for an agent holding ``policy:<policy>``.
+
+        The access itself is decided by the gateway policy like any other (capability, status,
+        rate limit); one record on ``lb.decisions`` holds both that decision and the answer.
+        """
+        policy = request.match_info["policy"]
+        problem = policy_name_problem(policy)
+        if problem is not None:
+            return error_answer(400, "invalid_request", problem)
+        body = await read_body(request, PolicyQuestion, limit=MAX_VALUE_BYTES)
+        if isinstance(body, web.Response):
+            return body
+        context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id)
+        policy_input = PolicyInput(
+            agent=facts,
+            action="policy.decide",
+            resource=Resource(kind="policy", name=policy),
+            context=context,
+        )
+        started = time.perf_counter()
+        access, source = await self.engine.decide(policy_input)
+        if not access.allow:
+            decision_id = await self._log(policy_input, access, source, started)
+            return error_answer(
+                403,
+                "policy_denied",
+                "; ".join(access.reasons),
+                reasons=access.reasons,
+                decision_id=decision_id,
+            )
+        document: dict[str, JsonValue] = {
+            "agent": facts.model_dump(mode="json"),
+            "input": body.input,
+        }
+        outcome = await self.engine.ask(policy, document)
+        return await self._answered(policy_input, outcome, started)
+
+    async def _answered(
+        self, policy_input: PolicyInput, outcome: QuestionOutcome, started: float
+    ) -> web.Response:
+        policy = policy_input.resource.name
+        if outcome.answer is None:
+            status, code, reason, retryable = _UNANSWERED[outcome.problem or "undefined"]
+            reason = reason.format(policy)
+            refused = PolicyDecision(allow=False, reasons=[reason])
+            await self._log(policy_input, refused, outcome.source, started)
+            return error_answer(status, code, reason, retryable=retryable)
+        reasons = outcome.answer.get("reasons")
+        shown = [r for r in reasons if isinstance(r, str)] if isinstance(reasons, list) else []
+        answered = PolicyDecision(allow=True, reasons=shown)
+        decision_id = await self._log(
+            policy_input, answered, outcome.source, started, answer=outcome.answer
+        )
+        return answer(
+            PolicyAnswer(
+                policy=policy,
+                decision=outcome.answer,
+                decision_id=decision_id,
+                policy_digest=self.policies.active.digest if self.policies.active else None,
+            )
+        )

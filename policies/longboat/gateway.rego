@@ -1,7 +1,8 @@
 # METADATA
 # title: Longboat gateway authorization
 # description: |
-#   The gateway asks for data.longboat.gateway.decision before every memory or tool access.
+#   The gateway asks for data.longboat.gateway.decision before every memory or tool access
+#   and before every governed policy question.
 #   Default deny: an agent reaches only the banks and tools its registry capabilities declare;
 #   PII only goes into banks classified for it; canary, draining and revoked agents are restricted.
 package longboat.gateway
@@ -56,6 +57,12 @@ _granted if {
 _granted if {
 	input.resource.kind == "tool"
 	_capability("tool", input.resource.name)
+}
+
+# A governed policy question (POST /v1/decisions/NAME) needs capability policy:NAME.
+_granted if {
+	input.resource.kind == "policy"
+	_capability("policy", input.resource.name)
 }
 
 _granted if {

@@ -126,3 +126,16 @@ test_signals_refused_when_configured if {
 	d.reasons == ["writes needing format_characters normalisation are refused"]
 	gateway.decision.allow with input as inp with data.longboat.config.pii.refuse_signals as ["mixed_scripts"]
 }
+
+_question(caps) := {
+	"agent": _agent("active", caps), "action": "policy.decide",
+	"resource": {"kind": "policy", "name": "moderation"},
+	"context": {"pii": []},
+}
+
+test_policy_question_needs_its_capability if {
+	gateway.decision.allow with input as _question([{"kind": "policy", "name": "moderation"}])
+	d := gateway.decision with input as _question(_claims)
+	not d.allow
+	d.reasons == ["no capability grants this access"]
+}

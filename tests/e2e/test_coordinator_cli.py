@@ -14,7 +14,7 @@ from longboat.devinfra import free_port
 from tests.e2e.conftest import LONGBOAT, RunCli
 from tests.helpers import assert_eventually_sync
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "claims" / "workflows"
 
 
 def test_bad_definition_stops_the_start(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -38,9 +38,10 @@ coordinator: {{port: {coordinator}}}
 policies: policies
 workflows: [{workflows}]
 agents:
-  - {{name: triage, module: "examples.triage:agent", version: "1.0",
+  - {{name: triage, module: "examples.claims.triage:agent", version: "1.0",
      capabilities: ["memory:claims"], owner: claims-team, riskTier: high}}
-  - {{name: coverage, module: "examples.claims:coverage", version: "2.0", owner: claims-team}}
+  - {{name: coverage, module: "examples.claims.specialists:coverage", version: "2.0",
+     owner: claims-team}}
 """
 
 

@@ -94,13 +94,13 @@ def test_a_second_registry_writer_is_refused(render: Render) -> None:
         render(fleet)
 
 
-EXAMPLE = REPO / "examples" / "fleet.yaml"
+EXAMPLE = REPO / "examples" / "claims" / "fleet.yaml"
 # The example runs locally on `dev up`'s broker (""); the chart needs an address.
 EXAMPLE_BROKER = ("--set", "kafka.bootstrapServers=my-cluster-kafka-bootstrap.kafka:9092")
 
 
 def test_the_example_fleet_lints_and_validates(helm: Path, render: Render) -> None:
-    """examples/fleet.yaml, the file `fleet up` runs, lints and renders valid objects here too."""
+    """examples/claims/fleet.yaml, the file `fleet up` runs, lints and renders valid objects here too."""
     run_helm(
         helm, "lint", "--strict", str(CHART), "-f", str(EXAMPLE), *EXAMPLE_BROKER,
         "--kube-version", KUBE_TARGET,
@@ -110,6 +110,6 @@ def test_the_example_fleet_lints_and_validates(helm: Path, render: Render) -> No
     agents = [
         m for m in manifests if m["kind"] == "StatefulSet" and "-agent-" in m["metadata"]["name"]
     ]
-    assert len(agents) == 5
+    assert len(agents) == 6
     for manifest in manifests:
         validator.validate(manifest, SCHEMA_VERSION, strict=True)

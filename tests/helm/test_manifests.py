@@ -162,7 +162,7 @@ def test_a_tool_change_rolls_only_the_gateway(render: Render) -> None:
     """Adding a tool changes the gateway's pod template (checksum/config) and nothing else."""
     fleet = load_fleet("full")
     changed = copy.deepcopy(fleet)
-    changed["tools"]["fraud"] = {"kind": "python", "callable": "examples.claims:fraud"}
+    changed["tools"]["fraud"] = {"kind": "python", "callable": "examples.claims.specialists:fraud"}
     before, after = _pod_templates(render(fleet)), _pod_templates(render(changed))
     differing = {name for name in before if before[name] != after[name]}
     assert differing == {"Deployment/claims-gateway"}

@@ -63,8 +63,8 @@ def test_fault_plan_parses_and_refuses_unknown_points() -> None:
     [
         ("no_colon", "MODULE:ATTR"),
         ("no.such.module:agent", "cannot import"),
-        ("examples.triage:nothing", "no attribute"),
-        ("examples.triage:handle", "not a longboat.agents.Agent"),
+        ("examples.claims.triage:nothing", "no attribute"),
+        ("examples.claims.triage:handle", "not a longboat.agents.Agent"),
     ],
 )
 def test_loader_errors_name_the_problem(spec: str, message: str) -> None:
@@ -75,4 +75,4 @@ def test_loader_errors_name_the_problem(spec: str, message: str) -> None:
 
 def test_loader_finds_the_example_agent() -> None:
     """The shipped example loads."""
-    assert load_agent("examples.triage:agent").name == "triage"
+    assert load_agent("examples.claims.triage:agent").name == "triage"

@@ -133,3 +133,27 @@ async def test_now_and_uuid_are_deterministic() -> None:
         "00000000-0000-0000-0000-000000000001",
         "2030-05-01T00:00:01+00:00",
     ]
+
+
+async def test_decide_is_a_recorded_step_a_replay_does_not_ask_again() -> None:
+    """ctx.decide asks the stand-in's policy once; a replay returns the recorded verdict."""
+    agent = Agent("moderator", topics=["content.posted"])
+
+    @agent.handler
+    async def handle(ctx: Context, event: Envelope) -> JsonValue:
+        verdict = await ctx.decide("moderation", {"text": "hello"})
+        await ctx.now()
+        return verdict
+
+    gateway = InMemoryGateway(policies={"moderation": lambda q: {"verdict": "allow"}})
+    env = AgentTestEnvironment(agent, gateway=gateway)
+    crashed = await env.run(Envelope(type="t", source="/t", data={}), crash_after_step=1)
+    gateway.policies["moderation"] = lambda q: {"verdict": "block"}  # the policy changed
+    run = await env.replay(crashed)
+    assert run.value == {"verdict": "allow"}  # the verdict the run acted on
+    assert run.step("longboat.decide").status == "replayed"
+    assert gateway.questions == [("moderation", {"text": "hello"})]
+    denied = await AgentTestEnvironment(
+        agent, gateway=InMemoryGateway(deny=["policy:moderation"])
+    ).run(Envelope(type="t", source="/t", data={}))
+    assert denied.dead_letter is not None

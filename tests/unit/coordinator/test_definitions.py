@@ -11,7 +11,7 @@ from longboat.coordinator._definitions import DefinitionSet, ParallelStep, load_
 from longboat.coordinator._expressions import ExpressionError, check, evaluate, render
 from longboat.errors import ConfigError
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "workflows" / "claim-intake.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples/claims/workflows/claim-intake.yaml"
 
 
 def test_example_loads_with_every_step_kind() -> None:

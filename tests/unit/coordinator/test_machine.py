@@ -22,7 +22,7 @@ from longboat.coordinator._machine import (
     apply,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "workflows" / "claim-intake.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples/claims/workflows/claim-intake.yaml"
 TRIGGER: dict[str, JsonValue] = {
     "type": "claims.submitted",
     "data": {"claim_id": "c-7", "amount": 1500, "policy": "P-1"},

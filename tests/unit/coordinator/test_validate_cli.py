@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from longboat.cli import cli
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "workflows"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "claims" / "workflows"
 
 
 def test_validate_good_and_bad(tmp_path: Path) -> None:
