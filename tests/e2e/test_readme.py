@@ -52,7 +52,6 @@ PROMISES: dict[str, list[str]] = {
     "Governed memory and tools": [r"digest"],
     "A fleet": [r"(?m)^\s*registry\b", r"triage-0"],  # status lists every process
     "Workflows": [],
-    "A fleet": [r"triage-0"],  # fleet status lists each instance
     "When you are done": [],
 }
 

@@ -100,7 +100,7 @@ EXAMPLE_BROKER = ("--set", "kafka.bootstrapServers=my-cluster-kafka-bootstrap.ka
 
 
 def test_the_example_fleet_lints_and_validates(helm: Path, render: Render) -> None:
-    """examples/claims/fleet.yaml, the file `fleet up` runs, lints and renders valid objects here too."""
+    """examples/claims/fleet.yaml, which `fleet up` runs, lints and renders valid objects too."""
     run_helm(
         helm, "lint", "--strict", str(CHART), "-f", str(EXAMPLE), *EXAMPLE_BROKER,
         "--kube-version", KUBE_TARGET,
