@@ -13,6 +13,8 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from longboat.fleet._tracks import track_problems
+
 __all__ = [
     "CAPABILITY_KINDS",
     "AgentSpec",
@@ -203,9 +205,25 @@ class AgentSpec(FleetPart):
     capabilities: tuple[str, ...] = ()
     owner: str | None = Field(default=None, min_length=1, max_length=200)
     risk_tier: Literal["low", "medium", "high"] | None = None
-    status: Literal["active", "canary"] = "active"
+    status: Literal["active", "canary"] = Field(
+        default="active",
+        description="canary: a second version beside this name's active entry (one at most)",
+    )
     resources: Resources = Resources()
     env: dict[str, str] = Field(default_factory=dict)
+
+    def instance(self, index: int) -> str:
+        """The name of this entry's ``index``-th process: ``triage-0``, or ``triage-canary-0``.
+
+        A canary's instances carry ``-canary`` like the chart's pods, so the two versions' static
+        group member ids never collide.
+        """
+        return f"{self.stem}-{index}"
+
+    @property
+    def stem(self) -> str:
+        """The name of this entry's processes and objects: the agent's, plus ``-canary``."""
+        return f"{self.name}-canary" if self.status == "canary" else self.name
 
     @field_validator("version", mode="before")
     @classmethod
@@ -346,15 +364,11 @@ class Fleet(FleetPart):
         return self
 
     def _agent_problems(self) -> list[str]:
-        problems: list[str] = []
-        seen: set[str] = set()
+        problems = track_problems(self.agents, partitions=self.kafka.partitions)
         for i, agent in enumerate(self.agents):
             where = f"agents.{i}"
-            if agent.name in seen:
-                problems.append(f"{where}.name: {agent.name} is listed twice — rename one")
             if agent.name.startswith("coordinator"):
                 problems.append(f"{where}.name: coordinator* names are the coordinator's own")
-            seen.add(agent.name)
             if agent.replicas > self.kafka.partitions:
                 problems.append(
                     f"{where}.replicas: {agent.replicas} instances but topics have "

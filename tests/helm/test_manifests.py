@@ -7,7 +7,10 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
+from longboat.errors import ConfigError
+from longboat.fleet import parse_fleet
 from tests.helm.conftest import FLEETS, Manifest, Render, load_fleet
 
 pytestmark = pytest.mark.integration
@@ -82,12 +85,38 @@ def test_a_canary_runs_beside_the_active_version_in_the_same_group(render: Rende
     assert plan[("moderator", "1.1")] == "canary"
 
 
-def test_the_same_agent_twice_on_one_track_is_refused(render: Render) -> None:
-    """Two active entries of one agent would collide: the chart says to make one a canary."""
-    agent = {"name": "a", "module": "m:agent", "version": "1"}
-    fleet = {"name": "dup", "kafka": {"bootstrapServers": "k:9092"}, "agents": [agent, agent]}
-    with pytest.raises(AssertionError, match="status: canary"):
+_ACTIVE = {"name": "a", "module": "m:agent", "version": "1"}
+_CANARY = {**_ACTIVE, "version": "2", "status": "canary"}
+
+
+@pytest.mark.parametrize(
+    ("agents", "message"),
+    [
+        ([_ACTIVE, _CANARY, {**_CANARY, "version": "3"}], "remove one"),
+        ([_ACTIVE, {**_ACTIVE, "version": "2"}], "only as status: canary"),
+        ([_ACTIVE, {**_CANARY, "version": "1"}], "give the canary the new version"),
+        ([_CANARY], "has no active entry"),
+        ([_ACTIVE, _CANARY, {**_ACTIVE, "name": "a-canary"}], "rename that agent"),
+        ([{**_ACTIVE, "replicas": 2}, {**_CANARY, "replicas": 2}], "raise kafka.partitions"),
+    ],
+    ids=[
+        "two-canaries",
+        "two-actives",
+        "same-version",
+        "no-active",
+        "name-collision",
+        "too-many-members",
+    ],
+)
+def test_the_chart_refuses_what_the_fleet_model_refuses(
+    render: Render, agents: list[dict[str, Any]], message: str
+) -> None:
+    """Each canary rule of `fleet validate` holds in the chart too, with the same fix."""
+    fleet = {"name": "dup", "kafka": {"bootstrapServers": "k:9092"}, "agents": agents}
+    with pytest.raises(AssertionError, match=message):
         render(fleet)
+    with pytest.raises(ConfigError, match=message):
+        parse_fleet(yaml.safe_dump(fleet), source="fleet.yaml")
 
 
 def test_existing_secrets_are_referenced_not_created(render: Render) -> None:

@@ -82,7 +82,7 @@ BAD: list[tuple[str, str, str]] = [
         "name: a\nagents: [{name: t, module: a:b, version: '1'}, "
         "{name: t, module: c:d, version: '1'}]\n",
         "agents.1.name:",
-        "rename one",
+        "only as status: canary",
     ),
     ("name: a\ncoordinator: {port: 8460}\n", "coordinator.port:", "its own port"),
     ("name: a\nkafka: {securityProtocol: SASL_SSL}\n", "kafka:", "add sasl"),
