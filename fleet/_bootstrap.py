@@ -79,8 +79,11 @@ async def enrol_agents(
 ) -> dict[str, Path]:
     """Enrol every agent version with its own key (kept, so a second ``up`` re-uses it).
 
+    Each version gets its entry's status (``active`` or ``canary``) every time, so promoting a
+    canary (its version now in the active entry) makes that version active in the registry.
+
     Returns:
-        Each agent's private key file.
+        Each entry's private key file, by :attr:`AgentSpec.stem` (``triage``, ``triage-canary``).
     """
     files: dict[str, Path] = {}
     async with RegistryClient(registry_url, operator_token=token) as registry:
@@ -97,9 +100,8 @@ async def enrol_agents(
                 owner=agent.owner,
                 risk_tier=agent.risk_tier,
             )
-            if agent.status != "active":
-                await registry.set_status(agent.name, agent.status, version=agent.version)
-            files[agent.name] = path
+            await registry.set_status(agent.name, agent.status, version=agent.version)
+            files[agent.stem] = path
     return files
 
 

@@ -80,19 +80,20 @@ def process_environment(
     *,
     instance: str,
     addresses: ProcessAddresses,
-    agent: str | None = None,
+    agent: AgentSpec | str | None = None,
 ) -> dict[str, str]:
     """The ``LONGBOAT_*`` variables of one process of ``fleet``.
 
     Args:
         fleet: The fleet.
         component: Which kind of process.
-        instance: Its instance name (``triage-0``, ``gateway-1``, ...).
+        instance: Its instance name (``triage-0``, ``triage-canary-0``, ``gateway-1``, ...).
         addresses: Where it finds the rest, and its port and files.
-        agent: The agent's name when ``component`` is ``agent``.
+        agent: When ``component`` is ``agent``: its entry of ``fleet.agents`` (an active or a
+            canary one), or a name, meaning that agent's active entry.
 
     Raises:
-        ConfigError: ``agent`` is missing or names no agent of the fleet.
+        ConfigError: ``agent`` is missing, names no agent of the fleet, or is no entry of it.
     """
     env = _common(fleet, addresses)
     if component == "registry":
@@ -106,11 +107,16 @@ def process_environment(
     return env
 
 
-def _agent_spec(fleet: Fleet, name: str | None) -> AgentSpec:
+def _agent_spec(fleet: Fleet, agent: AgentSpec | str | None) -> AgentSpec:
+    if isinstance(agent, AgentSpec):
+        if agent not in fleet.agents:
+            raise ConfigError(f"fleet {fleet.name} has no entry {agent.name} {agent.version}")
+        return agent
     for spec in fleet.agents:
-        if spec.name == name:
+        # A name alone means the active entry: the canary is asked for by its entry.
+        if spec.name == agent and spec.status == "active":
             return spec
-    raise ConfigError(f"fleet {fleet.name} has no agent {name!r}")
+    raise ConfigError(f"fleet {fleet.name} has no agent {agent!r}")
 
 
 def _common(fleet: Fleet, addresses: ProcessAddresses) -> dict[str, str]:

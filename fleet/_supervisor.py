@@ -35,7 +35,7 @@ from longboat.fleet._children import Child, ChildSpec, RestartPolicy, wait_ready
 from longboat.fleet._environment import Component, ProcessAddresses, process_environment
 from longboat.fleet._environment import tools_file_content as build_tools_file
 from longboat.fleet._loading import fleet_root
-from longboat.fleet._model import Fleet
+from longboat.fleet._model import AgentSpec, Fleet
 from longboat.fleet._state import FleetPaths, FleetState, read_state, write_state
 from longboat.fleet._workflows import definitions_folder
 
@@ -160,11 +160,10 @@ class FleetSupervisor:
             ]
         )
         self._launch([self._service("coordinator", "coordinator-0", coordinator_port)])
+        # A canary's instances run beside the active ones, in the same consumer group.
         self._launch(
             [
-                self._agent(
-                    agent.name, f"{agent.name}-{i}", agent.module, agent.version, keys[agent.name]
-                )
+                self._agent(agent, agent.instance(i), keys[agent.stem])
                 for agent in self.fleet.agents
                 for i in range(agent.replicas)
             ]
@@ -259,12 +258,12 @@ class FleetSupervisor:
             )
         )
 
-    def _agent(self, name: str, instance: str, module: str, version: str, key: Path) -> Child:
+    def _agent(self, agent: AgentSpec, instance: str, key: Path) -> Child:
         port = free_port()
         env = process_environment(
             self.fleet,
             "agent",
-            agent=name,
+            agent=agent,
             instance=instance,
             addresses=self._addresses(port, key_file=str(key)),
         )
@@ -272,14 +271,14 @@ class FleetSupervisor:
             ChildSpec(
                 component="agent",
                 instance=instance,
-                argv=longboat_command("run", "agent", module),
+                argv=longboat_command("run", "agent", agent.module),
                 env=self._environment(env),
                 cwd=self.root,
                 log=self.paths.log(instance),
                 port=port,
                 health_url=f"http://127.0.0.1:{port}/readyz",
-                version=version,
-                agent=name,
+                version=agent.version,
+                agent=agent.name,
             )
         )
 

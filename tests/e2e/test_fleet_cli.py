@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ from typing import Any
 
 from longboat.devinfra import free_port
 from longboat.fleet import FleetPaths, load_fleet, read_state
+from longboat.registry import AgentRecord, RegistryClient
 from tests.e2e.conftest import RunCli
 from tests.helpers import assert_eventually_sync
 
@@ -30,7 +32,7 @@ steps:
 FLEET = """\
 name: {name}
 root: {root}
-kafka: {{bootstrapServers: "{bootstrap}", topicPrefix: {prefix}, partitions: 1}}
+kafka: {{bootstrapServers: "{bootstrap}", topicPrefix: {prefix}, partitions: 2}}
 topics: {{{topic}: 1, claims.submitted: 1, claims.triaged: 1}}
 registry: {{port: {registry}}}
 gateway: {{port: {gateway}, opa: {{port: {opa}}}}}
@@ -42,6 +44,8 @@ agents:
      capabilities: ["memory:claims"], owner: claims-team, riskTier: high}}
   - {{name: coverage, module: "examples.claims.specialists:coverage", version: "2.0",
      owner: claims-team}}
+  - {{name: coverage, module: "examples.claims.specialists:coverage", version: "2.1",
+     status: canary}}
 """
 
 
@@ -60,6 +64,11 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+async def _record(url: str, agent: str) -> AgentRecord:
+    async with RegistryClient(url) as registry:
+        return await registry.get(agent)
+
+
 def _workflows(url: str) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{url}/v1/workflows", timeout=5) as response:
         body: dict[str, list[dict[str, Any]]] = json.loads(response.read())
@@ -69,7 +78,7 @@ def _workflows(url: str) -> list[dict[str, Any]]:
 def test_fleet_up_status_restart_and_down(
     run_cli: RunCli, cli_env: dict[str, str], kafka_bootstrap: str, unique: str, tmp_path: Path
 ) -> None:
-    """A fleet starts healthy, runs a workflow, restarts a killed agent, stops leaving nothing."""
+    """A fleet (with a canary) starts healthy, runs a workflow, restarts an agent, stops clean."""
     topic = f"f{unique}.claims"
     (tmp_path / "workflow.yaml").write_text(WORKFLOW.format(topic=topic))
     file = tmp_path / "fleet.yaml"
@@ -98,7 +107,7 @@ def test_fleet_up_status_restart_and_down(
         down = run_cli("fleet", "down", "-f", str(file), timeout=120)
     assert down.returncode == 0, down.stderr
     pids = [row["pid"] for row in rows.values() if row["pid"]]
-    assert len(pids) == 6  # opa, registry, gateway, coordinator, two agents
+    assert len(pids) == 7  # opa, registry, gateway, coordinator, two agents and a canary
     assert not [pid for pid in pids if _alive(pid)]
     assert "not running" in run_cli("fleet", "down", "-f", str(file)).stdout
 
@@ -110,6 +119,7 @@ def _check_running_fleet(run_cli: RunCli, cli_env: dict[str, str], file: Path, t
             all(x["health"] == "ready" for x in r.values())
             and r["triage-0"]["last_heartbeat"] is not None
             and r["coverage-0"]["last_heartbeat"] is not None
+            and r["coverage-canary-0"]["last_heartbeat"] is not None
         ),
         timeout_s=90,
         what="every process ready with heartbeats",
@@ -121,8 +131,11 @@ def _check_running_fleet(run_cli: RunCli, cli_env: dict[str, str], file: Path, t
         "coordinator-0",
         "triage-0",
         "coverage-0",
+        "coverage-canary-0",
     }
-    assert (rows["triage-0"]["version"], rows["coverage-0"]["version"]) == ("1.0", "2.0")
+    versions = {name: rows[name]["version"] for name in ("triage-0", "coverage-0")}
+    assert versions == {"triage-0": "1.0", "coverage-0": "2.0"}
+    assert rows["coverage-canary-0"]["version"] == "2.1"
     table = run_cli("fleet", "status", "-f", str(file)).stdout
     assert "HEARTBEAT" in table
     assert "coordinator-0" in table
@@ -140,6 +153,9 @@ def _check_running_fleet(run_cli: RunCli, cli_env: dict[str, str], file: Path, t
     assert published.returncode == 0, published.stderr
     state = read_state(FleetPaths(Path(cli_env["LONGBOAT_DEV_HOME"]), load_fleet(file).name))
     assert state is not None
+    # Both versions are enrolled under the one agent, the canary's with status canary.
+    coverage = asyncio.run(_record(state.registry_url, "coverage"))
+    assert {v: e.status for v, e in coverage.versions.items()} == {"2.0": "active", "2.1": "canary"}
     coordinator = state.coordinator_url
     done = assert_eventually_sync(
         lambda: [w for w in _workflows(coordinator) if w["workflow_id"] == "c-1"],

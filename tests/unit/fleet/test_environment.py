@@ -23,6 +23,7 @@ from longboat.gateway import GatewaySettings
 from longboat.registry import RegistrySettings
 
 CONTRACT = Path(__file__).resolve().parent / "contract.yaml"
+CANARY = Path(__file__).resolve().parents[2] / "helm" / "fleets" / "canary.yaml"
 
 
 def _addresses(**extra: str | int) -> ProcessAddresses:
@@ -127,6 +128,34 @@ def test_agent_settings_carry_identity_version_durability_and_llm(
     assert "LONGBOAT_AGENT__DURABILITY" not in process_environment(
         fleet, "agent", agent="moderator", instance="m-0", addresses=_addresses()
     )
+
+
+def test_a_canary_entry_gets_its_own_version_and_instance(clean_env: pytest.MonkeyPatch) -> None:
+    """The canary's process runs its own version as NAME-canary-i; a name alone is the active."""
+    fleet = load_fleet(CANARY)
+    active, canary = fleet.agents
+    env = process_environment(
+        fleet, "agent", agent=canary, instance=canary.instance(0), addresses=_addresses()
+    )
+    _apply(clean_env, env)
+    settings = load_settings_as(AgentSettings)
+    assert (settings.agent.name, settings.agent.version) == ("moderator", "1.1")
+    assert settings.agent.instance == "moderator-canary-0"
+    by_name = process_environment(
+        fleet, "agent", agent="moderator", instance="moderator-0", addresses=_addresses()
+    )
+    assert by_name == process_environment(
+        fleet, "agent", agent=active, instance="moderator-0", addresses=_addresses()
+    )
+    assert by_name["LONGBOAT_AGENT__VERSION"] == "1.0"
+
+
+def test_an_entry_of_another_fleet_is_refused() -> None:
+    """An AgentSpec that is not one of the fleet's entries is a mistake, not a lookup."""
+    fleet = load_fleet(CANARY)
+    stranger = fleet.agents[1].model_copy(update={"version": "9"})
+    with pytest.raises(ConfigError, match="no entry moderator 9"):
+        process_environment(fleet, "agent", agent=stranger, instance="x", addresses=_addresses())
 
 
 def test_sasl_settings_without_the_password(clean_env: pytest.MonkeyPatch) -> None:
