@@ -29,7 +29,7 @@ def _literal_env(container: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _expected(fleet: Any, component: str, agent: str | None = None) -> dict[str, str]:
+def _expected(fleet: Any, component: str, agent: Any = None) -> dict[str, str]:
     addresses = fleet_module.ProcessAddresses(
         bootstrap_servers="platform",
         registry_url="http://platform",
@@ -51,9 +51,9 @@ def _containers(manifests: list[Manifest]) -> dict[str, dict[str, Any]]:
     }
 
 
-@pytest.mark.parametrize("name", ["minimal", "full", "existing-secrets", "sasl-tls"])
+@pytest.mark.parametrize("name", ["minimal", "full", "existing-secrets", "sasl-tls", "canary"])
 def test_each_container_gets_what_process_environment_gives(render: Render, name: str) -> None:
-    """Registry, gateway, coordinator and every active agent: the same variables and values."""
+    """Registry, gateway, coordinator and every agent entry, canaries too: the same variables."""
     path: Path = FLEETS / f"{name}.yaml"
     fleet = fleet_module.load_fleet(path)
     containers = _containers(render(path))
@@ -62,7 +62,19 @@ def test_each_container_gets_what_process_environment_gives(render: Render, name
         rendered = _literal_env(containers[f"{prefix}-{component}"])
         assert rendered == _expected(fleet, component), component
     for agent in fleet.agents:
-        if agent.status == "canary":
-            continue  # process_environment looks agents up by name: the active entry
-        rendered = _literal_env(containers[f"{prefix}-agent-{agent.name}"])
-        assert rendered == _expected(fleet, "agent", agent.name), agent.name
+        # The entry's StatefulSet: <fleet>-agent-<name>, or <fleet>-agent-<name>-canary.
+        rendered = _literal_env(containers[f"{prefix}-agent-{agent.stem}"])
+        assert rendered == _expected(fleet, "agent", agent), agent.stem
+
+
+def test_a_canary_pod_is_named_like_its_fleet_up_instance(render: Render) -> None:
+    """Canary pods are <fleet>-agent-NAME-canary-i; `fleet up` runs NAME-canary-i: one naming."""
+    fleet = fleet_module.load_fleet(FLEETS / "canary.yaml")
+    canary = fleet.agents[1]
+    statefulset = next(
+        m
+        for m in render(FLEETS / "canary.yaml")
+        if m["kind"] == "StatefulSet" and m["metadata"]["name"].endswith("-canary")
+    )
+    pod = f"{statefulset['metadata']['name']}-0"  # StatefulSet pods: <name>-<ordinal>
+    assert pod == f"{fleet.name}-agent-{canary.instance(0)}"
