@@ -79,8 +79,8 @@ async def enrol_agents(
 ) -> dict[str, Path]:
     """Enrol every agent version with its own key (kept, so a second ``up`` re-uses it).
 
-    Each version gets its entry's status (``active`` or ``canary``) every time, so promoting a
-    canary (its version now in the active entry) makes that version active in the registry.
+    Each version gets its entry's status (``active`` or ``canary``) unless it was revoked, so
+    promoting a canary (its version now in the active entry) makes that version active.
 
     Returns:
         Each entry's private key file, by :attr:`AgentSpec.stem` (``triage``, ``triage-canary``).
@@ -92,7 +92,7 @@ async def enrol_agents(
             private = load_private_key(path) if path.exists() else generate_key()
             if not path.exists():
                 write_private_key(private, path)
-            await registry.enroll(
+            record = await registry.enroll(
                 agent.name,
                 version=agent.version,
                 public_key=public_key_b64(private),
@@ -100,7 +100,9 @@ async def enrol_agents(
                 owner=agent.owner,
                 risk_tier=agent.risk_tier,
             )
-            await registry.set_status(agent.name, agent.status, version=agent.version)
+            # An operator's revocation outlives the file: `up` never re-activates that version.
+            if record.versions[agent.version].status not in (agent.status, "revoked"):
+                await registry.set_status(agent.name, agent.status, version=agent.version)
             files[agent.stem] = path
     return files
 

@@ -29,7 +29,7 @@ async def _enrol(plan: list[dict[str, Any]]) -> None:
     async with RegistryClient(settings.registry_url, operator_token=token) as registry:
         for agent in plan:
             public = public_key_b64(load_private_key(Path(agent["keyFile"])))
-            await registry.enroll(
+            record = await registry.enroll(
                 agent["name"],
                 version=agent["version"],
                 public_key=public,
@@ -37,8 +37,12 @@ async def _enrol(plan: list[dict[str, Any]]) -> None:
                 owner=agent.get("owner"),
                 risk_tier=agent.get("riskTier"),
             )
-            await registry.set_status(agent["name"], agent["status"], version=agent["version"])
-            print(f"enrolled {agent['name']} {agent['version']} ({agent['status']})")  # noqa: T201
+            status = record.versions[agent["version"]].status
+            # An operator's revocation outlives the values: an upgrade never re-activates it.
+            if status not in (agent["status"], "revoked"):
+                await registry.set_status(agent["name"], agent["status"], version=agent["version"])
+                status = agent["status"]
+            print(f"enrolled {agent['name']} {agent['version']} ({status})")  # noqa: T201
 
 
 async def _main(plan: list[dict[str, Any]]) -> None:
