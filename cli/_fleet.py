@@ -30,9 +30,12 @@ def validate(file: Path) -> None:
 
     loaded = load_fleet(file)
     replicas = sum(agent.replicas for agent in loaded.agents)
+    # A canary is a second version of an agent, not another agent.
+    canaries = sum(1 for agent in loaded.agents if agent.status == "canary")
+    beside = f" + {canaries} canary" if canaries else ""
     click.echo(
-        f"ok  {file}: fleet {loaded.name}, {len(loaded.agents)} agents ({replicas} instances), "
-        f"{len(loaded.tools)} tools, {len(loaded.workflows)} workflow paths"
+        f"ok  {file}: fleet {loaded.name}, {len(loaded.agents) - canaries} agents{beside} "
+        f"({replicas} instances), {len(loaded.tools)} tools, {len(loaded.workflows)} workflow paths"
     )
 
 

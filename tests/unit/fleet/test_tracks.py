@@ -102,6 +102,7 @@ def test_cli_validate_accepts_the_canary_fleet_and_refuses_two_canaries(tmp_path
     runner = CliRunner()
     ok = runner.invoke(cli, ["fleet", "validate", "-f", str(CANARY)])
     assert ok.exit_code == 0, ok.output
+    assert "fleet canary, 1 agents + 1 canary (3 instances)" in ok.output
     bad = tmp_path / "fleet.yaml"
     bad.write_text(_text(ACTIVE, CANARY_ENTRY, {**CANARY_ENTRY, "version": "1.2"}))
     refused = runner.invoke(cli, ["fleet", "validate", "-f", str(bad)])
