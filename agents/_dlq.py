@@ -8,10 +8,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from longboat import Envelope, EnvelopeSerde, KafkaSettings
+from longboat import Envelope, EnvelopeSerde, KafkaSettings, get_logger
 from longboat.agents._outputs import OutputRecord, output_of
 from longboat.errors import EventError, LongboatError, UsageError
 from longboat.kafka import ConsumedRecord, TransactionalProducer, read_to_end
+
+_log = get_logger("agents.dlq")
 
 __all__ = [
     "DLQ_TYPE",
@@ -113,8 +115,15 @@ async def list_dead_letters(kafka: KafkaSettings, topic: str) -> list[DeadLetter
                 replayed.add(str(event.data.get("dlq_id")))
             elif event.type == DLQ_TYPE:
                 letters.append((event, DeadLetter.model_validate(event.data)))
-        except (EventError, ValidationError):
-            continue  # not ours: a DLQ topic may be shared with other tools
+        except (EventError, ValidationError) as e:
+            # Not ours (a DLQ topic may be shared with other tools) or damaged: listed nowhere.
+            _log.warning(
+                "record_skipped",
+                topic=raw.topic,
+                partition=raw.partition,
+                offset=raw.offset,
+                error_type=type(e).__name__,
+            )
     return [DeadLetterEntry(e.id, e.time, letter, e.id in replayed) for e, letter in letters]
 
 

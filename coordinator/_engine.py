@@ -51,7 +51,7 @@ from longboat.coordinator._protocol import (
     signal_of,
 )
 from longboat.errors import EventError
-from longboat.kafka import Producer, TopicPartition, read_to_end
+from longboat.kafka import ConsumedRecord, Producer, TopicPartition, read_to_end
 
 __all__ = ["STATE_TYPE", "CoordinatorEngine", "CoordinatorRecord"]
 
@@ -232,28 +232,29 @@ class CoordinatorEngine:
         async for raw in read_to_end(
             self._kafka, self.names.workflows_state, partitions=[tp.partition]
         ):
-            self._restore(records, raw.key, raw.value, raw.headers)
+            self._restore(records, raw)
         self.records[tp.partition] = records
         _log.info("workflow_states_loaded", partition=tp.partition, workflows=len(records))
 
-    def _restore(
-        self,
-        records: dict[str, CoordinatorRecord],
-        key: bytes | None,
-        value: bytes | None,
-        headers: tuple[tuple[str, bytes], ...],
-    ) -> None:
-        workflow_id = (key or b"").decode()
-        if value is None:
+    def _restore(self, records: dict[str, CoordinatorRecord], raw: ConsumedRecord) -> None:
+        workflow_id = (raw.key or b"").decode(errors="replace")
+        if raw.value is None:
             records.pop(workflow_id, None)
             return
         try:
             records[workflow_id] = CoordinatorRecord.model_validate(
-                self._serde.decode(value, headers).data
+                self._serde.decode(raw.value, raw.headers).data
             )
-        except (ValidationError, ValueError) as e:
-            _log.error(
-                "workflow_state_invalid", workflow_id=workflow_id, error_type=type(e).__name__
+        except (EventError, ValidationError, ValueError) as e:
+            # A record that is not a state (junk on a compacted topic stays forever) must not stop
+            # the partition from loading; the workflow's next event is dead-lettered instead.
+            _log.warning(
+                "record_skipped",
+                topic=raw.topic,
+                partition=raw.partition,
+                offset=raw.offset,
+                workflow_id=workflow_id,
+                error_type=type(e).__name__,
             )
 
     async def _drop(self, tp: TopicPartition) -> None:

@@ -339,3 +339,39 @@ async def test_readyz_and_metrics_of_both_coordinator_agents(
     assert text.count("# TYPE longboat_records_processed_total counter") == 1
     for agent in ("coordinator-router", "coordinator"):
         assert f'longboat_records_processed_total{{agent="{agent}",outcome="completed"}}' in text
+
+
+async def test_junk_on_the_state_topic_does_not_stop_the_coordinator(
+    settings: Settings, tmp_path: Path, unique: str
+) -> None:
+    """A record on lb.workflows.state that is not a state is skipped; workflows still run."""
+    from longboat.kafka import Producer
+
+    world, folder = await _setup(settings, tmp_path, unique)
+    async with Producer(settings.kafka) as producer:
+        for partition in (0, 1):
+            await producer.send(
+                world.names.workflows_state, b"\xff junk", key=b"c-junk", partition=partition
+            )
+            await producer.send(
+                world.names.workflows_state,
+                b'{"not": "a state"}',
+                key=b"c-junk2",
+                partition=partition,
+                headers=(("ce_specversion", b"1.0"), ("ce_type", b"x")),
+            )
+    paid: list[dict[str, Any]] = []
+    triage, payments = _specialists(paid)
+    async with (
+        coordinator(settings, folder) as service,
+        running(triage, world.agent_settings(instance="s1")),
+        running(payments, world.agent_settings(instance="s2")),
+    ):
+        await _claims(world, ("c-after-junk", 100))
+        await assert_eventually(
+            lambda: _status(service, "c-after-junk"),
+            lambda s: s == "completed",
+            timeout_s=60,
+            what="a workflow completed after the junk",
+        )
+    assert paid == [{"amount": 100}]
