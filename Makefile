@@ -83,6 +83,7 @@ bench: provision
 	$(BIN)/python -m bench.kernel_throughput
 	$(BIN)/python -m bench.agent_throughput
 	$(BIN)/python -m bench.gateway_latency
+	$(BIN)/python -m bench.adversarial_budget
 	$(BIN)/python -m bench.coordinator_bench
 
 clean:
