@@ -129,7 +129,13 @@ async def world(
 
 @contextlib.asynccontextmanager
 async def serving(world: GatewayWorld, **options: object) -> AsyncIterator[GatewayService]:
-    """Run a gateway until the block ends; waits until a policy is loaded."""
+    """Run a gateway until the block ends; waits until a policy is loaded.
+
+    OPA gets 5 s unless a test says otherwise: the production default (50 ms, then deny) is a
+    latency budget, and on a loaded 2-core test machine it would turn an allow into a fail-closed
+    deny and fail tests about something else. Outages are tested by stopping OPA (refused at once).
+    """
+    options.setdefault("opa_timeout_ms", 5000)
     async with GatewayService(world.gateway_settings(**options)) as service:
         task = asyncio.create_task(service.run())
         try:
