@@ -29,7 +29,6 @@ from longboat.fleet._bootstrap import (
     enrol_agents,
     ensure_fleet_topics,
     operator_token,
-    publish_policies,
 )
 from longboat.fleet._children import Child, ChildSpec, RestartPolicy, wait_ready
 from longboat.fleet._environment import Component, ProcessAddresses, process_environment
@@ -38,6 +37,7 @@ from longboat.fleet._loading import fleet_root
 from longboat.fleet._model import AgentSpec, Fleet
 from longboat.fleet._state import FleetPaths, FleetState, read_state, write_state
 from longboat.fleet._workflows import definitions_folder
+from longboat.gateway import publish_bundle
 
 __all__ = ["CHILD_MARKER", "FleetSupervisor", "longboat_command"]
 
@@ -127,9 +127,10 @@ class FleetSupervisor:
         opa = provision_opa(cache_dir(self.home))
         if self.fleet.policies:
             folder = self.root / self.fleet.policies
-            check_policies(opa, folder)
-            digest = asyncio.run(publish_policies(kafka, self.fleet.kafka.topic_prefix, folder))
-            self.say(f"policies     {folder} published ({digest[:19]})")
+            bundle = check_policies(opa, folder)
+            prefix = self.fleet.kafka.topic_prefix
+            asyncio.run(publish_bundle(bundle, kafka=kafka, topic_prefix=prefix))
+            self.say(f"policies     {folder} published ({bundle.digest[:19]})")
         token = operator_token(self.paths.operator_token)
         registry_port = _port(self.fleet.registry.port)
         coordinator_port = _port(self.fleet.coordinator.port)

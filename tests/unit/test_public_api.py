@@ -168,7 +168,9 @@ PUBLIC = {
         "ToolRegistry",
         "ToolResult",
         "bundle_key",
+        "check_bundle",
         "classify",
+        "publish_bundle",
     ],
     "longboat.agents": [
         "Agent",
