@@ -35,7 +35,13 @@ from longboat.fleet._environment import Component, ProcessAddresses, process_env
 from longboat.fleet._environment import tools_file_content as build_tools_file
 from longboat.fleet._loading import fleet_root
 from longboat.fleet._model import AgentSpec, Fleet
-from longboat.fleet._state import FleetPaths, FleetState, read_state, write_state
+from longboat.fleet._state import (
+    FleetPaths,
+    FleetState,
+    read_state,
+    supervisor_alive,
+    write_state,
+)
 from longboat.fleet._workflows import definitions_folder
 from longboat.gateway import publish_bundle
 
@@ -112,7 +118,7 @@ class FleetSupervisor:
 
     def _refuse_second_supervisor(self) -> None:
         state = read_state(self.paths)
-        if state is not None and _alive(state.supervisor_pid):
+        if state is not None and supervisor_alive(state):
             raise UsageError(
                 f"fleet {self.fleet.name} already runs here (supervisor pid "
                 f"{state.supervisor_pid}): `longboat fleet down --name {self.fleet.name}` first"
@@ -367,13 +373,3 @@ class FleetSupervisor:
 def _port(preferred: int) -> int:
     """The fleet file's port when free here, else one the OS picks (two fleets can run)."""
     return preferred if port_is_free(preferred) else free_port()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

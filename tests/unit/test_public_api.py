@@ -288,6 +288,7 @@ PUBLIC = {
         "process_environment",
         "read_state",
         "stop_fleet",
+        "supervisor_alive",
         "tail_lines",
         "tools_file_content",
     ],
