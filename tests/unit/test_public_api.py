@@ -36,6 +36,7 @@ PUBLIC = {
         "load_settings",
         "load_settings_as",
         "loads_strict",
+        "log_record_skipped",
         "merged_metrics",
         "new_event_id",
         "read_body",
