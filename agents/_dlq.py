@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from longboat import Envelope, EnvelopeSerde, KafkaSettings, get_logger
+from longboat import Envelope, EnvelopeSerde, KafkaSettings, get_logger, log_record_skipped
 from longboat.agents._outputs import OutputRecord, output_of
 from longboat.errors import EventError, LongboatError, UsageError
 from longboat.kafka import ConsumedRecord, TransactionalProducer, read_to_end
@@ -117,13 +117,7 @@ async def list_dead_letters(kafka: KafkaSettings, topic: str) -> list[DeadLetter
                 letters.append((event, DeadLetter.model_validate(event.data)))
         except (EventError, ValidationError) as e:
             # Not ours (a DLQ topic may be shared with other tools) or damaged: listed nowhere.
-            _log.warning(
-                "record_skipped",
-                topic=raw.topic,
-                partition=raw.partition,
-                offset=raw.offset,
-                error_type=type(e).__name__,
-            )
+            log_record_skipped(_log, raw, e)
     return [DeadLetterEntry(e.id, e.time, letter, e.id in replayed) for e, letter in letters]
 
 

@@ -280,25 +280,15 @@ def _context_type(recorder: _Recorder) -> type[Context]:
             }
             return await super()._recorded(name, fixed.get(name, produce))
 
-        async def _journal(
-            self,
-            call: _StepCall,
-            state: StepState,
-            *,
-            wait: bool = False,
-            result: JsonValue = None,
-            error: str | None = None,
-            attempt: int = 1,
-        ) -> None:
-            await super()._journal(
-                call, state, wait=wait, result=result, error=error, attempt=attempt
-            )
-            recorder.steps[call.index] = StepRecord(
-                call.index + 1, call.name, call.fp, recorder.args[call.index], result, state,
-                attempt, error,
+        async def _append(self, record: JournalRecord, *, wait: bool) -> None:
+            await super()._append(record, wait=wait)
+            step = record.index
+            recorder.steps[step] = StepRecord(
+                step + 1, record.name, record.fp, recorder.args[step], record.result,
+                record.state, record.attempt, record.error,
             )  # fmt: skip
-            if state == "completed" and call.index + 1 == recorder.crash_after_step:
-                raise SimulatedCrash(f"crashed after step {call.index + 1} completed")
+            if record.state == "completed" and step + 1 == recorder.crash_after_step:
+                raise SimulatedCrash(f"crashed after step {step + 1} completed")
 
     return TestContext
 

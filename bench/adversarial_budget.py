@@ -16,28 +16,16 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
 import uuid
-from datetime import timedelta
-from pathlib import Path
 
 import aiohttp
 
-from bench._broker import REPO, bench_broker, machine_line
-from bench.gateway_latency import _gateway
-from longboat import KafkaSettings, TopicNames
-from longboat.devinfra import (
-    OPA_MARKER,
-    cache_dir,
-    free_port,
-    provision_opa,
-    start_opa,
-    stop_process,
-)
-from longboat.gateway import PolicyBundle, bundle_key, classify
-from longboat.kafka import Admin, Producer
-from longboat.registry import Capability, RegistryStore, TokenIssuer, generate_key, public_key_b64
+from bench._broker import bench_broker, machine_line
+from bench._gateway import bench_opa, prepare_gateway, running_gateway
+from longboat import KafkaSettings
+from longboat.gateway import classify
+from longboat.registry import TokenIssuer, generate_key
 
 LIMIT = 256 * 1024  # the gateway's body limit (MAX_VALUE_BYTES)
 
@@ -67,26 +55,9 @@ CASES: list[tuple[str, str, bytes]] = [
 
 
 async def _prepare(kafka: KafkaSettings, prefix: str) -> dict[str, TokenIssuer]:
-    names = TopicNames(prefix)
-    async with Admin(kafka) as admin:
-        await admin.ensure_topics(names.system_topics(partitions=1))
-    issuers = {}
-    async with RegistryStore(kafka, names.registry, rotation_grace=timedelta(0)) as store:
-        for agent, caps in (("writer", ("memory:public", "memory:claims")), ("intruder", ())):
-            key = generate_key()
-            await store.enroll(
-                agent,
-                version="1.0",
-                public_key=public_key_b64(key),
-                capabilities=tuple(Capability.parse(c) for c in caps),
-            )
-            issuers[agent] = TokenIssuer(key, agent_id=agent, version="1.0", instance="bench")
+    agents = {"writer": ("memory:public", "memory:claims"), "intruder": ()}
+    issuers = await prepare_gateway(kafka, prefix, agents)
     issuers["forged"] = TokenIssuer(generate_key(), agent_id="writer", version="1.0", instance="x")
-    bundle = PolicyBundle.from_dir(REPO / "policies")
-    async with Producer(kafka) as producer:
-        await producer.send(
-            names.policies, bundle.model_dump_json().encode(), key=bundle_key("longboat")
-        )
     return issuers
 
 
@@ -162,21 +133,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--attack-seconds", type=float, default=5)
     args = parser.parse_args()
-    with bench_broker() as servers, tempfile.TemporaryDirectory() as tmp:
+    with bench_broker() as servers, bench_opa() as opa:
         kafka = KafkaSettings(bootstrap_servers=servers)
-        opa = start_opa(provision_opa(cache_dir(REPO / ".longboat")), Path(tmp), port=free_port())
-        try:
-            prefix = f"a{uuid.uuid4().hex[:6]}."
-            issuers = asyncio.run(_prepare(kafka, prefix))
-            process, url = _gateway(servers, prefix, opa.url, log=True)
-            try:
-                rows = asyncio.run(_cases(url, issuers, args.repeat))
-                livez = asyncio.run(_livez_under_attack(url, issuers, args.attack_seconds))
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
-        finally:
-            stop_process(opa.pid, OPA_MARKER)
+        prefix = f"a{uuid.uuid4().hex[:6]}."
+        issuers = asyncio.run(_prepare(kafka, prefix))
+        with running_gateway(servers, prefix, opa.url, log=True) as url:
+            rows = asyncio.run(_cases(url, issuers, args.repeat))
+            livez = asyncio.run(_livez_under_attack(url, issuers, args.attack_seconds))
     base = statistics.median(rows[0][2])
     print(f"# hostile-input budget — {machine_line()}, OPA on loopback")
     print(f"# closed loop, {args.repeat} requests per case, fresh token each; ms")

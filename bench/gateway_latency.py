@@ -13,32 +13,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 import uuid
-from datetime import timedelta
-from pathlib import Path
 
 import aiohttp
 
-from bench._broker import REPO, bench_broker, machine_line
-from longboat import KafkaSettings, TopicNames
-from longboat.devinfra import (
-    OPA_MARKER,
-    cache_dir,
-    free_port,
-    provision_opa,
-    start_opa,
-    stop_process,
-)
-from longboat.gateway import POLICY_RECORDS, PolicyBundle, bundle_key
-from longboat.kafka import Admin, Producer
-from longboat.registry import Capability, RegistryStore, TokenIssuer, generate_key, public_key_b64
+from bench._broker import bench_broker, machine_line
+from bench._gateway import bench_opa, prepare_gateway, running_gateway
+from longboat import KafkaSettings
+from longboat.registry import TokenIssuer
 
 POLICY_INPUT = {
     "agent": {
@@ -82,61 +66,6 @@ def _summary(latencies: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99) - 1] * 1000
 
 
-async def _prepare(kafka: KafkaSettings, prefix: str) -> TokenIssuer:
-    names = TopicNames(prefix)
-    async with Admin(kafka) as admin:
-        await admin.ensure_topics(names.system_topics(partitions=1))
-    key = generate_key()
-    async with RegistryStore(kafka, names.registry, rotation_grace=timedelta(0)) as store:
-        await store.enroll(
-            "bench",
-            version="1.0",
-            public_key=public_key_b64(key),
-            capabilities=(Capability.parse("memory:claims"),),
-        )
-    bundle = PolicyBundle.from_dir(REPO / "policies")
-    async with Producer(kafka) as producer:
-        await producer.send(
-            names.policies, POLICY_RECORDS.encode(bundle), key=bundle_key("longboat")
-        )
-    return TokenIssuer(key, agent_id="bench", version="1.0", instance="bench")
-
-
-def _gateway(
-    servers: str, prefix: str, opa_url: str, *, log: bool
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": servers,
-        "LONGBOAT_TOPIC_PREFIX": prefix,
-        "LONGBOAT_OPA_URL": opa_url,
-        "LONGBOAT_GATEWAY__DECISION_LOG": str(log).lower(),
-        "LONGBOAT_GATEWAY__RATE_LIMIT_PER_MINUTE": "1000000",
-        "LONGBOAT_GATEWAY__OPA_TIMEOUT_MS": "1000",
-        "LONGBOAT_GATEWAY__INSTANCE": f"bench-{uuid.uuid4().hex[:4]}",
-        "LONGBOAT_LOG_LEVEL": "warning",
-    }
-    longboat = str(Path(sys.executable).parent / "longboat")
-    process = subprocess.Popen(
-        [longboat, "run", "gateway", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return process, url
-        except OSError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("gateway did not become ready")
-
-
 async def _through_gateway(url: str, issuer: TokenIssuer, rate: int, seconds: float) -> list[float]:
     tokens = [issuer.issue(ttl_s=600) for _ in range(int(rate * seconds))]
     async with aiohttp.ClientSession() as http:
@@ -177,28 +106,20 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    with bench_broker() as servers, tempfile.TemporaryDirectory() as tmp:
+    with bench_broker() as servers, bench_opa() as opa:
         kafka = KafkaSettings(bootstrap_servers=servers)
-        opa = start_opa(provision_opa(cache_dir(REPO / ".longboat")), Path(tmp), port=free_port())
-        try:
-            results = {}
-            for label, log in (
-                ("gateway, decision logging on", True),
-                ("gateway, decision logging off", False),
-            ):
-                prefix = f"g{uuid.uuid4().hex[:6]}."
-                issuer = asyncio.run(_prepare(kafka, prefix))
-                process, url = _gateway(servers, prefix, opa.url, log=log)
-                try:
-                    results[label] = asyncio.run(
-                        _through_gateway(url, issuer, args.rate, args.seconds)
-                    )
-                finally:
-                    process.terminate()
-                    process.wait(timeout=30)
-            alone = asyncio.run(_opa_alone(opa.url, args.rate, args.seconds))
-        finally:
-            stop_process(opa.pid, OPA_MARKER)
+        results = {}
+        for label, log in (
+            ("gateway, decision logging on", True),
+            ("gateway, decision logging off", False),
+        ):
+            prefix = f"g{uuid.uuid4().hex[:6]}."
+            issuers = asyncio.run(prepare_gateway(kafka, prefix, {"bench": ("memory:claims",)}))
+            with running_gateway(servers, prefix, opa.url, log=log) as url:
+                results[label] = asyncio.run(
+                    _through_gateway(url, issuers["bench"], args.rate, args.seconds)
+                )
+        alone = asyncio.run(_opa_alone(opa.url, args.rate, args.seconds))
     base50, base99 = _summary(alone)
     print(f"# gateway decision latency — {machine_line()}, OPA on loopback")
     print(f"# open loop, {args.rate} requests/s for {args.seconds:.0f} s each; latency in ms")

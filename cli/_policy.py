@@ -13,36 +13,29 @@ from longboat import Settings, TopicNames
 from longboat.cli._app import run_async, settings_from
 from longboat.devinfra import cache_dir, provision_opa
 from longboat.errors import ConfigError
-from longboat.kafka import Producer, read_decoded
+from longboat.kafka import read_decoded
 
 if TYPE_CHECKING:
-    from longboat.gateway import PolicyRecord
+    from longboat.gateway import PolicyBundle, PolicyRecord
 
 __all__ = ["policy"]
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
-def _opa(settings: Settings) -> str:
-    return str(provision_opa(cache_dir(settings.dev_home.resolve())))
+def _opa(settings: Settings) -> Path:
+    return provision_opa(cache_dir(settings.dev_home.resolve()))
 
 
 def _run_opa(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_opa(settings), *args], capture_output=True, text=True, check=False)
+    return subprocess.run([str(_opa(settings)), *args], capture_output=True, text=True, check=False)
 
 
-def _check(settings: Settings, folder: Path) -> None:
+def _check(settings: Settings, folder: Path, *, name: str = "longboat") -> PolicyBundle:
     """``opa check --strict`` and ``opa fmt --list``: refuse with OPA's own message."""
-    checked = _run_opa(settings, "check", "--strict", str(folder))
-    if checked.returncode != 0:
-        raise ConfigError(
-            f"{folder} does not compile:\n{(checked.stderr or checked.stdout).strip()}"
-        )
-    unformatted = _run_opa(settings, "fmt", "--list", str(folder)).stdout.split()
-    if unformatted:
-        raise ConfigError(
-            f"not in opa fmt form (run `opa fmt -w {folder}`): {', '.join(unformatted)}"
-        )
+    from longboat.gateway import check_bundle
+
+    return check_bundle(folder, opa=_opa(settings), name=name)
 
 
 @click.group()
@@ -81,21 +74,11 @@ def test_command(ctx: click.Context, folder: Path) -> None:
 @click.pass_context
 def publish(ctx: click.Context, folder: Path, bundle: str) -> None:
     """Check FOLDER, then publish it to lb.policies; every gateway loads it (nothing restarts)."""
-    from longboat.gateway import POLICY_RECORDS, PolicyBundle, bundle_key
+    from longboat.gateway import publish_bundle
 
     settings = settings_from(ctx)
-    _check(settings, folder)
-    built = PolicyBundle.from_dir(folder, name=bundle)
-
-    async def send() -> None:
-        async with Producer(settings.kafka) as producer:
-            await producer.send(
-                TopicNames(settings.topic_prefix).policies,
-                POLICY_RECORDS.encode(built),
-                key=bundle_key(bundle),
-            )
-
-    run_async(send())
+    built = _check(settings, folder, name=bundle)
+    run_async(publish_bundle(built, kafka=settings.kafka, topic_prefix=settings.topic_prefix))
     click.echo(f"published {bundle} {built.digest} ({len(built.modules)} modules)")
 
 

@@ -19,7 +19,14 @@ import time
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from longboat import Envelope, EnvelopeSerde, KafkaSettings, TopicNames, get_logger
+from longboat import (
+    Envelope,
+    EnvelopeSerde,
+    KafkaSettings,
+    TopicNames,
+    get_logger,
+    log_record_skipped,
+)
 from longboat.agents import (
     Agent,
     Context,
@@ -248,14 +255,7 @@ class CoordinatorEngine:
         except (EventError, ValidationError, ValueError) as e:
             # A record that is not a state (junk on a compacted topic stays forever) must not stop
             # the partition from loading; the workflow's next event is dead-lettered instead.
-            _log.warning(
-                "record_skipped",
-                topic=raw.topic,
-                partition=raw.partition,
-                offset=raw.offset,
-                workflow_id=workflow_id,
-                error_type=type(e).__name__,
-            )
+            log_record_skipped(_log, raw, e, workflow_id=workflow_id)
 
     async def _drop(self, tp: TopicPartition) -> None:
         self.records.pop(tp.partition, None)

@@ -25,6 +25,7 @@ from longboat import (
     answer,
     error_answer,
     get_logger,
+    log_record_skipped,
     merged_metrics,
     read_body,
 )
@@ -214,14 +215,7 @@ async def read_history(settings: CoordinatorSettings, workflow_id: str) -> list[
             event = serde.decode(raw.value, raw.headers)
             entry = history_entry_of(event)
         except EventError as e:
-            _log.warning(
-                "record_skipped",
-                topic=raw.topic,
-                partition=raw.partition,
-                offset=raw.offset,
-                error_type=type(e).__name__,
-                reason=str(e),
-            )
+            log_record_skipped(_log, raw, e, reason=str(e))
             continue
         if entry is not None:
             time = event.time.isoformat()

@@ -31,7 +31,7 @@ from pathlib import Path
 from examples.claims.payments import payouts
 from examples.demo_watch import FleetView, Observed, Stream, make_stream, payouts_file
 from longboat import Envelope, EnvelopeSerde, load_settings
-from longboat.fleet import FleetPaths, load_fleet, read_state
+from longboat.fleet import FleetPaths, load_fleet, read_state, supervisor_alive
 from longboat.kafka import Producer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,23 +58,13 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> str:
 def start_fleet(file: Path, paths: FleetPaths) -> bool:
     """``longboat fleet up --detach``, or re-use the fleet if it already runs (returns False)."""
     state = read_state(paths)
-    if state is not None and state.phase == "ready" and _alive(state.supervisor_pid):
+    if state is not None and state.phase == "ready" and supervisor_alive(state):
         say(f"fleet {state.name} already runs (supervisor {state.supervisor_pid}): re-using it")
         return False
     env = {**os.environ, "CLAIMS_PAYOUTS_FILE": str(payouts_file(paths))}
     say(f"starting the fleet: longboat fleet up -f {_shown(file)} --detach")
     for line in run_cli("fleet", "up", "-f", str(file), "--detach", env=env).splitlines():
         print(f"           {line}", flush=True)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

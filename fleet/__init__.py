@@ -39,7 +39,13 @@ from longboat.fleet._model import (
     Resources,
     SecretRef,
 )
-from longboat.fleet._state import ChildState, FleetPaths, FleetState, read_state
+from longboat.fleet._state import (
+    ChildState,
+    FleetPaths,
+    FleetState,
+    read_state,
+    supervisor_alive,
+)
 from longboat.fleet._supervisor import FleetSupervisor
 
 __all__ = [
@@ -75,6 +81,7 @@ __all__ = [
     "process_environment",
     "read_state",
     "stop_fleet",
+    "supervisor_alive",
     "tail_lines",
     "tools_file_content",
 ]

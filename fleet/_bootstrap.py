@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import secrets
-import subprocess
 from pathlib import Path
 
 from longboat import KafkaSettings, TopicNames, TopicSpec
 from longboat.errors import ConfigError
 from longboat.fleet._model import AgentSpec, Fleet
-from longboat.gateway import PolicyBundle, bundle_key
-from longboat.kafka import Admin, Producer
+from longboat.gateway import PolicyBundle, check_bundle
+from longboat.kafka import Admin
 from longboat.registry import (
     Capability,
     RegistryClient,
@@ -27,7 +26,6 @@ __all__ = [
     "ensure_fleet_topics",
     "fleet_topics",
     "operator_token",
-    "publish_policies",
 ]
 
 POLICY_BUNDLE = "longboat"
@@ -107,30 +105,16 @@ async def enrol_agents(
     return files
 
 
-def check_policies(opa: Path, folder: Path) -> None:
-    """``opa check --strict`` on the folder: refuse a policy that does not compile.
+def check_policies(opa: Path, folder: Path) -> PolicyBundle:
+    """``opa check --strict`` on the fleet file's policies folder, read as the fleet's bundle.
 
     Raises:
-        ConfigError: It does not compile (OPA's own message).
+        ConfigError: It is not a folder or does not compile (OPA's own message).
     """
     if not folder.is_dir():
         raise ConfigError(f"policies: {folder} is not a folder — fix the fleet file's policies")
-    checked = subprocess.run(
-        [str(opa), "check", "--strict", str(folder)], capture_output=True, text=True, check=False
-    )
-    if checked.returncode != 0:
-        raise ConfigError(
-            f"policies: {folder} does not compile:\n{(checked.stderr or checked.stdout).strip()}"
-        )
-
-
-async def publish_policies(kafka: KafkaSettings, topic_prefix: str, folder: Path) -> str:
-    """Publish the folder to ``lb.policies`` (every gateway loads it); returns its digest."""
-    built = PolicyBundle.from_dir(folder, name=POLICY_BUNDLE)
-    async with Producer(kafka) as producer:
-        await producer.send(
-            TopicNames(topic_prefix).policies,
-            built.model_dump_json().encode(),
-            key=bundle_key(POLICY_BUNDLE),
-        )
-    return built.digest
+    try:
+        # Compiled only, not format-checked: a fleet starts with any policy OPA accepts.
+        return check_bundle(folder, opa=opa, name=POLICY_BUNDLE, formatted=False)
+    except ConfigError as e:
+        raise ConfigError(f"policies: {e}") from e

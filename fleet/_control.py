@@ -18,7 +18,13 @@ from longboat import KafkaSettings, TopicNames
 from longboat.devinfra import is_running
 from longboat.errors import InfraError, LongboatError
 from longboat.fleet._children import probe
-from longboat.fleet._state import ChildState, FleetPaths, FleetState, read_state
+from longboat.fleet._state import (
+    ChildState,
+    FleetPaths,
+    FleetState,
+    read_state,
+    supervisor_alive,
+)
 from longboat.fleet._supervisor import CHILD_MARKER, longboat_command
 from longboat.kafka import group_lag
 from longboat.registry import RegistryClient
@@ -86,7 +92,7 @@ def stop_fleet(paths: FleetPaths, *, grace_s: float = 60.0) -> int:
     if _signal(state.supervisor_pid, signal.SIGTERM):
         count += 1
         deadline = time.monotonic() + grace_s
-        while _exists(state.supervisor_pid) and time.monotonic() < deadline:
+        while supervisor_alive(state) and time.monotonic() < deadline:
             time.sleep(0.2)
     for child in alive:  # left over when the supervisor was killed or hung
         if child.pid is not None and _is_child(child):
@@ -106,20 +112,6 @@ def _signal(pid: int, sig: signal.Signals) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A detached supervisor is not our child: /proc tells a zombie from a live process.
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-    return False
 
 
 class StatusRow(BaseModel):

@@ -6,6 +6,7 @@ atomic (a temporary file renamed over the old one), so a reader never sees half 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from longboat.errors import UsageError
 
-__all__ = ["ChildState", "ChildStatus", "FleetPaths", "FleetState", "read_state", "write_state"]
+__all__ = [
+    "ChildState",
+    "ChildStatus",
+    "FleetPaths",
+    "FleetState",
+    "read_state",
+    "supervisor_alive",
+    "write_state",
+]
 
 ChildStatus = Literal["starting", "running", "restarting", "failed", "stopped"]
 
@@ -99,3 +108,19 @@ def read_state(paths: FleetPaths) -> FleetState | None:
         return FleetState.model_validate_json(text)
     except ValidationError as e:
         raise UsageError(f"{paths.state} is not a fleet state (remove it): {e}") from e
+
+
+def supervisor_alive(state: FleetState) -> bool:
+    """Whether the supervisor that recorded ``state`` is still a live process (not a zombie)."""
+    pid = state.supervisor_pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A detached supervisor is not our child: /proc tells a zombie from a live process.
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    return False

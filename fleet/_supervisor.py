@@ -29,15 +29,21 @@ from longboat.fleet._bootstrap import (
     enrol_agents,
     ensure_fleet_topics,
     operator_token,
-    publish_policies,
 )
 from longboat.fleet._children import Child, ChildSpec, RestartPolicy, wait_ready
 from longboat.fleet._environment import Component, ProcessAddresses, process_environment
 from longboat.fleet._environment import tools_file_content as build_tools_file
 from longboat.fleet._loading import fleet_root
 from longboat.fleet._model import AgentSpec, Fleet
-from longboat.fleet._state import FleetPaths, FleetState, read_state, write_state
+from longboat.fleet._state import (
+    FleetPaths,
+    FleetState,
+    read_state,
+    supervisor_alive,
+    write_state,
+)
 from longboat.fleet._workflows import definitions_folder
+from longboat.gateway import publish_bundle
 
 __all__ = ["CHILD_MARKER", "FleetSupervisor", "longboat_command"]
 
@@ -112,7 +118,7 @@ class FleetSupervisor:
 
     def _refuse_second_supervisor(self) -> None:
         state = read_state(self.paths)
-        if state is not None and _alive(state.supervisor_pid):
+        if state is not None and supervisor_alive(state):
             raise UsageError(
                 f"fleet {self.fleet.name} already runs here (supervisor pid "
                 f"{state.supervisor_pid}): `longboat fleet down --name {self.fleet.name}` first"
@@ -127,9 +133,10 @@ class FleetSupervisor:
         opa = provision_opa(cache_dir(self.home))
         if self.fleet.policies:
             folder = self.root / self.fleet.policies
-            check_policies(opa, folder)
-            digest = asyncio.run(publish_policies(kafka, self.fleet.kafka.topic_prefix, folder))
-            self.say(f"policies     {folder} published ({digest[:19]})")
+            bundle = check_policies(opa, folder)
+            prefix = self.fleet.kafka.topic_prefix
+            asyncio.run(publish_bundle(bundle, kafka=kafka, topic_prefix=prefix))
+            self.say(f"policies     {folder} published ({bundle.digest[:19]})")
         token = operator_token(self.paths.operator_token)
         registry_port = _port(self.fleet.registry.port)
         coordinator_port = _port(self.fleet.coordinator.port)
@@ -366,13 +373,3 @@ class FleetSupervisor:
 def _port(preferred: int) -> int:
     """The fleet file's port when free here, else one the OS picks (two fleets can run)."""
     return preferred if port_is_free(preferred) else free_port()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

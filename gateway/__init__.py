@@ -13,6 +13,8 @@ from longboat.gateway._bundle import (
     PolicyBundle,
     PolicyRecord,
     bundle_key,
+    check_bundle,
+    publish_bundle,
 )
 from longboat.gateway._client import GatewayClient, PolicyDenied
 from longboat.gateway._decision import (
@@ -72,5 +74,7 @@ __all__ = [
     "ToolRegistry",
     "ToolResult",
     "bundle_key",
+    "check_bundle",
     "classify",
+    "publish_bundle",
 ]

@@ -1,23 +1,26 @@
 """Policy bundles: a folder of Rego modules and data files, its digest, and ``lb.policies``.
 
-``longboat policy publish DIR`` checks the bundle with ``opa check --strict`` and writes it, with
-its digest, to the compacted ``lb.policies`` topic (key ``bundle/<name>``). Gateways follow the
-topic, load each new bundle into their OPA and write what they run under ``gateway/<instance>``,
-which ``longboat policy status`` reads.
+:func:`check_bundle` compiles a folder with ``opa check --strict`` and reads it;
+:func:`publish_bundle` writes it, with its digest, to the compacted ``lb.policies`` topic (key
+``bundle/<name>``). ``longboat policy publish``, ``longboat fleet up`` and the chart's setup Job
+(through the CLI) all publish this way. Gateways follow the topic, load each new bundle into their
+OPA and write what they run under ``gateway/<instance>``, which ``longboat policy status`` reads.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
-from longboat import RecordCodec, utc_now
+from longboat import KafkaSettings, RecordCodec, TopicNames, utc_now
 from longboat.errors import ConfigError
+from longboat.kafka import Producer
 
 __all__ = [
     "POLICY_RECORDS",
@@ -25,6 +28,8 @@ __all__ = [
     "PolicyBundle",
     "PolicyRecord",
     "bundle_key",
+    "check_bundle",
+    "publish_bundle",
     "status_key",
 ]
 
@@ -111,3 +116,47 @@ POLICY_RECORDS: RecordCodec[PolicyRecord] = RecordCodec(
     TypeAdapter(Annotated[PolicyRecord, Field(discriminator="kind")]), name="PolicyRecord"
 )
 """The serde of ``lb.policies`` values, for the CLI that publishes and every gateway."""
+
+
+def check_bundle(
+    folder: Path, *, opa: Path, name: str = "longboat", formatted: bool = True
+) -> PolicyBundle:
+    """Compile ``folder`` strictly with the ``opa`` binary, then read it as a bundle.
+
+    Args:
+        folder: The bundle folder (Rego modules and ``data.json`` files).
+        opa: The OPA binary that compiles it.
+        name: The bundle's name (its ``lb.policies`` key is ``bundle/<name>``).
+        formatted: Also refuse modules that are not in ``opa fmt`` form (``longboat policy``
+            does; ``longboat fleet up`` only compiles).
+
+    Raises:
+        ConfigError: It does not compile, is not formatted, or is not a bundle (OPA's own
+            message, or the file and field).
+    """
+    checked = _run_opa(opa, "check", "--strict", str(folder))
+    if checked.returncode != 0:
+        raise ConfigError(
+            f"{folder} does not compile:\n{(checked.stderr or checked.stdout).strip()}"
+        )
+    if formatted:
+        unformatted = _run_opa(opa, "fmt", "--list", str(folder)).stdout.split()
+        if unformatted:
+            raise ConfigError(
+                f"not in opa fmt form (run `opa fmt -w {folder}`): {', '.join(unformatted)}"
+            )
+    return PolicyBundle.from_dir(folder, name=name)
+
+
+def _run_opa(opa: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(opa), *args], capture_output=True, text=True, check=False)
+
+
+async def publish_bundle(bundle: PolicyBundle, *, kafka: KafkaSettings, topic_prefix: str) -> None:
+    """Write ``bundle`` to ``lb.policies`` under ``bundle/<name>``; every gateway loads it."""
+    async with Producer(kafka) as producer:
+        await producer.send(
+            TopicNames(topic_prefix).policies,
+            POLICY_RECORDS.encode(bundle),
+            key=bundle_key(bundle.name),
+        )

@@ -8,7 +8,7 @@ The kernel is the lowest layer: it imports no component. The typed Kafka adapter
 """
 
 from longboat._bodies import ErrorBody, answer, error_answer, read_body
-from longboat._codec import RawRecord, RecordCodec
+from longboat._codec import RawRecord, RecordCodec, log_record_skipped
 from longboat._envelope import CLOUDEVENTS_SPECVERSION, Envelope, new_event_id, utc_now
 from longboat._json import MAX_JSON_DEPTH, JsonInvalid, JsonTooLarge, loads_strict
 from longboat._json_http import JsonHttpClient
@@ -54,6 +54,7 @@ __all__ = [
     "load_settings",
     "load_settings_as",
     "loads_strict",
+    "log_record_skipped",
     "merged_metrics",
     "new_event_id",
     "read_body",

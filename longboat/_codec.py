@@ -17,11 +17,12 @@ from __future__ import annotations
 from typing import Generic, Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
+from structlog.typing import FilteringBoundLogger
 
 from longboat._logging import get_logger
 from longboat._serde import describe_errors
 
-__all__ = ["RawRecord", "RecordCodec"]
+__all__ = ["RawRecord", "RecordCodec", "log_record_skipped"]
 
 M = TypeVar("M")
 
@@ -115,12 +116,23 @@ class RecordCodec(Generic[M]):
 
     def _skip(self, record: RawRecord, error: ValidationError) -> None:
         self.skipped += 1
-        _log.warning(
-            "record_skipped",
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            error_type=type(error).__name__,
-            model=self.name,
-            reason=describe_errors(error)[:300],
+        log_record_skipped(
+            _log, record, error, model=self.name, reason=describe_errors(error)[:300]
         )
+
+
+def log_record_skipped(
+    log: FilteringBoundLogger, record: RawRecord, error: Exception, **fields: object
+) -> None:
+    """Log a record a reader could not use and skipped: ``record_skipped``, where it is and why.
+
+    Every reader that survives junk logs it this one way, so one query finds them all.
+    """
+    log.warning(
+        "record_skipped",
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        error_type=type(error).__name__,
+        **fields,
+    )

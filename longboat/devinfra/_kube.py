@@ -9,11 +9,8 @@ is built from a small wrapper module committed in the repository (``tests/helm/t
 from __future__ import annotations
 
 import base64
-import os
 import secrets
-import shutil
 import ssl
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -23,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from longboat.devinfra._process import spawn, wait_until
-from longboat.devinfra._tools import require_tool, run_tool
+from longboat.devinfra._tools import build_with_go
 
 __all__ = [
     "ETCD_MARKER",
@@ -49,22 +46,14 @@ KUBE_APISERVER_MARKER = "kube-apiserver"
 
 def provision_helm(cache: Path) -> Path:
     """Build ``helm`` into ``cache/helm-<version>/helm`` once (``go install``); returns its path."""
-    target = cache / f"helm-{HELM_VERSION}" / "helm"
-    if target.exists():
-        return target
-    go = require_tool("go")
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache, prefix=".helm-") as tmp:
-        env = {**os.environ, "GOBIN": tmp, "CGO_ENABLED": "0"}
-        run_tool(
-            [go, "install", f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}"],
-            log=cache / "logs" / f"helm-{HELM_VERSION}-go.log",
-            what=f"building helm {HELM_VERSION} with go install",
-            env=env,
-        )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(Path(tmp) / "helm"), target)
-    return target
+    folder = build_with_go(
+        cache,
+        f"helm-{HELM_VERSION}",
+        ["helm"],
+        lambda _: ["install", f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}"],
+        what=f"building helm {HELM_VERSION} with go install",
+    )
+    return folder / "helm"
 
 
 def _version_flags() -> str:
@@ -90,51 +79,36 @@ def provision_kube(cache: Path, module: Path) -> tuple[Path, Path]:
     Returns:
         The paths of kube-apiserver and kubectl.
     """
-    folder = cache / f"kube-{KUBE_VERSION}"
-    apiserver, kubectl = folder / "kube-apiserver", folder / "kubectl"
-    if apiserver.exists() and kubectl.exists():
-        return apiserver, kubectl
-    go = require_tool("go")
-    with tempfile.TemporaryDirectory(dir=cache, prefix=".kube-") as tmp:
-        run_tool(
-            [
-                go,
-                "-C",  # build inside the wrapper module (go >= 1.20)
-                str(module),
-                "build",
-                "-ldflags",
-                _version_flags(),
-                "-o",
-                tmp + "/",
-                "k8s.io/kubernetes/cmd/kube-apiserver",
-                "k8s.io/kubernetes/cmd/kubectl",
-            ],
-            log=cache / "logs" / f"kube-{KUBE_VERSION}-go.log",
-            what=f"building kube-apiserver and kubectl {KUBE_VERSION} (4-8 min cold, 2.5 GB RAM)",
-            env={**os.environ, "CGO_ENABLED": "0"},
-        )
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("kube-apiserver", "kubectl"):
-            shutil.move(str(Path(tmp) / name), folder / name)
-    return apiserver, kubectl
+    names = ["kube-apiserver", "kubectl"]
+    folder = build_with_go(
+        cache,
+        f"kube-{KUBE_VERSION}",
+        names,
+        lambda out: [
+            "-C",  # build inside the wrapper module (go >= 1.20)
+            str(module),
+            "build",
+            "-ldflags",
+            _version_flags(),
+            "-o",
+            out + "/",
+            *(f"k8s.io/kubernetes/cmd/{name}" for name in names),
+        ],
+        what=f"building kube-apiserver and kubectl {KUBE_VERSION} (4-8 min cold, 2.5 GB RAM)",
+    )
+    return folder / "kube-apiserver", folder / "kubectl"
 
 
 def provision_etcd(cache: Path, module: Path) -> Path:
     """Build ``etcd`` into ``cache/etcd-<version>/etcd`` once from the wrapper ``module``."""
-    target = cache / f"etcd-{ETCD_VERSION}" / "etcd"
-    if target.exists():
-        return target
-    go = require_tool("go")
-    with tempfile.TemporaryDirectory(dir=cache, prefix=".etcd-") as tmp:
-        run_tool(
-            [go, "-C", str(module), "build", "-o", tmp + "/etcd", "go.etcd.io/etcd/server/v3"],
-            log=cache / "logs" / f"etcd-{ETCD_VERSION}-go.log",
-            what=f"building etcd {ETCD_VERSION}",
-            env={**os.environ, "CGO_ENABLED": "0"},
-        )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(Path(tmp) / "etcd"), target)
-    return target
+    folder = build_with_go(
+        cache,
+        f"etcd-{ETCD_VERSION}",
+        ["etcd"],
+        lambda out: ["-C", str(module), "build", "-o", out + "/etcd", "go.etcd.io/etcd/server/v3"],
+        what=f"building etcd {ETCD_VERSION}",
+    )
+    return folder / "etcd"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from longboat.devinfra._process import spawn, wait_until
-from longboat.devinfra._tools import require_tool, run_tool
+from longboat.devinfra._tools import build_with_go
 
 __all__ = [
     "OPA_MARKER",
@@ -45,23 +42,15 @@ class OpaNode:
 
 def provision_opa(cache: Path) -> Path:
     """Build the ``opa`` binary into ``cache/opa-<version>/opa`` once; returns its path."""
-    target = cache / f"opa-{OPA_VERSION}" / "opa"
-    if target.exists():
-        return target
-    go = require_tool("go")
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache, prefix=".opa-") as tmp:
-        # Pure Go (no cgo), so the binary needs nothing from the system at run time.
-        env = {**os.environ, "GOBIN": tmp, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
-        run_tool(
-            [go, "install", f"{OPA_MODULE}@{OPA_VERSION}"],
-            log=cache / "logs" / f"opa-{OPA_VERSION}-go.log",
-            what=f"building OPA {OPA_VERSION} with go install",
-            env=env,
-        )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(Path(tmp) / "opa"), target)
-    return target
+    folder = build_with_go(
+        cache,
+        f"opa-{OPA_VERSION}",
+        ["opa"],
+        lambda _: ["install", f"{OPA_MODULE}@{OPA_VERSION}"],
+        what=f"building OPA {OPA_VERSION} with go install",
+        env={"GOFLAGS": "-mod=mod"},
+    )
+    return folder / "opa"
 
 
 def opa_healthy(url: str) -> bool:

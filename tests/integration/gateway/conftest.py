@@ -16,15 +16,14 @@ from longboat import Settings, TopicNames
 from longboat.devinfra import start_opa, stop_process
 from longboat.devinfra._opa import OPA_MARKER, OpaNode
 from longboat.gateway import (
-    POLICY_RECORDS,
     GatewayClient,
     GatewayService,
     GatewaySettings,
     PolicyBundle,
+    publish_bundle,
 )
-from longboat.gateway._bundle import bundle_key
 from longboat.gateway._settings import GatewayServiceSettings
-from longboat.kafka import Admin, Producer
+from longboat.kafka import Admin
 from longboat.registry import (
     Capability,
     RegistryStore,
@@ -85,10 +84,9 @@ class GatewayWorld:
 
     async def publish(self, folder: Path = POLICIES) -> PolicyBundle:
         bundle = PolicyBundle.from_dir(folder)
-        async with Producer(self.settings.kafka) as producer:
-            await producer.send(
-                self.names.policies, POLICY_RECORDS.encode(bundle), key=bundle_key("longboat")
-            )
+        await publish_bundle(
+            bundle, kafka=self.settings.kafka, topic_prefix=self.settings.topic_prefix
+        )
         return bundle
 
     def restart_opa(self) -> None:
