@@ -109,12 +109,13 @@ def check_policies(opa: Path, folder: Path) -> PolicyBundle:
     """``opa check --strict`` on the fleet file's policies folder, read as the fleet's bundle.
 
     Raises:
-        ConfigError: It is not a folder or does not compile (OPA's own message).
+        ConfigError: It is not a folder, does not compile or is not in ``opa fmt`` form.
     """
     if not folder.is_dir():
         raise ConfigError(f"policies: {folder} is not a folder — fix the fleet file's policies")
     try:
-        # Compiled only, not format-checked: a fleet starts with any policy OPA accepts.
-        return check_bundle(folder, opa=opa, name=POLICY_BUNDLE, formatted=False)
+        # The same checks as `longboat policy publish` (and so the chart's setup Job): a fleet
+        # that starts locally must not fail on Kubernetes for a formatting difference.
+        return check_bundle(folder, opa=opa, name=POLICY_BUNDLE)
     except ConfigError as e:
         raise ConfigError(f"policies: {e}") from e
