@@ -51,7 +51,7 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    # Third-party libraries (aiokafka, faust) log through the standard library: keep them quiet
+    # Third-party libraries (aiokafka, opa-python-client) log through the standard library: keep them quiet
     # unless something is wrong, so that our JSON lines are not drowned.
     logging.basicConfig(stream=out, level=max(numeric, logging.WARNING), force=True)
 
