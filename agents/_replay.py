@@ -24,7 +24,7 @@ from longboat.agents._dlq import DeadLetter
 from longboat.agents._faults import FaultPlan
 from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import JournalRecord
-from longboat.agents._llm import LLMProvider, LLMRequest, LLMResponse
+from longboat.agents._llm import LLMProvider, LLMRequest, LLMResponse, provider_from_settings
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import AgentSettings
 from longboat.agents._outputs import OutputRecord
@@ -269,22 +269,25 @@ async def replay_trace(
             ``gateway``) instead of stopping before the first one.
         allow_tools: Let a live replay call tools (through ``gateway``).
         allow_memory_writes: Let a live replay write memory (through ``gateway``).
-        llm: The provider for live LLM steps (none: LLM steps are refused).
+        llm: The provider for live LLM steps (default: the one ``LONGBOAT_LLM__*`` configures;
+            an offline replay that is not live refuses LLM calls).
         gateway: The gateway for live governed steps (none: they are refused).
     """
     serde = EnvelopeSerde()
-    names = TopicNames(AgentSettings().topic_prefix)
+    settings = AgentSettings()
+    names = TopicNames(settings.topic_prefix)
+    provider = llm or (provider_from_settings(settings.llm) if live else _RefusingLLM())
     state = _ReplayState({s.index - 1: s for s in trace.steps}, live)
     refusing = ReplayGateway(gateway, allow_tools=allow_tools, allow_writes=allow_memory_writes)
     seen: list[JsonValue] = []
     deps = RuntimeDeps(
         agent=_observed(agent, seen),
-        settings=AgentSettings(),
+        settings=settings,
         names=names,
         group_id=trace.header.group,
         serde=serde,
         journal=None,
-        llm=llm or _RefusingLLM(),
+        llm=provider,
         metrics=AgentMetrics(),
         faults=FaultPlan(),
         gateway=refusing,
@@ -298,6 +301,7 @@ async def replay_trace(
             context_type=_context_type(state),
         )
     except _Stop as stop:
+        await _close(provider, llm)
         return ReplayReport(
             run_id=trace.header.run_id,
             agent=agent.name,
@@ -308,6 +312,7 @@ async def replay_trace(
             next_step=stop.step,
             refused=tuple(refusing.refused),
         )
+    await _close(provider, llm)
     dlq = names.dlq(agent.name)
     letters = [serde.decode(o.value, o.headers) for o in outcome.outputs if o.topic == dlq]
     error = DeadLetter.model_validate(letters[0].data).message if letters else None
@@ -323,6 +328,11 @@ async def replay_trace(
         emitted=tuple(_emitted(outcome.outputs, serde, {names.progress, dlq})),
         refused=tuple(refusing.refused),
     )
+
+
+async def _close(provider: LLMProvider, given: LLMProvider | None) -> None:
+    if provider is not given:
+        await provider.close()  # ours, not the caller's
 
 
 def _observed(agent: Agent, seen: list[JsonValue]) -> Agent:
