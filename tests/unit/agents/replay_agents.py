@@ -16,9 +16,11 @@ def _counted(name: str, value: JsonValue) -> JsonValue:
     return value
 
 
-def build(name: str, *, bug: bool = False, step4_factor: int = 1) -> Agent:
+def build(
+    name: str, *, bug: bool = False, step4_factor: int = 1, topic: str = "replay.in"
+) -> Agent:
     """A ten-step agent; ``bug`` breaks step 10, ``step4_factor`` changes step 4's arguments."""
-    agent = Agent(name, topics=["replay.in"], durability="sync")
+    agent = Agent(name, topics=[topic], durability="sync")
 
     @agent.handler
     async def handle(ctx: Context, event: Envelope) -> JsonValue:
@@ -42,3 +44,8 @@ def build(name: str, *, bug: bool = False, step4_factor: int = 1) -> Agent:
         return {"total": final}
 
     return agent
+
+
+# Loaded by `longboat replay --agent tests.unit.agents.replay_agents:fixed` in the e2e tests.
+fixed = build("tenstep")
+changed = build("tenstep", step4_factor=3)
