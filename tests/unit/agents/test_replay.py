@@ -130,3 +130,22 @@ async def test_trace_file_round_trips_and_junk_is_named(tmp_path: Path) -> None:
 def test_module_is_importable() -> None:
     """The agents module used by the e2e tests imports (it is loaded as MODULE:ATTR)."""
     assert replay_agents.build("x").name == "x"
+
+
+async def test_trace_steps_show_tokens_decisions_and_arguments() -> None:
+    """LLM steps carry their tokens, governed calls their decision id, every step its args."""
+    agent = Agent("traced", topics=["replay.in"])
+
+    @agent.handler
+    async def handle(ctx: Context, event: Envelope) -> JsonValue:
+        await ctx.llm("hello")
+        return await ctx.decide("moderation", {"text": "hi"})
+
+    gateway = InMemoryGateway(policies={"moderation": lambda q: {"allow": True}})
+    run = await AgentTestEnvironment(agent, gateway=gateway).run(EVENT)
+    llm, decide = _trace(agent, run).steps
+    assert llm.tokens is not None
+    assert llm.tokens > 0
+    assert decide.decision_id == "test"
+    assert decide.args == ["moderation", {"text": "hi"}]
+    assert decide.duration_ms is not None
