@@ -132,6 +132,7 @@ async def call_tool(
             workflow_id=event.workflowid,
             run_id=ctx.run_id,
         )
+        ctx.note_decision(_decision_id(answer))
         result: JsonValue = answer["result"]
         return result
 
@@ -148,6 +149,7 @@ async def ask_policy(
 
     async def ask(name: str, asked: JsonValue) -> JsonValue:
         answer = await port.decide(name, asked, workflow_id=event.workflowid, run_id=ctx.run_id)
+        ctx.note_decision(_decision_id(answer))
         decision: JsonValue = answer["decision"]
         return decision
 
@@ -156,3 +158,9 @@ async def ask_policy(
         # A recorded step holds what the gateway answered: always an object (PolicyAnswer).
         raise UsageError(f"policy {policy} answered {type(decision).__name__}, not an object")
     return decision
+
+
+def _decision_id(answer: dict[str, Any]) -> str | None:
+    # The gateway names the decision it logged; traces show it next to the step.
+    found = answer.get("decision_id")
+    return None if found is None else str(found)

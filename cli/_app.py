@@ -67,7 +67,9 @@ def _register() -> None:
     from longboat.cli._fleet import fleet
     from longboat.cli._memory import memory
     from longboat.cli._policy import policy
+    from longboat.cli._replay import replay
     from longboat.cli._run import run
+    from longboat.cli._runs import runs, trace
     from longboat.cli._signals import approve, cancel, reject
     from longboat.cli._topics import topics
     from longboat.cli._workflows import history, inbox, workflows
@@ -89,6 +91,9 @@ def _register() -> None:
         inbox,
         history,
         fleet,
+        runs,
+        trace,
+        replay,
     )
     for command in commands:
         cli.add_command(command)

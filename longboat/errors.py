@@ -37,6 +37,7 @@ The components add their own leaves, each under the branch that says what the ca
     ├── StepFailed                     step_failed              longboat.agents
     ├── GatewayRefused                 gateway_refused          longboat.gateway
     ├── PolicyDenied                   policy_denied            longboat.gateway
+    ├── ReplayRefused                  replay_refused           longboat.agents
     ├── PolicyRejected                 policy_rejected          longboat.gateway
     ├── ToolFailed                     tool_failed              longboat.gateway
     ├── RegistryRefused                registry_refused         longboat.registry
