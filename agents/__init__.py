@@ -18,6 +18,7 @@ See docs/agents.md for the step model, durability modes and exact guarantees.
 from longboat.agents._agent import Agent, Handler
 from longboat.agents._context import NOT_FOUND, Context, NotFound, Reconcile, StepFailed
 from longboat.agents._dlq import DeadLetter, DeadLetterEntry, list_dead_letters, replay_dead_letters
+from longboat.agents._fork import ForkReport, fork_run
 from longboat.agents._identity import canonical_json, run_id, step_fingerprint
 from longboat.agents._llm import LLMMessage, LLMRequest, LLMResponse, LocalProvider, OpenAIProvider
 from longboat.agents._loader import load_agent
@@ -68,6 +69,7 @@ __all__ = [
     "DeadLetterEntry",
     "Divergence",
     "Durability",
+    "ForkReport",
     "Handler",
     "LLMMessage",
     "LLMRequest",
@@ -92,6 +94,7 @@ __all__ = [
     "TraceNote",
     "TraceStep",
     "canonical_json",
+    "fork_run",
     "list_dead_letters",
     "list_runs",
     "load_agent",

@@ -14,7 +14,14 @@ from typing import Any
 
 from longboat.errors import UsageError
 
-__all__ = ["canonical_json", "run_id", "step_fingerprint"]
+__all__ = [
+    "canonical_json",
+    "fork_marker",
+    "fork_run_id",
+    "fork_transactional_id",
+    "run_id",
+    "step_fingerprint",
+]
 
 _SEP = b"\x1f"  # ASCII unit separator: cannot occur in topic or group names.
 
@@ -53,3 +60,26 @@ def step_fingerprint(name: str, args_json: str, previous: str) -> str:
     """
     material = _SEP.join([name.encode(), args_json.encode(), previous.encode()])
     return hashlib.sha256(material).hexdigest()
+
+
+def fork_run_id(parent_run_id: str, ordinal: int) -> str:
+    """The id of the ``ordinal``-th fork (from 1) of run ``parent_run_id`` (32 hex characters).
+
+    Counted per parent, so a second fork after a second fix gets a new id (and fresh keys).
+    """
+    material = _SEP.join([parent_run_id.encode(), str(ordinal).encode()])
+    return hashlib.sha256(b"longboat.fork.v1" + _SEP + material).hexdigest()[:32]
+
+
+def fork_marker(fork_id: str, previous: str) -> str:
+    """The fingerprint a fork's step N chains from: ``previous`` mixed with the fork id.
+
+    A virtual ``longboat.fork`` step (never journalled): every step from N on gets a
+    fingerprint, hence an idempotency key, that the parent run never used.
+    """
+    return step_fingerprint("longboat.fork", canonical_json([fork_id]), previous)
+
+
+def fork_transactional_id(group: str, fork_id: str) -> str:
+    """``<group>.fork.<fork id>``: the fencing identity of one fork's output transaction."""
+    return f"{group}.fork.{fork_id}"

@@ -28,6 +28,7 @@ from longboat.kafka import ConsumedRecord, Consumer, Producer, RecordMetadata, T
 
 __all__ = [
     "ARGS_LIMIT",
+    "FORK_END",
     "JOURNAL_RECORDS",
     "JournalRecord",
     "JournalUnavailable",
@@ -80,6 +81,10 @@ class JournalRecord(BaseModel):
     version: str | None = None
     workflow_id: str | None = None
     decision_id: str | None = None
+    # Forks (docs/debugging.md): the parent run and the first step that ran anew. A record with
+    # ``index == FORK_END`` is a fork's end marker: its result is the fork's outcome.
+    forked_from: str | None = None
+    fork_from_step: int | None = None
 
     @property
     def key(self) -> bytes:
@@ -90,6 +95,9 @@ class JournalRecord(BaseModel):
 # None fields are left out (every optional field defaults to None): smaller journal records.
 JOURNAL_RECORDS: RecordCodec[JournalRecord] = RecordCodec(JournalRecord, exclude_none=True)
 """The serde of ``lb.journal.<agent>`` values, for the runtime that writes and reads them."""
+
+FORK_END = -1
+"""The index of a fork's end marker (written once its outputs are committed); never a step."""
 
 _RANK = {"started": 0, "failed": 1, "completed": 2}
 
@@ -202,6 +210,8 @@ def _collect(
         return
     if record.topic != source.topic or record.partition != source.partition:
         return
+    if record.forked_from is not None:
+        return  # a fork's steps share the input's coordinates, never its consumer-group run
     if record.offset < from_offset:
         return
     histories.setdefault(record.offset, RunHistory()).add(record, raw.offset)

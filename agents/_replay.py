@@ -226,7 +226,8 @@ async def _discard(record: JournalRecord) -> Any:
     return done
 
 
-def _input(trace: Trace, serde: EnvelopeSerde) -> ConsumedRecord:
+def replay_input(trace: Trace, serde: EnvelopeSerde) -> ConsumedRecord:
+    """The trace's input record, rebuilt from its header (the event and its coordinates)."""
     h = trace.header
     if h.event is None:
         raise UsageError(
@@ -295,7 +296,7 @@ async def replay_trace(
     try:
         outcome = await execute_run(
             deps,
-            _input(trace, serde),
+            replay_input(trace, serde),
             trace.history(),
             _discard,
             context_type=_context_type(state),

@@ -39,16 +39,18 @@ async def execute_run(
     write_journal: JournalWriter,
     *,
     context_type: type[Context] = Context,
+    run_id_override: str | None = None,
 ) -> RunOutcome:
     """Run the handler on ``record`` and return its outputs (dead letters included).
 
     A failing handler never escapes: the record is dead-lettered with the reason. Only a
     journal failure (:class:`JournalUnavailable`) or cancellation propagates: those are the
     runtime's problems, and the record must run again rather than be dead-lettered.
-    ``context_type`` lets ``longboat.agents.testing`` observe the real context's steps.
+    ``context_type`` lets ``longboat.agents.testing`` observe the real context's steps;
+    ``run_id_override`` names a run that is not the consumer group's (a fork).
     """
     agent = deps.agent
-    rid = run_id(deps.group_id, record.topic, record.partition, record.offset)
+    rid = run_id_override or run_id(deps.group_id, record.topic, record.partition, record.offset)
     structlog.contextvars.bind_contextvars(
         agent_id=agent.name,
         run_id=rid,

@@ -122,20 +122,7 @@ class AgentRunner(Service):
 
     async def _gateway_client(self, stack: AsyncExitStack) -> GatewayPort | None:
         """A gateway client signing with the agent's key, when one is configured."""
-        key_file = self.settings.agent.key_file
-        if key_file is None:
-            return None
-        from longboat.gateway import GatewayClient
-        from longboat.registry import TokenIssuer, load_private_key
-
-        issuer = TokenIssuer(
-            load_private_key(key_file),
-            agent_id=self.agent.name,
-            version=self.agent.version,
-            instance=self.instance,
-        )
-        client = GatewayClient(self.settings.gateway_url, token=lambda: issuer.issue(ttl_s=60))
-        return await stack.enter_async_context(client)
+        return await gateway_client(self.agent, self.settings, instance=self.instance, stack=stack)
 
     async def _check_topics(self, admin: Admin) -> int:
         needed = [
@@ -287,3 +274,20 @@ class AgentRunner(Service):
                 agent_id=self.agent.name,
                 partitions=[f"{w.tp.topic}/{w.tp.partition}" for w in workers],
             )
+
+
+async def gateway_client(
+    agent: Agent, settings: AgentSettings, *, instance: str, stack: AsyncExitStack
+) -> GatewayPort | None:
+    """A gateway client signing as ``agent`` with its key, when one is configured (else None)."""
+    key_file = settings.agent.key_file
+    if key_file is None:
+        return None
+    from longboat.gateway import GatewayClient
+    from longboat.registry import TokenIssuer, load_private_key
+
+    issuer = TokenIssuer(
+        load_private_key(key_file), agent_id=agent.name, version=agent.version, instance=instance
+    )
+    client = GatewayClient(settings.gateway_url, token=lambda: issuer.issue(ttl_s=60))
+    return await stack.enter_async_context(client)

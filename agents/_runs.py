@@ -20,8 +20,8 @@ from datetime import datetime
 from longboat import EnvelopeSerde, KafkaSettings, TopicNames
 from longboat.agents._checkpoint_meta import CheckpointMeta
 from longboat.agents._dlq import DeadLetter, list_dead_letters
-from longboat.agents._journal import JOURNAL_RECORDS, JournalRecord, RunHistory
-from longboat.agents._trace import RunOutcome, Trace, TraceHeader, trace_steps
+from longboat.agents._journal import FORK_END, JOURNAL_RECORDS, JournalRecord, RunHistory
+from longboat.agents._trace import RunOutcome, Trace, TraceHeader, TraceNote, trace_steps
 from longboat.errors import EventError, TopicError, UsageError
 from longboat.kafka import Admin, ConsumedRecord, Consumer, TopicPartition, read_decoded
 
@@ -41,9 +41,13 @@ class _Journalled:
     history: RunHistory = field(default_factory=RunHistory)
     started: datetime | None = None
     ended: datetime | None = None
+    fork_end: JournalRecord | None = None  # a fork's end marker: its outputs are committed
 
     def add(self, record: JournalRecord, journal_offset: int) -> None:
-        self.history.add(record, journal_offset)
+        if record.index == FORK_END:
+            self.fork_end = record
+        else:
+            self.history.add(record, journal_offset)
         self.started = min(self.started or record.time, record.time)
         self.ended = max(self.ended or record.time, record.time)
 
@@ -63,6 +67,7 @@ class RunSummary:
     started: datetime | None
     ended: datetime | None
     error: str | None
+    forked_from: str | None = None
 
 
 async def _journal(kafka: KafkaSettings, topic: str) -> dict[str, _Journalled]:
@@ -104,6 +109,12 @@ def _outcome(
     first = run.first
     if first.run_id in dead:
         return "dead_lettered"
+    if first.forked_from is not None:
+        # A fork commits no offset: its end marker, written after its outputs, says how it ended.
+        end = run.fork_end
+        if end is None or not isinstance(end.result, dict):
+            return "in_flight"
+        return "dead_lettered" if end.result.get("outcome") == "dead_lettered" else "completed"
     position = committed.get(TopicPartition(first.topic, first.partition))
     if position is not None and (
         first.offset < position[0] or first.offset in position[1].done_ahead
@@ -130,6 +141,7 @@ async def _summaries(kafka: KafkaSettings, names: TopicNames, agent: str) -> lis
             started=run.started,
             ended=run.ended,
             error=dead[rid].message if rid in dead else None,
+            forked_from=run.first.forked_from,
         )
         for rid, run in runs.items()
     ]
@@ -186,16 +198,29 @@ async def _journal_topics(kafka: KafkaSettings, names: TopicNames) -> list[str]:
 
 async def _find_run(
     kafka: KafkaSettings, names: TopicNames, run_id: str, agent: str | None
-) -> tuple[str, _Journalled]:
+) -> tuple[str, _Journalled, list[TraceNote]]:
     topics = [names.journal(agent)] if agent else await _journal_topics(kafka, names)
     for topic in topics:
         runs = await _journal(kafka, topic)
         if run_id in runs:
-            return runs[run_id].first.agent, runs[run_id]
+            return runs[run_id].first.agent, runs[run_id], _fork_notes(runs, run_id)
     raise UsageError(
         f"no run {run_id} in {', '.join(topics) or 'any journal topic'} "
         "(list runs with `longboat runs AGENT`)"
     )
+
+
+def _fork_notes(runs: dict[str, _Journalled], parent: str) -> list[TraceNote]:
+    """The forks of ``parent``: each fork's records name it (the link is stored once)."""
+    forks = [(rid, run) for rid, run in runs.items() if run.first.forked_from == parent]
+    return [
+        TraceNote(
+            time=run.started or run.first.time,
+            forked_as=rid,
+            from_step=run.first.fork_from_step,
+        )
+        for rid, run in sorted(forks, key=lambda f: f[1].first.time)
+    ]
 
 
 async def load_trace(
@@ -206,7 +231,7 @@ async def load_trace(
     Raises:
         UsageError: No journal holds the run.
     """
-    name, run = await _find_run(kafka, names, run_id, agent)
+    name, run, notes = await _find_run(kafka, names, run_id, agent)
     first = run.first
     tp = TopicPartition(first.topic, first.partition)
     dead = await _dead_letters(kafka, names.dlq(name))
@@ -233,5 +258,7 @@ async def load_trace(
         ended=run.ended,
         outcome=_outcome(run, dead, committed),
         error=dead[run_id].message if run_id in dead else None,
+        forked_from=first.forked_from,
+        fork_from_step=first.fork_from_step,
     )
-    return Trace(header=header, steps=trace_steps(run.history))
+    return Trace(header=header, steps=trace_steps(run.history), notes=tuple(notes))

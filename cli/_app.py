@@ -65,6 +65,7 @@ def _register() -> None:
     from longboat.cli._dlq import dlq
     from longboat.cli._events import consume, publish
     from longboat.cli._fleet import fleet
+    from longboat.cli._fork import fork
     from longboat.cli._memory import memory
     from longboat.cli._policy import policy
     from longboat.cli._replay import replay
@@ -94,6 +95,7 @@ def _register() -> None:
         runs,
         trace,
         replay,
+        fork,
     )
     for command in commands:
         cli.add_command(command)

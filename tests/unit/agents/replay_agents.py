@@ -17,9 +17,15 @@ def _counted(name: str, value: JsonValue) -> JsonValue:
 
 
 def build(
-    name: str, *, bug: bool = False, step4_factor: int = 1, topic: str = "replay.in"
+    name: str,
+    *,
+    bug: bool = False,
+    step4_factor: int = 1,
+    topic: str = "replay.in",
+    out: str = "replay.out",
 ) -> Agent:
-    """A ten-step agent; ``bug`` breaks step 10, ``step4_factor`` changes step 4's arguments."""
+    """A ten-step agent; ``bug`` breaks step 10, ``step4_factor`` changes step 4's arguments;
+    it emits its total to ``out``."""
     agent = Agent(name, topics=[topic], durability="sync")
 
     @agent.handler
@@ -38,9 +44,7 @@ def build(
             return value
 
         final = await ctx.step("s10", tenth, total)
-        ctx.emit(
-            "replay.out", event.caused(type="replay.done", source="/replay", data={"total": final})
-        )
+        ctx.emit(out, event.caused(type="replay.done", source="/replay", data={"total": final}))
         return {"total": final}
 
     return agent

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from longboat.agents import canonical_json, run_id, step_fingerprint
+from longboat.agents._identity import fork_marker, fork_run_id, fork_transactional_id
 from longboat.agents._journal import journal_partition
 from longboat.agents._partition import transactional_id
 from longboat.errors import UsageError
 from longboat.kafka import TopicPartition
+
+FORK_ID = "34a4395dc2ef2b4849a82861d257b115"
 
 
 def test_run_id_is_pinned() -> None:
@@ -68,3 +71,14 @@ def test_fingerprint_matches_its_documented_formula() -> None:
 
     expected = hashlib.sha256(b"llm\x1f[1]\x1fprev").hexdigest()
     assert step_fingerprint("llm", "[1]", "prev") == expected
+
+
+def test_fork_formats_are_pinned() -> None:
+    """Fork ids, the fork marker and a fork's transactional id never change."""
+    parent = "a0671e30e04a8c66bb6d6afaf661383b"
+    assert fork_run_id(parent, 1) == FORK_ID
+    assert fork_run_id(parent, 2) != fork_run_id(parent, 1)
+    assert fork_marker(FORK_ID, "f" * 64) == step_fingerprint(
+        "longboat.fork", canonical_json([FORK_ID]), "f" * 64
+    )
+    assert fork_transactional_id("lb.agent.triage", FORK_ID) == f"lb.agent.triage.fork.{FORK_ID}"
