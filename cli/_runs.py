@@ -73,12 +73,14 @@ def runs(
                 "started": run.started.isoformat() if run.started else None,
                 "ended": run.ended.isoformat() if run.ended else None,
                 "error": run.error,
+                "forked_from": run.forked_from,
             }
             click.echo(json.dumps(body))
             continue
         when = run.started.isoformat(timespec="seconds") if run.started else "-"
         where = f"{run.topic}/{run.partition}@{run.offset}"
-        error = f"  {run.error[:100]}" if run.error else ""
+        error = f"  fork of {run.forked_from}" if run.forked_from else ""
+        error += f"  {run.error[:100]}" if run.error else ""
         click.echo(
             f"{run.run_id}  {when}  {where}  {run.outcome}  steps={run.steps}"
             f"  workflow={run.workflow_id or '-'}{error}"

@@ -96,3 +96,39 @@ def test_replay_of_a_bad_file_is_one_line(run_cli: RunCli, tmp_path: Path) -> No
     assert result.returncode == 2
     assert "junk.jsonl:1: not a trace line" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_fork_cli_reuses_steps_and_links_both_traces(
+    run_cli: RunCli, unique: str, settings: Settings
+) -> None:
+    """`longboat fork` re-runs only step 10 on fixed code; both traces name the other run."""
+    names = TopicNames(f"e{unique}.")
+    world = AgentWorld(settings, names, settings.kafka, f"in.{unique}", "replay.out")
+    buggy = build("tenstep", bug=True, topic=world.input_topic)
+
+    async def record() -> None:
+        await world.create("tenstep")  # "replay.out" too: the fixed agent emits there
+        await world.publish([("k-1", {"amount": 7})])
+        async with running(buggy, world.agent_settings(instance="i1")):
+            await world.read(names.dlq("tenstep"), 1)
+
+    asyncio.run(record())
+    listed = run_cli("runs", "tenstep", "--json")
+    rid = json.loads(listed.stdout.splitlines()[0])["run_id"]
+
+    forked = run_cli("fork", rid, "--agent", f"{AGENTS}:fixed", "--json")
+    assert forked.returncode == 0, forked.stderr
+    report = json.loads(forked.stdout)
+    assert (report["from_step"], report["reused"], report["executed"]) == (10, 9, 1)
+    assert report["outcome"] == "completed"
+
+    parent = run_cli("trace", rid)
+    assert f"forked as {report['fork_id']}" in parent.stdout
+    child = run_cli("trace", report["fork_id"])
+    assert f"forked from {rid} at step 10" in child.stdout
+    assert "outcome   completed" in child.stdout
+    assert " 10. s10  completed" in child.stdout
+
+    again = run_cli("fork", report["fork_id"], "--agent", f"{AGENTS}:fixed")
+    assert again.returncode == 2
+    assert f"is a fork of {rid}" in again.stderr
