@@ -69,6 +69,7 @@ def _register() -> None:
     from longboat.cli._policy import policy
     from longboat.cli._run import run
     from longboat.cli._signals import approve, cancel, reject
+    from longboat.cli._tools import tools
     from longboat.cli._topics import topics
     from longboat.cli._workflows import history, inbox, workflows
 
@@ -81,6 +82,7 @@ def _register() -> None:
         dlq,
         agents,
         policy,
+        tools,
         memory,
         workflows,
         approve,

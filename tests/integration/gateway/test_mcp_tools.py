@@ -9,7 +9,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,33 @@ async def _approve_all(world: GatewayWorld, service: GatewayService) -> None:
     await assert_eventually(approved, bool, timeout_s=30, what="approvals followed")
 
 
+async def _cli(world: GatewayWorld, *args: str) -> str:
+    """Run the ``longboat`` CLI as an operator does; its output (it must succeed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LONGBOAT_")}
+    env |= {
+        "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": world.settings.kafka.bootstrap_servers,
+        "LONGBOAT_TOPIC_PREFIX": world.settings.topic_prefix,
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "longboat"),
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def _approved_now(service: GatewayService, name: str) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        definition = service.catalogue.served(name)
+        return definition is not None and service.catalogue.approved(definition)
+
+    return probe
+
+
 @pytest.fixture
 def counter(tmp_path: Path) -> Path:
     return tmp_path / "effects.txt"
@@ -94,7 +121,17 @@ async def test_unapproved_tool_is_refused_until_an_operator_approves_it(
         with pytest.raises(GatewayRefused, match="tool_not_approved"):
             await _invoke(service, issuer, "files.charge", {"amount": 5}, "k-1")
         assert _effects(counter) == []
-        await _approve_all(world, service)
+        listed = await _cli(world, "tools", "list")
+        assert "pending   files.charge" in listed
+        charge = service.catalogue.served("files.charge")
+        assert charge is not None
+        approved = await _cli(
+            world, "tools", "approve", "files.charge", charge.digest, "--operator", "ops"
+        )
+        assert approved.startswith("approved files.charge")
+        await assert_eventually(
+            _approved_now(service, "files.charge"), bool, timeout_s=30, what="approval followed"
+        )
         first = await _invoke(service, issuer, "files.charge", {"amount": 5}, "k-1")
         again = await _invoke(service, issuer, "files.charge", {"amount": 5}, "k-1")
     assert first["executed"]
