@@ -72,6 +72,7 @@ def _register() -> None:
     from longboat.cli._run import run
     from longboat.cli._runs import runs, trace
     from longboat.cli._signals import approve, cancel, reject
+    from longboat.cli._tools import tools
     from longboat.cli._topics import topics
     from longboat.cli._workflows import history, inbox, workflows
 
@@ -84,6 +85,7 @@ def _register() -> None:
         dlq,
         agents,
         policy,
+        tools,
         memory,
         workflows,
         approve,

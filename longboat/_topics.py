@@ -95,6 +95,11 @@ class TopicNames:
         return f"{self.prefix}tools.ledger"
 
     @property
+    def tools_catalog(self) -> str:
+        """Discovered MCP tool definitions and their approvals, by ``server.tool@digest``."""
+        return f"{self.prefix}tools.catalog"
+
+    @property
     def decisions(self) -> str:
         """Every policy decision the gateway made."""
         return f"{self.prefix}decisions"
@@ -145,6 +150,8 @@ class TopicNames:
             spec(self.memory, 12, _COMPACT),
             spec(self.memory_audit, 12, _LONG_RETENTION),
             spec(self.tools_ledger, 12, _COMPACT),
+            # Small and read whole by every gateway, like the registry: one total order.
+            TopicSpec(self.tools_catalog, 1, dict(_COMPACT)),
             spec(
                 self.decisions, 12, {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)}
             ),
