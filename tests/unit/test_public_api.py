@@ -290,6 +290,7 @@ PUBLIC = {
         "HttpToolSpec",
         "KubernetesConfig",
         "LlmConfig",
+        "McpToolSpec",
         "OpaConfig",
         "PLATFORM_VARIABLES",
         "ProcessAddresses",
