@@ -71,7 +71,14 @@ async def prepare_gateway(
 
 
 @contextmanager
-def running_gateway(servers: str, prefix: str, opa_url: str, *, log: bool) -> Iterator[str]:
+def running_gateway(
+    servers: str,
+    prefix: str,
+    opa_url: str,
+    *,
+    log: bool,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
     """A ``longboat run gateway`` process, ready; yields its URL and terminates it afterwards."""
     port = free_port()
     env = {
@@ -84,6 +91,7 @@ def running_gateway(servers: str, prefix: str, opa_url: str, *, log: bool) -> It
         "LONGBOAT_GATEWAY__OPA_TIMEOUT_MS": "1000",
         "LONGBOAT_GATEWAY__INSTANCE": f"bench-{uuid.uuid4().hex[:4]}",
         "LONGBOAT_LOG_LEVEL": "warning",
+        **(extra_env or {}),
     }
     longboat = str(Path(sys.executable).parent / "longboat")
     process = subprocess.Popen(

@@ -208,5 +208,10 @@ def _agent(
 
 def tools_file_content(fleet: Fleet) -> str:
     """The gateway's tools file (``LONGBOAT_GATEWAY__TOOLS_FILE``) for the fleet's tools."""
-    tools = {name: spec.model_dump(mode="json") for name, spec in fleet.tools.items()}
+    # Secret references are the chart's business (they fill the gateway's variables); the
+    # gateway's tools file names only the variables.
+    tools = {
+        name: spec.model_dump(mode="json", exclude={"secrets"})
+        for name, spec in fleet.tools.items()
+    }
     return json.dumps({"tools": tools}, indent=2, sort_keys=True) + "\n"

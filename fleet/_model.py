@@ -25,6 +25,7 @@ __all__ = [
     "HttpToolSpec",
     "KubernetesConfig",
     "LlmConfig",
+    "McpToolSpec",
     "OpaConfig",
     "PythonToolSpec",
     "RegistryConfig",
@@ -191,7 +192,52 @@ class PythonToolSpec(FleetPart):
     callable: str = Field(pattern=_MODULE_ATTR)
 
 
-ToolSpec = Annotated[HttpToolSpec | PythonToolSpec, Field(discriminator="kind")]
+class McpToolSpec(FleetPart):
+    """An upstream MCP server behind the gateway; its tools are ``<name>.<tool>`` (docs/tools.md).
+
+    Credentials are named, never written: ``env_from``/``headers_from`` map a server variable
+    or header to a variable of the *gateway's* environment; ``secrets`` says which Kubernetes
+    Secret key fills each such variable (locally it comes from your environment).
+    """
+
+    kind: Literal["mcp"]
+    transport: Literal["stdio", "http"]
+    command: str | None = Field(default=None, min_length=1, description="stdio: the program")
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict, description="stdio: plain variables")
+    env_from: dict[str, str] = Field(
+        default_factory=dict, description="stdio: variable -> name of a gateway variable"
+    )
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict, description="http: plain headers")
+    headers_from: dict[str, str] = Field(
+        default_factory=dict, description="http: header -> name of a gateway variable"
+    )
+    timeout_s: float = Field(default=30, gt=0, le=600)
+    secrets: dict[str, SecretRef] = Field(
+        default_factory=dict, description="gateway variable -> Secret key (Kubernetes)"
+    )
+
+    @model_validator(mode="after")
+    def _transport_fields(self) -> Self:
+        if self.transport == "stdio" and not self.command:
+            raise ValueError("transport stdio needs 'command' (and optional 'args')")
+        if self.transport == "http" and not self.url:
+            raise ValueError("transport http needs 'url' (http:// or https://)")
+        named = {*self.env_from.values(), *self.headers_from.values()}
+        for variable in [*named, *self.secrets]:
+            if not _ENV_NAME.match(variable):
+                raise ValueError(f"{variable!r} is not an environment variable name")
+        for variable in self.secrets:
+            if variable not in named:
+                raise ValueError(
+                    f"secrets.{variable}: no envFrom/headersFrom entry names {variable} — "
+                    "name it there or remove the secret"
+                )
+        return self
+
+
+ToolSpec = Annotated[HttpToolSpec | PythonToolSpec | McpToolSpec, Field(discriminator="kind")]
 
 
 class AgentSpec(FleetPart):
@@ -377,12 +423,18 @@ class Fleet(FleetPart):
                 )
             for capability in agent.capabilities:
                 kind, _, tool = capability.partition(":")
-                if kind == "tool" and tool not in self.tools:
+                if kind == "tool" and not self._declares_tool(tool):
                     problems.append(
                         f"{where}.capabilities: {capability} names no tool of this fleet — "
                         f"declare tools.{tool} or remove it"
                     )
         return problems
+
+    def _declares_tool(self, tool: str) -> bool:
+        """``name`` of a declared tool, or ``server.tool`` of a declared MCP server."""
+        server, dot, _ = tool.partition(".")
+        spec = self.tools.get(server)
+        return spec is not None and (not dot or spec.kind == "mcp")
 
     def _port_problems(self) -> list[str]:
         ports = {

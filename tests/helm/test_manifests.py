@@ -197,6 +197,50 @@ def test_a_tool_change_rolls_only_the_gateway(render: Render) -> None:
     assert differing == {"Deployment/claims-gateway"}
 
 
+def test_mcp_servers_reach_the_gateways_tools_file_and_its_secrets(render: Render) -> None:
+    """kind: mcp lands in the tools ConfigMap as the gateway's spec; its secrets fill the gateway's
+    variables from Secret keys; an HTTP server's port is open in the gateway's egress."""
+    from longboat.gateway._tools import ToolsFile
+
+    fleet = load_fleet("full")
+    fleet["tools"]["crm"] = {
+        "kind": "mcp",
+        "transport": "http",
+        "url": "https://crm.internal:9443/mcp",
+        "headersFrom": {"Authorization": "GW_CRM_AUTH"},
+        "secrets": {"GW_CRM_AUTH": {"name": "crm-mcp", "key": "authorization"}},
+    }
+    fleet["tools"]["files"] = {
+        "kind": "mcp",
+        "transport": "stdio",
+        "command": "python",
+        "args": ["-m", "files_server"],
+        "timeoutS": 5,
+    }
+    manifests = render(fleet)
+    configmap = _by_kind(manifests, "ConfigMap")["claims-gateway-tools"]
+    tools = ToolsFile.model_validate(json.loads(configmap["data"]["tools.json"]))
+    assert tools.tools["crm"].model_dump(exclude_defaults=True) == {
+        "kind": "mcp",
+        "transport": "http",
+        "url": "https://crm.internal:9443/mcp",
+        "headers_from": {"Authorization": "GW_CRM_AUTH"},
+    }
+    assert tools.tools["files"].model_dump(exclude_defaults=True) == {
+        "kind": "mcp",
+        "transport": "stdio",
+        "command": "python",
+        "args": ["-m", "files_server"],
+        "timeout_s": 5,
+    }
+    gateway = _pod_templates(manifests)["Deployment/claims-gateway"]["spec"]["containers"][0]
+    assert _env(gateway)["GW_CRM_AUTH"] == {
+        "secretKeyRef": {"name": "crm-mcp", "key": "authorization"}
+    }
+    ports = [p["port"] for rule in _egress(manifests, "gateway") for p in rule["ports"]]
+    assert 9443 in ports
+
+
 def _egress(manifests: list[Manifest], component: str, fleet: str = "claims") -> list[Any]:
     policy = _by_kind(manifests, "NetworkPolicy")[f"{fleet}-{component}-netpol"]
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}

@@ -292,6 +292,7 @@ PUBLIC = {
         "HttpToolSpec",
         "KubernetesConfig",
         "LlmConfig",
+        "McpToolSpec",
         "OpaConfig",
         "PLATFORM_VARIABLES",
         "ProcessAddresses",

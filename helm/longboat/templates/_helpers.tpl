@@ -198,12 +198,33 @@ policy, another agent's version) leave its pod template, and so its pods, untouc
 {{- if eq $tool.kind "http" -}}
 {{- $_ := set $spec "url" $tool.url -}}
 {{- if hasKey $tool "timeoutS" }}{{ $_ := set $spec "timeout_s" $tool.timeoutS }}{{ end -}}
+{{- else if eq $tool.kind "mcp" -}}
+{{- /* The gateway's McpServerSpec (snake_case); secrets fill the gateway's env instead. */ -}}
+{{- $_ := set $spec "transport" $tool.transport -}}
+{{- range $field, $key := dict "command" "command" "args" "args" "env" "env" "envFrom" "env_from" "url" "url" "headers" "headers" "headersFrom" "headers_from" "timeoutS" "timeout_s" -}}
+{{- if hasKey $tool $field }}{{ $_ := set $spec $key (get $tool $field) }}{{ end -}}
+{{- end -}}
 {{- else -}}
 {{- $_ := set $spec "callable" $tool.callable -}}
 {{- end -}}
 {{- $_ := set $tools $name $spec -}}
 {{- end -}}
 {{- dict "tools" $tools | toJson -}}
+{{- end -}}
+
+{{/* The gateway variables MCP servers' credentials are read from, each from its Secret key. */}}
+{{- define "longboat.mcpSecretEnv" -}}
+{{- range $name, $tool := .Values.tools -}}
+{{- if eq $tool.kind "mcp" -}}
+{{- range $variable, $ref := ($tool.secrets | default dict) }}
+- name: {{ $variable }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.name }}
+      key: {{ $ref.key }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* An agent's key Secret as a volume source, mounted as key.pem: (dict "root" $ "agent" .) */}}

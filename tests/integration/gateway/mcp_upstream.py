@@ -25,6 +25,18 @@ def _count(line: str) -> int:
     return len(path.read_text().splitlines())
 
 
+def _hold() -> None:
+    """Crash tests: the call has started; it waits here while ``$MCP_HOLD_FILE`` exists.
+
+    ``<hold>.started`` gets this server's pid, so the test can kill a server its gateway left.
+    """
+    hold = os.environ.get("MCP_HOLD_FILE")
+    if hold:
+        Path(hold + ".started").write_text(str(os.getpid()))
+        while Path(hold).exists():
+            time.sleep(0.05)
+
+
 @server.tool(
     description=os.environ.get("MCP_LOOKUP_DESCRIPTION", "Look up the weather of a city."),
     annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
@@ -40,12 +52,7 @@ def lookup(city: str) -> dict[str, str]:
 )
 def charge(amount: int, idempotency_key: str = "") -> dict[str, object]:
     """Count the charge (the side effect) and return a receipt."""
-    hold = os.environ.get("MCP_HOLD_FILE")
-    if hold:
-        # Crash tests: the call has started; it waits here until the test has killed something.
-        Path(hold + ".started").write_text(idempotency_key)
-        while Path(hold).exists():
-            time.sleep(0.05)
+    _hold()
     counter = Path(os.environ["MCP_COUNTER_FILE"])
     done = counter.read_text().splitlines() if counter.exists() else []
     line = f"charge {amount} {idempotency_key}"
@@ -62,6 +69,7 @@ def charge(amount: int, idempotency_key: str = "") -> dict[str, object]:
 )
 def send(text: str) -> str:
     """Count the message."""
+    _hold()
     _count(f"send {text}")
     return "sent"
 

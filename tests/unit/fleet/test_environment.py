@@ -202,3 +202,43 @@ def test_tools_file_is_what_the_gateway_reads(tmp_path: Path) -> None:
     parsed = ToolsFile.model_validate(json.loads(tools_file_content(fleet)))
     assert parsed.tools["w"].kind == "http"
     assert parsed.tools["p"].kind == "python"
+
+
+def test_an_mcp_server_in_the_fleet_becomes_the_gateways_server_spec() -> None:
+    """kind: mcp in the fleet file is the gateway's McpServerSpec; its secrets stay out of it."""
+    from longboat.gateway._tools import ToolsFile
+
+    fleet = parse_fleet(
+        "name: a\n"
+        "tools:\n"
+        "  files: {kind: mcp, transport: stdio, command: python, args: [-m, files_server],\n"
+        "          envFrom: {FILES_TOKEN: GW_FILES_TOKEN}, timeoutS: 5}\n"
+        "  crm: {kind: mcp, transport: http, url: 'https://crm.internal/mcp',\n"
+        "        headersFrom: {Authorization: GW_CRM_AUTH},\n"
+        "        secrets: {GW_CRM_AUTH: {name: crm, key: authorization}}}\n"
+        "agents: [{name: t, module: a:b, version: '1',\n"
+        "          capabilities: [tool:files.read, tool:crm]}]\n"
+    )
+    content = tools_file_content(fleet)
+    parsed = ToolsFile.model_validate(json.loads(content))
+    files, crm = parsed.tools["files"], parsed.tools["crm"]
+    assert files.kind == crm.kind == "mcp"
+    assert files.model_dump(exclude_defaults=True) == {
+        "kind": "mcp",
+        "transport": "stdio",
+        "command": "python",
+        "args": ["-m", "files_server"],
+        "env_from": {"FILES_TOKEN": "GW_FILES_TOKEN"},
+        "timeout_s": 5,
+    }
+    assert crm.model_dump(exclude_defaults=True)["headers_from"] == {"Authorization": "GW_CRM_AUTH"}
+    assert "secrets" not in content
+
+
+def test_a_capability_on_a_tool_of_a_non_mcp_tool_is_refused() -> None:
+    """tool:pay.x names no tool when pay is not an MCP server."""
+    with pytest.raises(ConfigError, match=r"tool:pay\.x names no tool"):
+        parse_fleet(
+            "name: a\ntools: {pay: {kind: python, callable: 'm:f'}}\n"
+            "agents: [{name: t, module: a:b, version: '1', capabilities: [tool:pay.x]}]\n"
+        )

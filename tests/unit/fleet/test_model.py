@@ -87,6 +87,13 @@ BAD: list[tuple[str, str, str]] = [
     ("name: a\ncoordinator: {port: 8460}\n", "coordinator.port:", "its own port"),
     ("name: a\nkafka: {securityProtocol: SASL_SSL}\n", "kafka:", "add sasl"),
     ("name: a\ntools: {pay: {kind: ftp}}\n", "tools.pay:", "kind: python"),
+    ("name: a\ntools: {f: {kind: mcp, transport: stdio}}\n", "tools.f.mcp:", "needs 'command'"),
+    (
+        "name: a\ntools: {f: {kind: mcp, transport: http, url: 'http://f/mcp', "
+        "secrets: {GW_T: {name: s, key: k}}}}\n",
+        "tools.f.mcp:",
+        "no envFrom/headersFrom entry names GW_T",
+    ),
     (
         "name: a\nagents: [{name: t, module: a:b, version: '1', "
         "env: {LONGBOAT_KAFKA__BOOTSTRAP_SERVERS: x}}]\n",
