@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from longboat import TopicNames
 from tests.e2e.conftest import RunCli
 
 
@@ -17,7 +18,17 @@ def test_topics_create_is_idempotent(run_cli: RunCli, unique: str) -> None:
     )
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
-    assert len(lines) == 20
+    names = TopicNames(f"e{unique}.")
+    expected = {
+        spec.name
+        for spec in [
+            *names.system_topics(),
+            *names.coordinator_topics(),
+            *names.agent_topics("triage"),
+        ]
+    } | {f"in-{unique}"}
+    assert {line.split()[1] for line in lines} == expected
+    assert len(lines) == len(expected)
     assert all(line.startswith("created") for line in lines)
     assert f"e{unique}.journal.triage" in first.stdout
     # The coordinator's own topics come with the system topics: its two agents' journals and DLQs.
