@@ -69,7 +69,11 @@ def _specialists(paid: list[dict[str, Any]]) -> list[Agent]:
 
 @contextlib.asynccontextmanager
 async def coordinator(
-    settings: Settings, definitions: Path, *, viewer_token_file: Path | None = None
+    settings: Settings,
+    definitions: Path,
+    *,
+    viewer_token_file: Path | None = None,
+    stale_after_s: float = 30.0,
 ) -> AsyncIterator[CoordinatorService]:
     """A coordinator service in this process (the operator token: ``OPERATOR_TOKEN``)."""
     service_settings = CoordinatorSettings(
@@ -77,7 +81,11 @@ async def coordinator(
         topic_prefix=settings.topic_prefix,
         operator_token=SecretStr(OPERATOR_TOKEN),
         coordinator=CoordinatorServiceSettings(
-            definitions=definitions, port=0, instance="c1", viewer_token_file=viewer_token_file
+            definitions=definitions,
+            port=0,
+            instance="c1",
+            viewer_token_file=viewer_token_file,
+            stale_after_s=stale_after_s,
         ),
     )
     async with CoordinatorService(service_settings) as service:
