@@ -355,9 +355,10 @@ async def test_readyz_and_metrics_of_both_coordinator_agents(
             async with http.get(f"{base}/metrics") as response:
                 assert response.status == 200
                 text = await response.text()
-    assert text.count("# TYPE longboat_records_processed_total counter") == 1
+    assert text.count("# TYPE longboat_agent_records_processed_total counter") == 1
     for agent in ("coordinator-router", "coordinator"):
-        assert f'longboat_records_processed_total{{agent="{agent}",outcome="completed"}}' in text
+        labels = f'{{agent="{agent}",outcome="completed"}}'
+        assert f"longboat_agent_records_processed_total{labels}" in text
 
 
 async def test_junk_on_the_state_topic_does_not_stop_the_coordinator(
