@@ -38,14 +38,21 @@ provision: $(STAMP)
 
 # The test suite also needs the chart tests' tools (helm, kube-apiserver + kubectl, etcd: built
 # from the Go module proxy, each only when missing) and, for the image test, buildah and
-# debootstrap from Debian's packages (installed here when running as root with apt-get;
-# otherwise the image tests skip locally and fail under CI=true, saying what to install).
+# debootstrap from Debian's packages, and chromium for the browser tests (Playwright's own
+# browser download is not reachable here). Installed when running as root with apt-get;
+# otherwise those tests skip locally and fail under CI=true, saying what to install.
 provision-test: provision
 	@if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing buildah and debootstrap (Debian packages) for the image test"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null; \
 	  else echo "note: the image test needs buildah and debootstrap (apt-get install buildah debootstrap, as root)"; fi; \
+	fi
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (Debian package) for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: the browser tests need chromium (apt-get install chromium, as root)"; fi; \
 	fi
 	$(BIN)/python -m tests.helm.provision
 
@@ -66,7 +73,7 @@ helm-test: provision-test
 	$(BIN)/pytest tests/helm
 
 integration: provision-test
-	$(BIN)/pytest tests/integration tests/e2e
+	$(BIN)/pytest tests/integration tests/e2e tests/browser
 
 test: lint typecheck provision-test policy-test
 	$(BIN)/pytest tests

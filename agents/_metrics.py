@@ -16,38 +16,38 @@ class AgentMetrics:
         """Create the metrics (a private registry: tests can run several agents in one process)."""
         self.registry = CollectorRegistry()
         self._records = Counter(
-            "longboat_records_processed",
+            "longboat_agent_records_processed",
             "Records processed, by outcome",
             ["agent", "outcome"],
             registry=self.registry,
         )
         self._steps = Histogram(
-            "longboat_step_duration_seconds",
+            "longboat_agent_step_duration_seconds",
             "Step execution time (replays excluded)",
             ["agent", "step", "outcome"],
             buckets=_STEP_BUCKETS,
             registry=self.registry,
         )
         self._retries = Counter(
-            "longboat_step_retries",
+            "longboat_agent_step_retries",
             "Step attempts that failed and were retried",
             ["agent", "step"],
             registry=self.registry,
         )
         self._dead = Counter(
-            "longboat_dead_lettered",
+            "longboat_agent_dead_lettered",
             "Records sent to the dead-letter topic",
             ["agent", "reason"],
             registry=self.registry,
         )
         self._lag = Gauge(
-            "longboat_consumer_lag",
+            "longboat_agent_consumer_lag",
             "Records between the committed offset and the partition end",
             ["agent", "topic", "partition"],
             registry=self.registry,
         )
         self._commits = Counter(
-            "longboat_checkpoints",
+            "longboat_agent_checkpoints",
             "Checkpoint transactions, by outcome",
             ["agent", "outcome"],
             registry=self.registry,

@@ -177,7 +177,7 @@ class MissionControl:
                     InstanceRow(
                         instance=i.instance,
                         last_heartbeat=i.last_heartbeat,
-                        stale=(now - i.last_heartbeat).total_seconds() > self.stale_after_s,
+                        stale=self._is_stale(i.last_heartbeat, now),
                     )
                     for i in v.instances.values()
                 ],
@@ -195,6 +195,17 @@ class MissionControl:
             lag=lag,
             dead_letters=sum(not d.replayed for d in letters),
             updated_at=record.updated_at,
+        )
+
+    def _is_stale(self, last_heartbeat: datetime, now: datetime) -> bool:
+        return (now - last_heartbeat).total_seconds() > self.stale_after_s
+
+    def _stale_instances(self, record: AgentRecord, now: datetime) -> list[str]:
+        return sorted(
+            f"{v.version}/{i.instance}"
+            for v in record.versions.values()
+            for i in v.instances.values()
+            if self._is_stale(i.last_heartbeat, now)
         )
 
     # -- governance -------------------------------------------------------------------------
@@ -288,7 +299,13 @@ class MissionControl:
         return response
 
     def _fingerprint(self) -> str:
-        fleet = [(a.agent_id, a.revision, a.updated_at.isoformat()) for a in self.registry.agents()]
+        # Staleness is part of the fingerprint: a killed instance changes nothing in the
+        # registry, yet the fleet view must show it going stale without a reload.
+        now = datetime.now(UTC)
+        fleet = [
+            (a.agent_id, a.revision, a.updated_at.isoformat(), self._stale_instances(a, now))
+            for a in self.registry.agents()
+        ]
         text = self._changes() + repr(fleet)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -347,6 +347,12 @@ class ServiceMonitorConfig(FleetPart):
     interval: str = Field(default="30s", pattern=r"^[0-9]+(s|m|h)$")
 
 
+class GrafanaDashboardConfig(FleetPart):
+    """A ConfigMap with the fleet's Grafana dashboard, labelled for Grafana's sidecar."""
+
+    enabled: bool = False
+
+
 class KedaConfig(FleetPart):
     """KEDA ScaledObjects on consumer lag."""
 
@@ -365,6 +371,7 @@ class KubernetesConfig(FleetPart):
     network_policy: NetworkPolicyConfig = NetworkPolicyConfig()
     pod_disruption_budget: Toggle = Toggle()
     service_monitor: ServiceMonitorConfig = ServiceMonitorConfig()
+    grafana_dashboard: GrafanaDashboardConfig = GrafanaDashboardConfig()
     keda: KedaConfig = KedaConfig()
     pod_security: Literal["restricted", "baseline"] = "restricted"
 

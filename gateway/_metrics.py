@@ -20,7 +20,7 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self._latency = Histogram(
-            "longboat_gateway_decision_seconds",
+            "longboat_gateway_decision_duration_seconds",
             "Time to a policy decision",
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25),
             registry=self.registry,

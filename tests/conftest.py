@@ -41,10 +41,10 @@ def _unavailable(reason: str) -> NoReturn:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test under integration/ and e2e/ as an integration test."""
+    """Mark every test under integration/, e2e/ and browser/ as an integration test."""
     for item in items:
         parts = Path(str(item.fspath)).parts
-        if "integration" in parts or "e2e" in parts:
+        if {"integration", "e2e", "browser"} & set(parts):
             item.add_marker(pytest.mark.integration)
 
 

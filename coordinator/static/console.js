@@ -48,6 +48,10 @@ const json = (value) => el("pre", {}, JSON.stringify(value, null, 1));
 const link = (href, text) => el("a", { href }, text);
 const wfLink = (id) => link("#workflow/" + encodeURIComponent(id), id);
 
+// The approver needs the claim itself, not the envelope around it.
+const triggerData = (trigger) => (trigger && "data" in trigger ? trigger.data : trigger);
+const when = (epochSeconds) => (epochSeconds == null ? "" : new Date(epochSeconds * 1000).toLocaleString());
+
 // -- inbox ---------------------------------------------------------------------------------
 async function decide(id, kind, note) {
   await api("/v1/workflows/" + encodeURIComponent(id) + "/signals", "POST",
@@ -75,7 +79,7 @@ async function renderInbox(view) {
     table(["workflow", "definition", "gate", "waiting", "input", "outputs so far", "decide"],
       details, (d) => [wfLink(d.workflow_id), d.definition + "@" + d.version,
         d.waiting_for.prompt + (d.waiting_for.escalated_to ? " · escalated to " + d.waiting_for.escalated_to : ""),
-        ago(d.updated_at), json(d.state.trigger), json(outputs(d)), approvalCell(d)]),
+        ago(d.updated_at), json(triggerData(d.state.trigger)), json(outputs(d)), approvalCell(d)]),
     el("h2", {}, "Errors (" + inbox.errors.length + ")"),
     table(["workflow", "definition", "reason", "dead letters"], inbox.errors,
       (w) => [wfLink(w.workflow_id), w.definition + "@" + w.version, w.reason,
@@ -114,7 +118,8 @@ async function renderWorkflow(view, id) {
         s.error ? el("span", { class: "error" }, s.error) : json(s.output),
         s.decided_by ? s.decided_by + (s.note ? ": " + s.note : "") : ""]),
     el("h2", {}, "Timers"),
-    table(["timer", "fires at"], detail.timers, (t) => [JSON.stringify(t), t.fire_at ?? ""]),
+    table(["timer", "step", "fires at"], detail.timers,
+      (t) => [t.purpose ?? t.kind, t.step_id ?? "", when(t.due)]),
     el("h2", {}, "Timeline"),
     table(["time", "event", "details"], history.history, (h) => [h.time, h.type, json(h.data)]));
 }

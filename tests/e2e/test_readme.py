@@ -47,7 +47,7 @@ PROMISES: dict[str, list[str]] = {
         r"claims\.submitted\s+\S+\s+\{\"claim_id\":\"c-1\"",  # human-readable line
         r"\"type\":\"claims\.submitted\".*\"data\":\{\"claim_id\":\"c-1\"",  # --json
     ],
-    "A durable agent": [r"claims\.triaged .*\"label\":", r"longboat_records"],
+    "A durable agent": [r"claims\.triaged .*\"label\":", r"longboat_agent_records"],
     "Agent identities": [r"(?m)^triage\s+1\.0\s+active", r"triage \(all versions\): revoked"],
     "Governed memory and tools": [r"digest"],
     "A fleet": [r"(?m)^\s*registry\b", r"triage-0"],  # status lists every process

@@ -34,9 +34,8 @@ async def test_livez_readyz_and_metrics(world: AgentWorld) -> None:
                 text = await metrics.text()
         runner.shutdown()
         assert not runner.ready()  # a stopping agent must leave load balancers' rotation
-    assert 'longboat_records_processed_total{agent="watched",outcome="completed"} 3.0' in text
-    assert (
-        'longboat_step_duration_seconds_count{agent="watched",outcome="ok",step="echo"} 3.0' in text
-    )
-    assert "longboat_checkpoints_total" in text
-    assert "longboat_consumer_lag" in text
+    assert 'longboat_agent_records_processed_total{agent="watched",outcome="completed"} 3.0' in text
+    step = 'longboat_agent_step_duration_seconds_count{agent="watched",outcome="ok",step="echo"}'
+    assert f"{step} 3.0" in text
+    assert "longboat_agent_checkpoints_total" in text
+    assert "longboat_agent_consumer_lag" in text

@@ -69,7 +69,11 @@ def _specialists(paid: list[dict[str, Any]]) -> list[Agent]:
 
 @contextlib.asynccontextmanager
 async def coordinator(
-    settings: Settings, definitions: Path, *, viewer_token_file: Path | None = None
+    settings: Settings,
+    definitions: Path,
+    *,
+    viewer_token_file: Path | None = None,
+    stale_after_s: float = 30.0,
 ) -> AsyncIterator[CoordinatorService]:
     """A coordinator service in this process (the operator token: ``OPERATOR_TOKEN``)."""
     service_settings = CoordinatorSettings(
@@ -77,7 +81,11 @@ async def coordinator(
         topic_prefix=settings.topic_prefix,
         operator_token=SecretStr(OPERATOR_TOKEN),
         coordinator=CoordinatorServiceSettings(
-            definitions=definitions, port=0, instance="c1", viewer_token_file=viewer_token_file
+            definitions=definitions,
+            port=0,
+            instance="c1",
+            viewer_token_file=viewer_token_file,
+            stale_after_s=stale_after_s,
         ),
     )
     async with CoordinatorService(service_settings) as service:
@@ -347,9 +355,10 @@ async def test_readyz_and_metrics_of_both_coordinator_agents(
             async with http.get(f"{base}/metrics") as response:
                 assert response.status == 200
                 text = await response.text()
-    assert text.count("# TYPE longboat_records_processed_total counter") == 1
+    assert text.count("# TYPE longboat_agent_records_processed_total counter") == 1
     for agent in ("coordinator-router", "coordinator"):
-        assert f'longboat_records_processed_total{{agent="{agent}",outcome="completed"}}' in text
+        labels = f'{{agent="{agent}",outcome="completed"}}'
+        assert f"longboat_agent_records_processed_total{labels}" in text
 
 
 async def test_junk_on_the_state_topic_does_not_stop_the_coordinator(
