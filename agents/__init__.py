@@ -19,7 +19,6 @@ from longboat.agents._agent import Agent, Handler
 from longboat.agents._context import NOT_FOUND, Context, NotFound, Reconcile, StepFailed
 from longboat.agents._dlq import DeadLetter, DeadLetterEntry, list_dead_letters, replay_dead_letters
 from longboat.agents._identity import canonical_json, run_id, step_fingerprint
-from longboat.agents._llm import LLMMessage, LLMRequest, LLMResponse, LocalProvider, OpenAIProvider
 from longboat.agents._loader import load_agent
 from longboat.agents._options import (
     AgentRuntimeSettings,
@@ -42,6 +41,7 @@ from longboat.agents._task import (
     task_outcome_event,
     task_outcome_of,
 )
+from longboat.llm import LLMMessage, LLMRequest, LLMResponse, LocalProvider, OpenAIProvider
 
 __all__ = [
     "NOT_FOUND",

@@ -25,13 +25,13 @@ from longboat.agents._journal import (
     StepState,
     new_record,
 )
-from longboat.agents._llm import LLMMessage, LLMProvider, LLMRequest, LLMResponse
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import Durability, RetryPolicy
 from longboat.agents._outputs import OutputRecord, output_of
 from longboat.agents._task import Task, task_of
 from longboat.errors import LongboatError, TerminalError, UsageError
 from longboat.kafka import ConsumedRecord, RecordMetadata
+from longboat.llm import LLMMessage, LLMProvider, LLMRequest, LLMResponse
 
 __all__ = [
     "NOT_FOUND",

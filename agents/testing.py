@@ -35,7 +35,6 @@ from longboat.agents._context import Context, _StepCall
 from longboat.agents._dlq import DeadLetter
 from longboat.agents._faults import FaultPlan
 from longboat.agents._journal import JournalRecord, RunHistory, StepState
-from longboat.agents._llm import LLMProvider, LocalProvider
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import AgentSettings
 from longboat.agents._outputs import OutputRecord
@@ -45,6 +44,7 @@ from longboat.agents._task import Task, TaskOutcome, task_event, task_outcome_of
 from longboat.errors import UsageError
 from longboat.gateway import PolicyDenied
 from longboat.kafka import ConsumedRecord, RecordMetadata
+from longboat.llm import LLMProvider, LocalProvider
 
 __all__ = [
     "AgentRun",
