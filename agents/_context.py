@@ -16,7 +16,13 @@ from pydantic import JsonValue
 
 from longboat import Envelope, EnvelopeSerde, get_logger
 from longboat.agents._faults import FaultPlan
-from longboat.agents._governed import GatewayPort, MemoryAccess, ask_policy, call_tool
+from longboat.agents._governed import (
+    GatewayPort,
+    MemoryAccess,
+    ask_policy,
+    call_tool,
+    complete_via_gateway,
+)
 from longboat.agents._identity import canonical_json, step_fingerprint
 from longboat.agents._journal import (
     JournalRecord,
@@ -126,8 +132,13 @@ class Context:
         faults: FaultPlan,
         metrics: AgentMetrics,
         gateway: GatewayPort | None = None,
+        llm_via_gateway: bool = False,
     ) -> None:
-        """Create the context of one run (the runtime does this)."""
+        """Create the context of one run (the runtime does this).
+
+        ``llm_via_gateway``: ``ctx.llm`` calls ``POST /v1/models/complete`` (policy, budgets,
+        accounting) with the step's fingerprint as idempotency key, instead of ``llm``.
+        """
         self._scope = scope
         self._durability = durability
         self._write_journal = write_journal
@@ -138,6 +149,7 @@ class Context:
         self._faults = faults
         self._metrics = metrics
         self._gateway = gateway
+        self._llm_via_gateway = llm_via_gateway
         self.memory = MemoryAccess(self, gateway)
         self._previous_fp = scope.run_id
         self._next_index = 0
@@ -258,7 +270,11 @@ class Context:
         max_tokens: int | None = None,
         retry: RetryPolicy | None = None,
     ) -> LLMResponse:
-        """One chat completion as a recorded step (a replay returns the recorded answer)."""
+        """One chat completion as a recorded step (a replay returns the recorded answer).
+
+        Through the gateway (a fleet's default) a spent budget raises ``StepFailed`` at once
+        (``BudgetExceeded`` is terminal: retrying cannot help until the window turns).
+        """
         chat = list(messages or [])
         if system is not None:
             chat.insert(0, LLMMessage(role="system", content=system))
@@ -272,6 +288,8 @@ class Context:
         )
 
         async def call(body: JsonValue) -> JsonValue:
+            if self._llm_via_gateway:
+                return await complete_via_gateway(self, self._gateway, body)
             answer = await self._llm.complete(LLMRequest.model_validate(body))
             return answer.model_dump(mode="json")
 

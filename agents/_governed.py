@@ -18,7 +18,7 @@ from longboat.errors import UsageError
 if TYPE_CHECKING:
     from longboat.agents._context import Context
 
-__all__ = ["GatewayPort", "MemoryAccess", "ask_policy", "call_tool"]
+__all__ = ["GatewayPort", "MemoryAccess", "ask_policy", "call_tool", "complete_via_gateway"]
 
 
 class GatewayPort(Protocol):
@@ -39,6 +39,9 @@ class GatewayPort(Protocol):
     ) -> dict[str, Any]: ...
     async def decide(
         self, policy: str, question: JsonValue, **context: str | None
+    ) -> dict[str, Any]: ...
+    async def model_complete(
+        self, request: JsonValue, *, idempotency_key: str, **context: str | None
     ) -> dict[str, Any]: ...
 
 
@@ -156,3 +159,22 @@ async def ask_policy(
         # A recorded step holds what the gateway answered: always an object (PolicyAnswer).
         raise UsageError(f"policy {policy} answered {type(decision).__name__}, not an object")
     return decision
+
+
+async def complete_via_gateway(
+    ctx: Context, gateway: GatewayPort | None, request: JsonValue
+) -> JsonValue:
+    """Inside the ``longboat.llm`` step: the completion through the gateway, keyed by the step.
+
+    The key is the step's fingerprint: a step re-run after a crash gets the answer the gateway
+    recorded (and accounted) the first time, so the call is neither repeated nor counted twice.
+    """
+    port = _require(gateway)
+    answer = await port.model_complete(
+        request,
+        idempotency_key=ctx.idempotency_key,
+        workflow_id=ctx.event.workflowid,
+        run_id=ctx.run_id,
+    )
+    response: JsonValue = answer["response"]
+    return response

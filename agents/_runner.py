@@ -111,7 +111,18 @@ class AgentRunner(Service):
             metrics=self.metrics,
             faults=self._faults,
             gateway=gateway,
+            llm_via_gateway=self._llm_via_gateway(gateway),
         )
+
+    def _llm_via_gateway(self, gateway: GatewayPort | None) -> bool:
+        """Whether ``ctx.llm`` goes through the gateway (``LONGBOAT_LLM__ROUTE``)."""
+        route = self.settings.llm.route
+        if route == "gateway" and gateway is None:
+            raise ConfigError(
+                "LONGBOAT_LLM__ROUTE=gateway needs a gateway identity: set "
+                "LONGBOAT_AGENT__KEY_FILE (from `longboat agents enroll`) and LONGBOAT_GATEWAY_URL"
+            )
+        return route == "gateway" or (route == "auto" and gateway is not None)
 
     def _log_fields(self) -> dict[str, Any]:
         return {

@@ -30,3 +30,4 @@ class RuntimeDeps:
     metrics: AgentMetrics
     faults: FaultPlan
     gateway: GatewayPort | None = None
+    llm_via_gateway: bool = False

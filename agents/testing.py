@@ -44,7 +44,7 @@ from longboat.agents._task import Task, TaskOutcome, task_event, task_outcome_of
 from longboat.errors import UsageError
 from longboat.gateway import PolicyDenied
 from longboat.kafka import ConsumedRecord, RecordMetadata
-from longboat.llm import LLMProvider, LocalProvider
+from longboat.llm import LLMProvider, LLMRequest, LocalProvider
 
 __all__ = [
     "AgentRun",
@@ -214,6 +214,20 @@ class InMemoryGateway:
         self.questions.append((policy, question))
         decision = dict(self.policies[policy](question))
         return {"policy": policy, "decision": decision, "decision_id": "test"}
+
+    async def model_complete(
+        self, request: JsonValue, *, idempotency_key: str, **context: str | None
+    ) -> dict[str, Any]:
+        """Answer ``ctx.llm`` routed through the gateway with the local provider's answer."""
+        asked = LLMRequest.model_validate(request)
+        self._check("model", asked.model)
+        response = await LocalProvider().complete(asked)
+        return {
+            "response": response.model_dump(mode="json"),
+            "cost": 0.0,
+            "decision_id": "test",
+            "counted": True,
+        }
 
 
 @dataclass

@@ -16,7 +16,7 @@ from longboat.gateway._bundle import (
     check_bundle,
     publish_bundle,
 )
-from longboat.gateway._client import GatewayClient, PolicyDenied
+from longboat.gateway._client import BudgetExceeded, GatewayClient, PolicyDenied
 from longboat.gateway._decision import (
     DECISION_RECORDS,
     DecisionRecord,
@@ -24,6 +24,7 @@ from longboat.gateway._decision import (
     PolicyInput,
 )
 from longboat.gateway._memory import MEMORY_AUDITS, MEMORY_ITEMS, MemoryAudit, MemoryItem
+from longboat.gateway._models import ModelAnswer, ModelCall
 from longboat.gateway._opa import PolicyEngine, PolicyRejected
 from longboat.gateway._pii import classify
 from longboat.gateway._protocol import (
@@ -40,13 +41,16 @@ from longboat.gateway._protocol import (
 from longboat.gateway._service import GatewayService
 from longboat.gateway._settings import GatewayServiceSettings, GatewaySettings
 from longboat.gateway._tools import LEDGER_ENTRIES, LedgerEntry, ToolRegistry
+from longboat.gateway._usage import MODEL_USAGE, ModelsPolicyData, ModelUsage, window_bounds
 
 __all__ = [
     "DECISION_RECORDS",
     "LEDGER_ENTRIES",
     "MEMORY_AUDITS",
     "MEMORY_ITEMS",
+    "MODEL_USAGE",
     "POLICY_RECORDS",
+    "BudgetExceeded",
     "DecisionRecord",
     "ErrorBody",
     "GatewayClient",
@@ -61,6 +65,10 @@ __all__ = [
     "MemorySearch",
     "MemorySearchResult",
     "MemoryWrite",
+    "ModelAnswer",
+    "ModelCall",
+    "ModelUsage",
+    "ModelsPolicyData",
     "PolicyAnswer",
     "PolicyBundle",
     "PolicyDecision",
@@ -77,4 +85,5 @@ __all__ = [
     "check_bundle",
     "classify",
     "publish_bundle",
+    "window_bounds",
 ]

@@ -13,6 +13,7 @@ __all__ = [
     "DECISION_RECORDS",
     "Action",
     "AgentFacts",
+    "BudgetFact",
     "DecisionRecord",
     "PiiFindingFact",
     "PolicyContext",
@@ -30,6 +31,7 @@ Action = Literal[
     "profile.write",
     "tool.invoke",
     "policy.decide",
+    "model.invoke",
 ]
 
 
@@ -51,7 +53,7 @@ class AgentFacts(_Frozen):
 class Resource(_Frozen):
     """What is being accessed."""
 
-    kind: Literal["memory", "profile", "tool", "policy"]
+    kind: Literal["memory", "profile", "tool", "policy", "model"]
     name: str
     key: str | None = None
 
@@ -61,6 +63,16 @@ class PiiFindingFact(_Frozen):
 
     kind: str
     location: Literal["key", "value", "metadata"]
+
+
+class BudgetFact(_Frozen):
+    """What one budget's current window has spent (for ``model.invoke``; see docs/models.md)."""
+
+    budget: str
+    window_s: int | None = None
+    tokens: int = 0
+    cost: float = 0.0
+    resets_at: datetime | None = None
 
 
 class PolicyContext(_Frozen):
@@ -76,6 +88,7 @@ class PolicyContext(_Frozen):
     pii: list[str] = Field(default_factory=list)
     pii_findings: list[PiiFindingFact] = Field(default_factory=list)
     pii_signals: list[str] = Field(default_factory=list)
+    budgets: list[BudgetFact] = Field(default_factory=list)
 
 
 class PolicyInput(_Frozen):

@@ -38,6 +38,7 @@ from longboat.gateway._memory import (
     profile_bank,
 )
 from longboat.gateway._metrics import GatewayMetrics
+from longboat.gateway._models import ModelRoutes
 from longboat.gateway._opa import DecisionSource, PolicyEngine, QuestionOutcome
 from longboat.gateway._pii import PiiReport, classify_write
 from longboat.gateway._protocol import (
@@ -56,7 +57,9 @@ from longboat.gateway._protocol import (
 )
 from longboat.gateway._settings import GatewaySettings
 from longboat.gateway._tools import ToolFailed, ToolLedger, ToolRegistry, ToolUnavailable
+from longboat.gateway._usage import Clock, UsageLedger
 from longboat.kafka import Producer
+from longboat.llm import provider_from_settings
 from longboat.registry import RegistryView, VerifiedIdentity
 
 __all__ = ["GatewayService"]
@@ -115,8 +118,11 @@ def _pii_context(body: MemoryWrite, report: PiiReport) -> PolicyContext:
 class GatewayService(Service):
     """Serves ``/v1/memory``, ``/v1/profiles``, ``/v1/tools``, ``/v1/decisions`` and health."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
-        """Validate settings now (the tools file is read here)."""
+    def __init__(self, settings: GatewaySettings, *, clock: Clock = utc_now) -> None:
+        """Validate settings now (the tools file is read here).
+
+        ``clock`` times model usage against budget windows (tests turn windows with it).
+        """
         gw = settings.gateway
         self.metrics = GatewayMetrics()
         super().__init__(
@@ -129,6 +135,7 @@ class GatewayService(Service):
         self.instance = gw.instance or socket.gethostname()
         self.tools = ToolRegistry.from_file(gw.tools_file)
         self._classifying = asyncio.Semaphore(_CLASSIFIERS)
+        self._clock = clock
 
     async def _open(self, stack: AsyncExitStack) -> None:
         kafka, gw = self.settings.kafka, self.settings.gateway
@@ -142,6 +149,16 @@ class GatewayService(Service):
         self._decisions = await enter(Producer(kafka, linger_ms=5))
         self.policies = await enter(
             PolicyDistributor(kafka, self.names.policies, self.engine, instance=self.instance)
+        )
+        self.usage = await enter(UsageLedger(kafka, self.names.models_usage, clock=self._clock))
+        provider = provider_from_settings(gw.llm)
+        stack.push_async_callback(provider.close)
+        self.models = ModelRoutes(
+            engine=self.engine,
+            ledger=self.usage,
+            provider=provider,
+            bundle=lambda: self.policies.active,
+            log=self._log,
         )
 
     def _log_fields(self) -> dict[str, Any]:
@@ -166,6 +183,7 @@ class GatewayService(Service):
             web.delete("/v1/profiles/{key}", self._guarded(self._delete)),
             web.post("/v1/tools/{name}/invoke", self._guarded(self._invoke)),
             web.post("/v1/decisions/{policy}", self._guarded(self._question)),
+            web.post("/v1/models/complete", self._guarded(self.models.complete)),
         ]
 
     async def _policy(self, _: web.Request) -> web.Response:

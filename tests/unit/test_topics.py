@@ -7,7 +7,7 @@ import pytest
 from longboat import TopicNames, validate_agent_name
 from longboat.errors import ConfigError
 
-COMPACTED = {"registry", "memory", "tools.ledger", "policies", "workflows.state"}
+COMPACTED = {"registry", "memory", "models.usage", "tools.ledger", "policies", "workflows.state"}
 
 
 def test_every_system_topic_of_the_architecture_exists() -> None:
@@ -20,6 +20,7 @@ def test_every_system_topic_of_the_architecture_exists() -> None:
         "registry",
         "memory",
         "memory.audit",
+        "models.usage",
         "tools.ledger",
         "decisions",
         "policies",
