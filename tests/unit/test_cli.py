@@ -36,6 +36,7 @@ def test_root_help_lists_the_commands() -> None:
         "agents",
         "policy",
         "memory",
+        "budgets",
         "workflows",
         "approve",
         "reject",

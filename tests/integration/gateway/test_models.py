@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pydantic import JsonValue
 
+from longboat.cli import cli
 from longboat.gateway import (
     MODEL_USAGE,
     BudgetExceeded,
@@ -94,6 +96,42 @@ async def test_budget_refuses_once_spent_and_recovers_when_the_window_turns(
         clock.now += timedelta(seconds=60)  # the window turns
         third = await gw.model_complete(_request(), idempotency_key="k3", workflow_id="wf-1")
         assert third["counted"]
+
+
+async def test_budgets_command_shows_spend_against_limits(
+    world: GatewayWorld, tmp_path: Path
+) -> None:
+    """`longboat budgets` reads lb.models.usage and the policy data: spend, limit, verdict."""
+    issuer = await world.enroll("claims")
+    # A ten-year window: the gateway's and the command's wall clocks agree on it.
+    folder = _policies(tmp_path, {"decade": {"window": 315_360_000, "max_tokens": 8}})
+    await world.publish(folder)
+    clock = _Clock()
+    clock.now = datetime.now(UTC)  # the command judges the current windows by the wall clock
+    async with _gateway(world, clock) as gateway, client(gateway, issuer) as gw:
+        await gw.model_complete(_request(), idempotency_key="k1")
+    env = {
+        "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": world.settings.kafka.bootstrap_servers,
+        "LONGBOAT_TOPIC_PREFIX": world.settings.topic_prefix,
+    }
+    args = ["budgets", "--policies", str(folder), "--json"]
+    result = await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert rows == [
+        {
+            "agent": "claims",
+            "budget": "decade",
+            "window": rows[0]["window"],
+            "tokens": 8,
+            "cost": 0.0,
+            "max_tokens": 8,
+            "max_cost": None,
+            "used_tokens": 1.0,
+            "exceeded": True,
+            "approaching": False,
+        }
+    ]
 
 
 async def test_a_repeated_step_key_is_answered_from_the_record_and_counted_once(
