@@ -30,7 +30,7 @@ class GatewayPort(Protocol):
     ) -> int: ...
     async def memory_delete(self, bank: str, key: str) -> bool: ...
     async def memory_search(
-        self, bank: str, query: str, limit: int = 10
+        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
     ) -> list[dict[str, Any]]: ...
     async def profile_get(self, key: str) -> JsonValue: ...
     async def profile_put(self, key: str, value: JsonValue) -> int: ...
@@ -78,10 +78,15 @@ class MemoryAccess:
         )
         return value
 
-    async def put(self, bank: str, key: str, value: JsonValue) -> int:
-        """Remember ``value`` (PII-classified and policy-checked); returns the revision."""
+    async def put(self, bank: str, key: str, value: JsonValue, *, scope: str | None = None) -> int:
+        """Remember ``value`` (PII-classified and policy-checked); returns the revision.
+
+        ``scope`` names the subject (a user, a customer, a tenant): scoped searches find it.
+        """
         gateway = _require(self._gateway)
         context = self._context()
+        if scope is not None:
+            context["scope"] = scope
 
         async def put(b: str, k: str, v: JsonValue) -> int:
             return await gateway.memory_put(b, k, v, **context)
@@ -97,11 +102,19 @@ class MemoryAccess:
         )
         return deleted
 
-    async def search(self, bank: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Items of ``bank`` matching ``query``."""
+    async def search(
+        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Items of ``bank`` (in ``scope``, else unscoped ones) matching ``query``, best first."""
         gateway = _require(self._gateway)
+
+        async def search(b: str, q: str, n: int, s: str | None = None) -> list[dict[str, Any]]:
+            return await gateway.memory_search(b, q, n, scope=s)
+
+        # The scope is an argument only when given: unscoped searches keep the fingerprints
+        # journals recorded before scopes existed.
         items: list[dict[str, Any]] = await self._ctx.step(
-            "longboat.memory.search", gateway.memory_search, bank, query, limit
+            "longboat.memory.search", search, bank, query, limit, *([scope] if scope else [])
         )
         return items
 

@@ -167,8 +167,13 @@ class InMemoryGateway:
         self._check("memory.delete", bank)
         return self.memory.get(bank, {}).pop(key, None) is not None
 
-    async def memory_search(self, bank: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Items whose key or value contains a word of ``query`` (every item for no words)."""
+    async def memory_search(
+        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Items whose key or value contains a word of ``query`` (every item for no words).
+
+        Scopes are not modelled here: every item of the bank is searched.
+        """
         self._check("memory.search", bank)
         words = [w.lower() for w in query.split()]
         found = [

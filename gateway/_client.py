@@ -124,7 +124,8 @@ class GatewayClient(JsonHttpClient):
     async def memory_put(self, bank: str, key: str, value: JsonValue, **context: str | None) -> int:
         """Remember ``value``; returns the new revision.
 
-        ``context``: ``workflow_id``, ``run_id``, ``source_event`` (provenance).
+        ``context``: ``workflow_id``, ``run_id``, ``source_event`` (provenance), ``scope``
+        (the subject the memory is about).
         """
         body = _request(MemoryWrite, {"value": value, **context}, "memory_put")
         path = "/v1/memory/" + self._path(bank, key)
@@ -135,10 +136,15 @@ class GatewayClient(JsonHttpClient):
         path = "/v1/memory/" + self._path(bank, key)
         return (await self._required("DELETE", path, MemoryDeleted)).deleted
 
-    async def memory_search(self, bank: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Items of ``bank`` matching ``query`` (as JSON: a step's result is journalled)."""
-        search = _request(MemorySearch, {"q": query, "limit": limit}, "memory_search")
-        path = "/v1/memory/" + self._path(bank) + "?" + urlencode(search.model_dump())
+    async def memory_search(
+        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Items of ``bank`` (in ``scope``) matching ``query``, best first (as JSON)."""
+        fields = {"q": query, "limit": limit, "scope": scope}
+        search = _request(MemorySearch, fields, "memory_search")
+        path = (
+            "/v1/memory/" + self._path(bank) + "?" + urlencode(search.model_dump(exclude_none=True))
+        )
         found = await self._required("GET", path, MemorySearchResult)
         return [item.model_dump(mode="json") for item in found.items]
 

@@ -300,7 +300,9 @@ class GatewayService(Service):
         if isinstance(query, web.Response):
             return query
         # Bounded work per request: the query is cut, the answer capped.
-        items = self.memory.search(bank, query.q[:_MAX_QUERY_CHARS], limit=min(query.limit, 100))
+        items = self.memory.search(
+            bank, query.q[:_MAX_QUERY_CHARS], scope=query.scope, limit=min(query.limit, 100)
+        )
         return answer(MemorySearchResult(items=items))
 
     async def _put(
@@ -329,7 +331,9 @@ class GatewayService(Service):
         )
         key = request.match_info["key"]
         try:
-            item = await self.memory.put(bank, key, body.value, provenance, report.kinds)
+            item = await self.memory.put(
+                bank, key, body.value, provenance, report.kinds, scope=body.scope
+            )
         except MemoryTooLarge as e:
             return error_answer(413, e.code, str(e))
         return answer(item)
