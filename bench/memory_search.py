@@ -17,7 +17,7 @@ import statistics
 import time
 
 from bench._broker import machine_line
-from longboat.gateway._index import MemoryIndex
+from longboat.gateway import MemoryIndex
 
 _WORDS = [f"w{i}" for i in range(5000)]
 _SUBJECTS = 1000

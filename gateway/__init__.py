@@ -23,6 +23,7 @@ from longboat.gateway._decision import (
     PolicyDecision,
     PolicyInput,
 )
+from longboat.gateway._index import MemoryIndex
 from longboat.gateway._memory import MEMORY_AUDITS, MEMORY_ITEMS, MemoryAudit, MemoryItem
 from longboat.gateway._models import ModelAnswer, ModelCall
 from longboat.gateway._opa import PolicyEngine, PolicyRejected
@@ -61,6 +62,7 @@ __all__ = [
     "LedgerEntry",
     "MemoryAudit",
     "MemoryDeleted",
+    "MemoryIndex",
     "MemoryItem",
     "MemorySearch",
     "MemorySearchResult",

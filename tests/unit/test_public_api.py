@@ -153,6 +153,7 @@ PUBLIC = {
         "MODEL_USAGE",
         "MemoryAudit",
         "MemoryDeleted",
+        "MemoryIndex",
         "MemoryItem",
         "MemorySearch",
         "MemorySearchResult",
