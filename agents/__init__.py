@@ -27,6 +27,7 @@ from longboat.agents._options import (
     LLMSettings,
     RetryPolicy,
 )
+from longboat.agents._remember import CurationChange
 from longboat.agents._runner import AgentRunner
 from longboat.agents._task import (
     TASK_COMPLETED_TYPE,
@@ -53,6 +54,7 @@ __all__ = [
     "AgentRuntimeSettings",
     "AgentSettings",
     "Context",
+    "CurationChange",
     "DeadLetter",
     "DeadLetterEntry",
     "Durability",

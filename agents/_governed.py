@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import JsonValue
 
+from longboat.agents._remember import CurationChange, curate
 from longboat.errors import UsageError
 
 if TYPE_CHECKING:
@@ -117,6 +118,20 @@ class MemoryAccess:
             "longboat.memory.search", search, bank, query, limit, *([scope] if scope else [])
         )
         return items
+
+    async def remember(
+        self, bank: str, scope: str | None, material: str, *, model: str | None = None
+    ) -> list[CurationChange]:
+        """Turn ``material`` into facts (an LLM step) consolidated against ``bank``'s ``scope``.
+
+        Each fact is added, updates the remembered fact it restates (a new revision), or is
+        left unchanged when already remembered; every write is a governed, PII-checked,
+        audited ``put``. See ``agents/_remember.py``.
+
+        Raises:
+            StepFailed: A write was refused (e.g. a fact holds PII the bank may not hold).
+        """
+        return await curate(self._ctx, self, bank, scope, material, model=model)
 
     async def profile_get(self, key: str) -> JsonValue:
         """A value of this agent's profile, or None."""

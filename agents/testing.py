@@ -34,6 +34,7 @@ from longboat.agents._agent import Agent
 from longboat.agents._context import Context, _StepCall
 from longboat.agents._dlq import DeadLetter
 from longboat.agents._faults import FaultPlan
+from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import JournalRecord, RunHistory, StepState
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import AgentSettings
@@ -317,7 +318,8 @@ class AgentTestEnvironment:
 
     Args:
         agent: The agent under test (its durability and retry policy apply).
-        gateway: What ``ctx.memory`` and ``ctx.tool`` talk to (e.g. :class:`InMemoryGateway`).
+        gateway: What ``ctx.memory`` and ``ctx.tool`` talk to (e.g. :class:`InMemoryGateway`,
+            or a ``GatewayClient`` of a running gateway).
         llm: The LLM provider (default: the deterministic offline ``LocalProvider``).
         start: The first instant ``ctx.now()`` returns.
         tick: How far the clock advances per ``ctx.now()``.
@@ -328,7 +330,7 @@ class AgentTestEnvironment:
         self,
         agent: Agent,
         *,
-        gateway: InMemoryGateway | None = None,
+        gateway: GatewayPort | None = None,
         llm: LLMProvider | None = None,
         start: datetime = datetime(2025, 1, 1, tzinfo=UTC),
         tick: timedelta = timedelta(seconds=1),

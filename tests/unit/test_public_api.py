@@ -187,6 +187,7 @@ PUBLIC = {
         "AgentRuntimeSettings",
         "AgentSettings",
         "Context",
+        "CurationChange",
         "DeadLetter",
         "DeadLetterEntry",
         "Durability",
