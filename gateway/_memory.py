@@ -62,6 +62,7 @@ class Provenance(BaseModel):
     run_id: str | None = None
     source_event: str | None = None
     decision_id: str
+    policy_digest: str | None = None
 
 
 class MemoryItem(BaseModel):

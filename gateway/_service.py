@@ -192,6 +192,10 @@ class GatewayService(Service):
             return error_answer(404, "not_found", "no policy bundle loaded yet")
         return answer(status)
 
+    def _digest(self) -> str | None:
+        """The active policy bundle's digest (kept in memory provenance for drift audits)."""
+        return self.policies.active.digest if self.policies.active else None
+
     # -- the decision ---------------------------------------------------------------------
     async def _decide(
         self, facts: AgentFacts, action: Action, resource: Resource, context: PolicyContext
@@ -328,6 +332,7 @@ class GatewayService(Service):
             run_id=body.run_id,
             source_event=body.source_event,
             decision_id=allowed,
+            policy_digest=self._digest(),
         )
         key = request.match_info["key"]
         try:
@@ -352,7 +357,10 @@ class GatewayService(Service):
         if isinstance(allowed, web.Response):
             return allowed
         provenance = Provenance(
-            agent=identity.agent_id, version=identity.version, decision_id=allowed
+            agent=identity.agent_id,
+            version=identity.version,
+            decision_id=allowed,
+            policy_digest=self._digest(),
         )
         deleted = await self.memory.delete(bank, request.match_info["key"], provenance)
         return answer(MemoryDeleted(deleted=deleted))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+from click.testing import CliRunner
 from pydantic import JsonValue
 
 from longboat import Envelope
 from longboat.agents import Agent, Context, StepFailed
 from longboat.agents.testing import AgentTestEnvironment
+from longboat.cli import cli
 from tests.integration.gateway.conftest import GatewayWorld, client, serving
 
 
@@ -29,9 +34,12 @@ def _note(bank: str, text: str) -> Envelope:
 async def test_curation_updates_rather_than_duplicates_a_repeated_fact(
     world: GatewayWorld,
 ) -> None:
-    """Same fact: unchanged; a restated fact: a new revision of the same key; never a copy."""
+    """Same fact: unchanged; a restated fact: a new revision of the same key; never a copy.
+
+    `longboat memory drift` then reports both writes, their writer and policy digest.
+    """
     issuer = await world.enroll("curator", "memory:public")
-    await world.publish()
+    bundle = await world.publish()
     async with serving(world) as gateway, client(gateway, issuer) as gw:
         env = AgentTestEnvironment(_curator(), gateway=gw)
         first = await env.run(_note("public", "Alice prefers email updates on mondays."))
@@ -53,6 +61,18 @@ async def test_curation_updates_rather_than_duplicates_a_repeated_fact(
         {"fact": "Alice prefers email updates on fridays."}
     ]
     assert unscoped == []  # the facts are Alice's: scoped
+    env_vars = {
+        "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": world.settings.kafka.bootstrap_servers,
+        "LONGBOAT_TOPIC_PREFIX": world.settings.topic_prefix,
+    }
+    args = ["memory", "drift", "public", "--json", "--flag-at", "1"]
+    result = await asyncio.to_thread(CliRunner().invoke, cli, args, env=env_vars)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["changes"], report["added"], report["updated"]) == (2, 1, 1)
+    assert report["by_writer"] == {"curator@1.0": 2}
+    assert report["by_policy"] == {bundle.digest: 2}
+    assert [flag["source"] for flag in report["flags"]] == ["agent curator@1.0"]
 
 
 async def test_pii_in_generated_memories_is_refused_like_any_write(world: GatewayWorld) -> None:
