@@ -28,7 +28,16 @@ from longboat.agents._options import (
     RetryPolicy,
 )
 from longboat.agents._remember import CurationChange
+from longboat.agents._replay import (
+    ArgumentChange,
+    Divergence,
+    NextStep,
+    ReplayRefused,
+    ReplayReport,
+    replay_trace,
+)
 from longboat.agents._runner import AgentRunner
+from longboat.agents._runs import RunSummary, list_runs, load_trace
 from longboat.agents._task import (
     TASK_COMPLETED_TYPE,
     TASK_FAILED_TYPE,
@@ -42,6 +51,7 @@ from longboat.agents._task import (
     task_outcome_event,
     task_outcome_of,
 )
+from longboat.agents._trace import Trace, TraceHeader, TraceNote, TraceStep, read_trace, write_trace
 from longboat.llm import LLMMessage, LLMRequest, LLMResponse, LocalProvider, OpenAIProvider
 
 __all__ = [
@@ -53,10 +63,12 @@ __all__ = [
     "AgentRunner",
     "AgentRuntimeSettings",
     "AgentSettings",
+    "ArgumentChange",
     "Context",
     "CurationChange",
     "DeadLetter",
     "DeadLetterEntry",
+    "Divergence",
     "Durability",
     "Handler",
     "LLMMessage",
@@ -64,23 +76,36 @@ __all__ = [
     "LLMResponse",
     "LLMSettings",
     "LocalProvider",
+    "NextStep",
     "NotFound",
     "OpenAIProvider",
     "Reconcile",
+    "ReplayRefused",
+    "ReplayReport",
     "RetryPolicy",
+    "RunSummary",
     "StepFailed",
     "Task",
     "TaskFailure",
     "TaskOutcome",
     "TaskResult",
+    "Trace",
+    "TraceHeader",
+    "TraceNote",
+    "TraceStep",
     "canonical_json",
     "list_dead_letters",
+    "list_runs",
     "load_agent",
+    "load_trace",
+    "read_trace",
     "replay_dead_letters",
+    "replay_trace",
     "run_id",
     "step_fingerprint",
     "task_event",
     "task_of",
     "task_outcome_event",
     "task_outcome_of",
+    "write_trace",
 ]

@@ -25,6 +25,7 @@ from longboat.agents._governed import (
 )
 from longboat.agents._identity import canonical_json, step_fingerprint
 from longboat.agents._journal import (
+    ARGS_LIMIT,
     JournalRecord,
     JournalUnavailable,
     RunHistory,
@@ -104,6 +105,7 @@ class RunScope:
     record: ConsumedRecord
     event: Envelope
     history: RunHistory = field(default_factory=RunHistory)
+    version: str | None = None
 
 
 @dataclass
@@ -111,6 +113,8 @@ class _StepCall:
     index: int
     name: str
     fp: str
+    args_json: str = "[]"
+    decision_id: str | None = None
 
 
 class Context:
@@ -207,6 +211,11 @@ class Context:
     def outputs(self) -> list[OutputRecord]:
         """Records emitted so far (written in the run's checkpoint transaction)."""
         return list(self._outputs)
+
+    def note_decision(self, decision_id: str | None) -> None:
+        """Record the gateway decision behind the running governed step (shown by traces)."""
+        if self._current is not None:
+            self._current.decision_id = decision_id
 
     async def tool(self, name: str, arguments: JsonValue = None) -> JsonValue:
         """Invoke a registered tool through the gateway (policy-checked, once per step key)."""
@@ -365,7 +374,7 @@ class Context:
             )
         fp = step_fingerprint(name, args_json, self._previous_fp)
         self._previous_fp = fp
-        call = _StepCall(self._next_index, name, fp)
+        call = _StepCall(self._next_index, name, fp, args_json)
         self._next_index += 1
         self._current = call
         return call
@@ -409,7 +418,11 @@ class Context:
                 )
                 if not is_retryable(e) or attempt == retry.max_attempts:
                     await self._journal(
-                        call, "failed", attempt=attempt, error=f"{type(e).__name__}: {e}"
+                        call,
+                        "failed",
+                        attempt=attempt,
+                        error=f"{type(e).__name__}: {e}",
+                        duration_s=time.perf_counter() - started,
                     )
                     raise StepFailed(call.name, attempt, e) from e
                 self._metrics.step_retried(self.agent, call.name)
@@ -431,6 +444,7 @@ class Context:
                 result=result,
                 attempt=attempt,
                 wait=self._durability is Durability.SYNC,
+                duration_s=duration,
             )
             self.executed_steps += 1
             return result
@@ -463,6 +477,7 @@ class Context:
         result: JsonValue = None,
         error: str | None = None,
         attempt: int = 1,
+        duration_s: float | None = None,
     ) -> None:
         # Built under EXIT too: the test environment observes each step through _append.
         record = new_record(
@@ -478,6 +493,11 @@ class Context:
             result=result,
             error=error,
             attempt=attempt,
+            args=call.args_json if len(call.args_json) <= ARGS_LIMIT else None,
+            duration_ms=None if duration_s is None else round(duration_s * 1000, 3),
+            version=self._scope.version,
+            workflow_id=self.event.workflowid,
+            decision_id=call.decision_id,
         )
         await self._append(record, wait=wait)
 

@@ -163,6 +163,7 @@ async def call_tool(
             workflow_id=event.workflowid,
             run_id=ctx.run_id,
         )
+        ctx.note_decision(_decision_id(answer))
         result: JsonValue = answer["result"]
         return result
 
@@ -179,6 +180,7 @@ async def ask_policy(
 
     async def ask(name: str, asked: JsonValue) -> JsonValue:
         answer = await port.decide(name, asked, workflow_id=event.workflowid, run_id=ctx.run_id)
+        ctx.note_decision(_decision_id(answer))
         decision: JsonValue = answer["decision"]
         return decision
 
@@ -206,3 +208,9 @@ async def complete_via_gateway(
     )
     response: JsonValue = answer["response"]
     return response
+
+
+def _decision_id(answer: dict[str, Any]) -> str | None:
+    # The gateway names the decision it logged; traces show it next to the step.
+    found = answer.get("decision_id")
+    return None if found is None else str(found)

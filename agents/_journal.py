@@ -27,6 +27,7 @@ from longboat.errors import RetryableError
 from longboat.kafka import ConsumedRecord, Consumer, Producer, RecordMetadata, TopicPartition
 
 __all__ = [
+    "ARGS_LIMIT",
     "JOURNAL_RECORDS",
     "JournalRecord",
     "JournalUnavailable",
@@ -37,6 +38,10 @@ __all__ = [
 ]
 
 StepState = Literal["started", "completed", "failed"]
+
+ARGS_LIMIT = 16_384
+"""Arguments longer than this (canonical JSON characters) are not journalled: a trace shows
+their absence, and replay compares such steps by fingerprint only."""
 
 
 class JournalUnavailable(RetryableError):
@@ -69,6 +74,12 @@ class JournalRecord(BaseModel):
     error: str | None = None
     attempt: int = 1
     time: datetime
+    # Added for traces (docs/debugging.md); optional, so records written before them still read.
+    args: str | None = None  # canonical JSON of the arguments; None when over ARGS_LIMIT
+    duration_ms: float | None = None
+    version: str | None = None
+    workflow_id: str | None = None
+    decision_id: str | None = None
 
     @property
     def key(self) -> bytes:

@@ -73,7 +73,7 @@ async def execute_run(
                 None,
             )
         ctx = context_type(
-            RunScope(agent.name, rid, record, event, history),
+            RunScope(agent.name, rid, record, event, history, agent.version),
             durability=agent.durability,
             write_journal=write_journal,
             retry=agent.retry,

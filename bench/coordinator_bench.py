@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import statistics
 import tempfile
 import time
@@ -20,7 +21,7 @@ import uuid
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from pydantic import JsonValue
+from pydantic import JsonValue, SecretStr
 
 from bench._broker import bench_broker, machine_line
 from bench.agent_throughput import _publish, _raw_loop, _topics
@@ -139,6 +140,7 @@ async def _run(kafka: KafkaSettings, n: int) -> tuple[list[float], float, int]:
         settings = CoordinatorSettings(
             kafka=kafka,
             topic_prefix=prefix,
+            operator_token=SecretStr(secrets.token_hex(16)),  # Mission Control needs one
             coordinator=CoordinatorServiceSettings(
                 definitions=Path(folder), port=0, instance="bench", checkpoint_ms=20
             ),

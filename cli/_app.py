@@ -68,8 +68,11 @@ def _register() -> None:
     from longboat.cli._fleet import fleet
     from longboat.cli._memory import memory
     from longboat.cli._policy import policy
+    from longboat.cli._replay import replay
     from longboat.cli._run import run
+    from longboat.cli._runs import runs, trace
     from longboat.cli._signals import approve, cancel, reject
+    from longboat.cli._tools import tools
     from longboat.cli._topics import topics
     from longboat.cli._workflows import history, inbox, workflows
 
@@ -82,6 +85,7 @@ def _register() -> None:
         dlq,
         agents,
         policy,
+        tools,
         memory,
         budgets,
         workflows,
@@ -91,6 +95,9 @@ def _register() -> None:
         inbox,
         history,
         fleet,
+        runs,
+        trace,
+        replay,
     )
     for command in commands:
         cli.add_command(command)

@@ -28,7 +28,11 @@ def _call(settings: Settings, call: Callable[[CoordinatorClient], Awaitable[T]])
     """One call through the coordinator's typed client (its errors are one line, exit 2)."""
 
     async def run() -> T:
-        async with CoordinatorClient(settings.coordinator_url) as coordinator:
+        token = settings.operator_token
+        secret = token.get_secret_value() if token is not None else None
+        async with CoordinatorClient(
+            settings.coordinator_url, operator_token=secret
+        ) as coordinator:
             return await call(coordinator)
 
     try:

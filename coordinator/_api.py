@@ -135,15 +135,24 @@ class CoordinatorClient(JsonHttpClient):
     unavailable = CoordinatorUnavailable
     service = "coordinator"
 
-    def __init__(self, base_url: str, *, timeout_s: float = 15) -> None:
-        """Create a client; the session opens on enter."""
+    def __init__(
+        self, base_url: str, *, operator_token: str | None = None, timeout_s: float = 15
+    ) -> None:
+        """Create a client; the session opens on enter.
+
+        Args:
+            base_url: The coordinator's URL.
+            operator_token: Mission Control's operator (or viewer) token; every route needs one.
+            timeout_s: Per request.
+        """
         super().__init__(base_url, timeout_s=timeout_s)
+        self._token = operator_token
 
     async def _call(
         self, method: str, path: str, answer: type[A], body: BaseModel | None = None
     ) -> A:
         sent = None if body is None else body.model_dump(mode="json")
-        status, payload = await self.request(method, path, body=sent)
+        status, payload = await self.request(method, path, body=sent, bearer=self._token)
         if status >= 400:
             error = ErrorBody.of_answer(status, payload)
             raise CoordinatorRefused(status, error.error, error.message or "")

@@ -1,9 +1,12 @@
 """``longboat run coordinator``: the engine's two agents, timers and the Mission Control API.
 
 API (``LONGBOAT_COORDINATOR__PORT``, default 8470): ``GET /v1/inbox`` (needs your input /
-errors / completed), ``GET /v1/workflows[?status=]``, ``GET /v1/workflows/{id}``,
-``GET /v1/workflows/{id}/history``, ``POST /v1/workflows/{id}/signals``, and the lifecycle's
-``/livez``, ``/readyz`` (both agents hold partitions) and ``/metrics`` (both agents' metrics).
+errors / completed), ``GET /v1/workflows[?status=&definition=&version=&older_than_s=]``,
+``GET /v1/workflows/{id}``, ``GET /v1/workflows/{id}/history``,
+``POST /v1/workflows/{id}/signals``, the console's routes (:mod:`._console`), and the
+lifecycle's ``/livez``, ``/readyz`` (both agents hold partitions) and ``/metrics`` (both
+agents' metrics). Every API route needs an operator (see :mod:`._console_auth`); a signal is
+recorded with who sent it.
 Lifecycle: ``async with CoordinatorService(settings) as c: await c.run()`` (:class:`Service`).
 """
 
@@ -11,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +23,7 @@ from aiohttp import web
 from longboat import (
     EnvelopeSerde,
     HttpEndpoint,
+    Middleware,
     Service,
     TopicNames,
     answer,
@@ -40,17 +44,18 @@ from longboat.coordinator._api import (
     WorkflowList,
     WorkflowSummary,
 )
+from longboat.coordinator._console import MissionControl, principal_of
 from longboat.coordinator._definitions import ApprovalStep, DefinitionSet
 from longboat.coordinator._engine import CoordinatorEngine, CoordinatorRecord
 from longboat.coordinator._protocol import SignalData, history_entry_of, signal_event
 from longboat.coordinator._settings import CoordinatorSettings
 from longboat.errors import EventError
 from longboat.kafka import Producer, read_to_end
+from longboat.registry import RegistryView
 
 __all__ = ["CoordinatorService"]
 
 _log = get_logger("coordinator.service")
-_PAGE = Path(__file__).with_name("static") / "index.html"
 
 
 class CoordinatorService(Service):
@@ -63,6 +68,15 @@ class CoordinatorService(Service):
         self.definitions = DefinitionSet.from_dir(settings.coordinator.definitions)
         self.engine = CoordinatorEngine(settings.kafka, self.names, self.definitions)
         self.instance = settings.coordinator.instance or socket.gethostname()
+        self.auth = settings.console_auth()  # no token, no start: Mission Control never runs open
+        self.registry = RegistryView(settings.kafka, self.names.registry)
+        self.console = MissionControl(
+            settings,
+            self.auth,
+            self.registry,
+            self._inbox_fingerprint,
+            stale_after_s=settings.coordinator.stale_after_s,
+        )
         self._runners = [
             AgentRunner(agent, self._agent_settings(role), http=False)
             for agent, role in ((self.engine.router(), "router"), (self.engine.core(), "core"))
@@ -88,6 +102,7 @@ class CoordinatorService(Service):
 
     async def _open(self, stack: AsyncExitStack) -> None:
         self._producer = await stack.enter_async_context(Producer(self.settings.kafka))
+        await stack.enter_async_context(self.registry)
         for runner in self._runners:
             await stack.enter_async_context(runner)
 
@@ -116,9 +131,12 @@ class CoordinatorService(Service):
         return f"no partitions assigned to {', '.join(waiting)}" if waiting else None
 
     # -- Mission Control --------------------------------------------------------------------
+    def _middlewares(self) -> list[Middleware]:
+        return [self.console.gate]
+
     def _routes(self) -> list[web.RouteDef]:
         return [
-            web.get("/", self._page),
+            *self.console.routes(),
             web.get("/v1/inbox", self._inbox),
             web.get("/v1/workflows", self._list),
             web.get("/v1/workflows/{id}", self._get),
@@ -126,8 +144,13 @@ class CoordinatorService(Service):
             web.post("/v1/workflows/{id}/signals", self._signal),
         ]
 
-    async def _page(self, _: web.Request) -> web.Response:
-        return web.Response(text=_PAGE.read_text(), content_type="text/html")
+    def _inbox_fingerprint(self) -> str:
+        return repr(
+            sorted(
+                (r.state.workflow_id, r.state.status, r.state.updated_at)
+                for r in self.engine.all_records()
+            )
+        )
 
     def _summary(self, record: CoordinatorRecord) -> WorkflowSummary:
         state = record.state
@@ -168,10 +191,22 @@ class CoordinatorService(Service):
         )
 
     async def _list(self, request: web.Request) -> web.Response:
-        wanted = request.query.get("status")
+        query = request.query
+        try:
+            older_than = float(query.get("older_than_s", "0"))
+            version = int(query["version"]) if "version" in query else None
+        except ValueError:
+            return error_answer(400, "bad_filter", "version and older_than_s must be numbers")
+        cutoff = time.time() - older_than
         records = [
-            r for r in self.engine.all_records() if wanted is None or r.state.status == wanted
+            r
+            for r in self.engine.all_records()
+            if query.get("status", r.state.status) == r.state.status
+            and query.get("definition", r.state.definition) == r.state.definition
+            and version in (None, r.definition_version)
+            and r.state.started_at <= cutoff
         ]
+        records.sort(key=lambda r: r.state.updated_at, reverse=True)
         return answer(WorkflowList(workflows=[self._summary(r) for r in records]))
 
     async def _get(self, request: web.Request) -> web.Response:
@@ -189,8 +224,13 @@ class CoordinatorService(Service):
         signal = await read_body(request, SignalData)
         if isinstance(signal, web.Response):
             return signal
+        who = principal_of(request)
+        # A shared operator token proves the role, not the person: such callers name themselves
+        # in ``by``; a session or an OIDC token names them, and that name is what is recorded.
+        by = signal.by if who.via == "token" and signal.by else who.name
+        signal = signal.model_copy(update={"by": by})
         workflow_id = request.match_info["id"]
-        event = signal_event(workflow_id, signal)
+        event = signal_event(workflow_id, signal, source="longboat/mission-control")
         encoded = EnvelopeSerde().encode(event)
         await self._producer.send(
             self.names.signals, encoded.value, key=workflow_id.encode(), headers=encoded.headers

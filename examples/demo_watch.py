@@ -166,7 +166,10 @@ class FleetView:
     ) -> None:
         """Report what happens, approve the large claim, until ``until()`` holds."""
         deadline = time.monotonic() + WATCH_TIMEOUT_S
-        async with aiohttp.ClientSession() as session:
+        # Mission Control answers operators only: the fleet's operator token, as the CLI uses.
+        token = self.paths.operator_token.read_text().strip()
+        operator = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(headers=operator) as session:
             while not until():
                 if time.monotonic() > deadline:
                     raise SystemExit(f"demo: nothing more happened for {WATCH_TIMEOUT_S} s: {seen}")

@@ -39,6 +39,7 @@ PLATFORM_VARIABLES = frozenset(
         "LONGBOAT_REGISTRY__HOST",
         "LONGBOAT_REGISTRY__PORT",
         "LONGBOAT_REGISTRY__OPERATOR_TOKEN_FILE",
+        "LONGBOAT_COORDINATOR__OPERATOR_TOKEN_FILE",
         "LONGBOAT_GATEWAY__HOST",
         "LONGBOAT_GATEWAY__PORT",
         "LONGBOAT_GATEWAY__INSTANCE",
@@ -175,6 +176,8 @@ def _coordinator(fleet: Fleet, instance: str, addresses: ProcessAddresses) -> di
     }
     if addresses.definitions:
         env["LONGBOAT_COORDINATOR__DEFINITIONS"] = addresses.definitions
+    if addresses.operator_token_file:
+        env["LONGBOAT_COORDINATOR__OPERATOR_TOKEN_FILE"] = addresses.operator_token_file
     return env
 
 

@@ -230,6 +230,8 @@ class FleetSupervisor:
         elif component == "coordinator":
             folder = definitions_folder(self.fleet, self.root, self.paths.workflows)
             files["definitions"] = str(folder)
+            # Mission Control's approver token is the fleet's operator token.
+            files["operator_token_file"] = str(self.paths.operator_token)
         env = process_environment(
             self.fleet, component, instance=instance, addresses=self._addresses(port, **files)
         )

@@ -4,7 +4,8 @@ Every request carries the agent's registry token; the gateway builds the policy 
 ``{agent, action, resource, context}``, asks OPA (fail closed), logs the decision to
 ``lb.decisions`` and only then reads or writes memory or calls a tool. Agents holding
 ``policy:<name>`` may also ask a governed policy question (``data.longboat.<name>.decision``).
-See docs/policies.md.
+Upstream MCP servers' tools are called as ``<server>.<tool>`` once an operator approved their
+definition (:func:`approve_tool`). See docs/policies.md and docs/tools.md.
 """
 
 from longboat.gateway._bundle import (
@@ -16,6 +17,7 @@ from longboat.gateway._bundle import (
     check_bundle,
     publish_bundle,
 )
+from longboat.gateway._catalog import CATALOG_ENTRIES, CatalogEntry, approve_tool, read_catalogue
 from longboat.gateway._client import BudgetExceeded, GatewayClient, PolicyDenied
 from longboat.gateway._decision import (
     DECISION_RECORDS,
@@ -24,6 +26,7 @@ from longboat.gateway._decision import (
     PolicyInput,
 )
 from longboat.gateway._index import MemoryIndex
+from longboat.gateway._mcp import ToolDefinition
 from longboat.gateway._memory import MEMORY_AUDITS, MEMORY_ITEMS, MemoryAudit, MemoryItem
 from longboat.gateway._models import ModelAnswer, ModelCall
 from longboat.gateway._opa import PolicyEngine, PolicyRejected
@@ -45,6 +48,7 @@ from longboat.gateway._tools import LEDGER_ENTRIES, LedgerEntry, ToolRegistry
 from longboat.gateway._usage import MODEL_USAGE, ModelsPolicyData, ModelUsage, window_bounds
 
 __all__ = [
+    "CATALOG_ENTRIES",
     "DECISION_RECORDS",
     "LEDGER_ENTRIES",
     "MEMORY_AUDITS",
@@ -52,6 +56,7 @@ __all__ = [
     "MODEL_USAGE",
     "POLICY_RECORDS",
     "BudgetExceeded",
+    "CatalogEntry",
     "DecisionRecord",
     "ErrorBody",
     "GatewayClient",
@@ -80,12 +85,15 @@ __all__ = [
     "PolicyQuestion",
     "PolicyRecord",
     "PolicyRejected",
+    "ToolDefinition",
     "ToolInvocation",
     "ToolRegistry",
     "ToolResult",
+    "approve_tool",
     "bundle_key",
     "check_bundle",
     "classify",
     "publish_bundle",
+    "read_catalogue",
     "window_bounds",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "PolicyDecision",
     "PolicyInput",
     "Resource",
+    "ToolHints",
 ]
 
 Action = Literal[
@@ -50,12 +51,27 @@ class AgentFacts(_Frozen):
     owner: str
 
 
+class ToolHints(_Frozen):
+    """An MCP tool's annotations, as its approved definition states them (None: not stated).
+
+    ``readOnlyHint``, ``destructiveHint``, ``idempotentHint``, ``openWorldHint`` in MCP terms.
+    """
+
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+    open_world: bool | None = None
+
+
 class Resource(_Frozen):
-    """What is being accessed."""
+    """What is being accessed (for an MCP tool also its server, tool name and annotations)."""
 
     kind: Literal["memory", "profile", "tool", "policy", "model"]
     name: str
     key: str | None = None
+    server: str | None = None
+    tool: str | None = None
+    annotations: ToolHints | None = None
 
 
 class PiiFindingFact(_Frozen):
@@ -89,6 +105,9 @@ class PolicyContext(_Frozen):
     pii_findings: list[PiiFindingFact] = Field(default_factory=list)
     pii_signals: list[str] = Field(default_factory=list)
     budgets: list[BudgetFact] = Field(default_factory=list)
+    arguments: JsonValue = Field(
+        default=None, description="an MCP tool call's arguments (redacted in the decision log)"
+    )
 
 
 class PolicyInput(_Frozen):
@@ -123,7 +142,9 @@ class DecisionRecord(_Frozen):
     input: PolicyInput
     decision: PolicyDecision
     duration_ms: float
-    source: Literal["opa", "fail_closed"]
+    source: Literal["opa", "fail_closed", "gateway"] = Field(
+        description="gateway: refused before asking OPA (an unapproved tool definition)"
+    )
     answer: dict[str, JsonValue] | None = None
 
 

@@ -116,6 +116,7 @@ class ToolResult(_Body):
     result: JsonValue
     executed: bool
     decision_id: str
+    pii: list[str] = Field(default_factory=list, description="PII kinds found in the result")
 
 
 class PolicyQuestion(_Body):

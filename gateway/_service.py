@@ -10,13 +10,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import JsonValue
 
 from longboat import HttpEndpoint, Service, TopicNames, get_logger, utc_now
 from longboat.errors import LongboatError
+from longboat.gateway._catalog import ToolCatalogue
 from longboat.gateway._decision import (
     DECISION_RECORDS,
     Action,
@@ -30,6 +31,8 @@ from longboat.gateway._decision import (
 )
 from longboat.gateway._distribution import PolicyDistributor
 from longboat.gateway._guard import Guard, RateLimiter, declares
+from longboat.gateway._mcp import McpUpstreams
+from longboat.gateway._mcp_calls import invoke_mcp_tool
 from longboat.gateway._memory import (
     MAX_VALUE_BYTES,
     MemoryStore,
@@ -93,10 +96,15 @@ _CLASSIFIERS = 2
 
 
 def _loggable(policy_input: PolicyInput) -> PolicyInput:
-    """The input as the decision log keeps it: a key holding personal data is redacted.
+    """The input as the decision log keeps it: a key holding personal data is redacted, and so
+    are tool arguments holding it (they were classified before the decision).
 
     Keys come from the URL (bounded by the HTTP header limit), so classifying one is cheap.
     """
+    context = policy_input.context
+    if context.arguments is not None and context.pii:
+        redacted = context.model_copy(update={"arguments": "[redacted: personal data]"})
+        policy_input = policy_input.model_copy(update={"context": redacted})
     key = policy_input.resource.key
     if not key or not classify_write(None, key=key).kinds:
         return policy_input
@@ -134,7 +142,8 @@ class GatewayService(Service):
         self.names = TopicNames(settings.topic_prefix)
         self.instance = gw.instance or socket.gethostname()
         self.tools = ToolRegistry.from_file(gw.tools_file)
-        self._classifying = asyncio.Semaphore(_CLASSIFIERS)
+        self.upstreams = McpUpstreams(self.tools.servers)
+        self.classifying = asyncio.Semaphore(_CLASSIFIERS)
         self._clock = clock
 
     async def _open(self, stack: AsyncExitStack) -> None:
@@ -146,6 +155,10 @@ class GatewayService(Service):
         self.memory = await enter(MemoryStore(kafka, self.names, writer_id=self.instance))
         self.ledger = await enter(ToolLedger(kafka, self.names.tools_ledger))
         await enter(self.tools)
+        self.catalogue = await enter(ToolCatalogue(kafka, self.names, instance=self.instance))
+        # MCP sessions close with the gateway; what they serve is checked against approvals.
+        await self.upstreams.open(stack)
+        await self.catalogue.serve(await self.upstreams.discover())
         self._decisions = await enter(Producer(kafka, linger_ms=5))
         self.policies = await enter(
             PolicyDistributor(kafka, self.names.policies, self.engine, instance=self.instance)
@@ -158,11 +171,15 @@ class GatewayService(Service):
             ledger=self.usage,
             provider=provider,
             bundle=lambda: self.policies.active,
-            log=self._log,
+            log=self.log_decision,
         )
 
     def _log_fields(self) -> dict[str, Any]:
-        return {"instance": self.instance, "tools": sorted(self.tools.specs)}
+        return {
+            "instance": self.instance,
+            "tools": sorted(self.tools.specs),
+            "mcp_tools": self.catalogue.names,
+        }
 
     async def _not_ready(self) -> str | None:
         if self.policies.active is None:
@@ -203,14 +220,14 @@ class GatewayService(Service):
         policy_input = PolicyInput(agent=facts, action=action, resource=resource, context=context)
         started = time.perf_counter()
         decision, source = await self.engine.decide(policy_input)
-        decision_id = await self._log(policy_input, decision, source, started)
+        decision_id = await self.log_decision(policy_input, decision, source, started)
         return decision, decision_id
 
-    async def _log(
+    async def log_decision(
         self,
         policy_input: PolicyInput,
         decision: PolicyDecision,
-        source: DecisionSource,
+        source: DecisionSource | Literal["gateway"],
         started: float,
         answer: dict[str, JsonValue] | None = None,
     ) -> str:
@@ -241,7 +258,7 @@ class GatewayService(Service):
                 _log.error("decision_log_failed", error_type=type(e).__name__)
         return decision_id
 
-    async def _allowed(
+    async def allowed(
         self, facts: AgentFacts, action: Action, resource: Resource, context: PolicyContext
     ) -> str | web.Response:
         """The decision id if the policy allows, else the 403 to send."""
@@ -283,7 +300,7 @@ class GatewayService(Service):
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
         bank, resource, action = self._target(request, identity, "read")
-        allowed = await self._allowed(facts, action, resource, PolicyContext())
+        allowed = await self.allowed(facts, action, resource, PolicyContext())
         if isinstance(allowed, web.Response):
             return allowed
         item = self.memory.get(bank, request.match_info["key"])
@@ -297,7 +314,7 @@ class GatewayService(Service):
     ) -> web.Response:
         bank = request.match_info["bank"]
         resource = Resource(kind="memory", name=bank)
-        allowed = await self._allowed(facts, "memory.search", resource, PolicyContext())
+        allowed = await self.allowed(facts, "memory.search", resource, PolicyContext())
         if isinstance(allowed, web.Response):
             return allowed
         query = MemorySearch.of_request(request)
@@ -318,11 +335,11 @@ class GatewayService(Service):
         bank, resource, action = self._target(request, identity, "write")
         if not declares(facts, resource):
             # No capability: ask the policy before spending any classification on the body.
-            refused = await self._allowed(facts, action, resource, PolicyContext())
+            refused = await self.allowed(facts, action, resource, PolicyContext())
             if isinstance(refused, web.Response):
                 return refused
         report = await self._classify(body, resource.key)  # before the policy sees the write
-        allowed = await self._allowed(facts, action, resource, _pii_context(body, report))
+        allowed = await self.allowed(facts, action, resource, _pii_context(body, report))
         if isinstance(allowed, web.Response):
             return allowed
         provenance = Provenance(
@@ -346,14 +363,14 @@ class GatewayService(Service):
     async def _classify(self, body: MemoryWrite, key: str | None) -> PiiReport:
         """Classify off the event loop: other agents' requests are served meanwhile."""
         metadata = (body.workflow_id, body.run_id, body.source_event)
-        async with self._classifying:
+        async with self.classifying:
             return await asyncio.to_thread(classify_write, body.value, key=key, metadata=metadata)
 
     async def _delete(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
         bank, resource, action = self._target(request, identity, "delete")
-        allowed = await self._allowed(facts, action, resource, PolicyContext())
+        allowed = await self.allowed(facts, action, resource, PolicyContext())
         if isinstance(allowed, web.Response):
             return allowed
         provenance = Provenance(
@@ -373,8 +390,10 @@ class GatewayService(Service):
         body = await read_body(request, ToolInvocation, limit=MAX_VALUE_BYTES)
         if isinstance(body, web.Response):
             return body
+        if (definition := self.catalogue.served(name)) is not None:
+            return await invoke_mcp_tool(self, definition, body, identity, facts)
         context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id)
-        allowed = await self._allowed(
+        allowed = await self.allowed(
             facts, "tool.invoke", Resource(kind="tool", name=name), context
         )
         if isinstance(allowed, web.Response):
@@ -420,7 +439,7 @@ class GatewayService(Service):
         started = time.perf_counter()
         access, source = await self.engine.decide(policy_input)
         if not access.allow:
-            decision_id = await self._log(policy_input, access, source, started)
+            decision_id = await self.log_decision(policy_input, access, source, started)
             return error_answer(
                 403,
                 "policy_denied",
@@ -443,12 +462,12 @@ class GatewayService(Service):
             status, code, reason, retryable = _UNANSWERED[outcome.problem or "undefined"]
             reason = reason.format(policy)
             refused = PolicyDecision(allow=False, reasons=[reason])
-            await self._log(policy_input, refused, outcome.source, started)
+            await self.log_decision(policy_input, refused, outcome.source, started)
             return error_answer(status, code, reason, retryable=retryable)
         reasons = outcome.answer.get("reasons")
         shown = [r for r in reasons if isinstance(r, str)] if isinstance(reasons, list) else []
         answered = PolicyDecision(allow=True, reasons=shown)
-        decision_id = await self._log(
+        decision_id = await self.log_decision(
             policy_input, answered, outcome.source, started, answer=outcome.answer
         )
         return answer(

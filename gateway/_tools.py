@@ -4,8 +4,11 @@ Tools are declared in a JSON file (``LONGBOAT_GATEWAY__TOOLS_FILE``)::
 
     {"tools": {
         "weather":  {"kind": "http", "url": "http://weather.internal/v1/lookup", "timeout_s": 5},
-        "payments": {"kind": "python", "callable": "my_company.payments:charge"}
+        "payments": {"kind": "python", "callable": "my_company.payments:charge"},
+        "files":    {"kind": "mcp", "transport": "stdio", "command": "files-mcp-server"}
     }}
+
+(``kind: mcp`` declares an upstream MCP server: see ``_mcp.py`` and docs/tools.md.)
 
 An HTTP tool gets ``POST url`` with ``{"arguments": ..., "idempotency_key": ...}`` and the header
 ``Idempotency-Key``; a Python tool is called as ``fn(arguments, idempotency_key=...)``. The
@@ -30,12 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, Valid
 
 from longboat import KafkaSettings, RecordCodec, describe_errors, utc_now
 from longboat.errors import ConfigError, RetryableError, TerminalError
-from longboat.kafka import Producer, read_decoded
+from longboat.gateway._mcp import McpServerSpec
+from longboat.kafka import Decoded, Producer, TopicFollower
 
 __all__ = [
     "LEDGER_ENTRIES",
     "LedgerEntry",
     "ToolFailed",
+    "ToolInDoubt",
     "ToolLedger",
     "ToolRegistry",
     "ToolUnavailable",
@@ -52,6 +57,13 @@ class ToolFailed(TerminalError):
     """The tool refused the call (4xx) or raised."""
 
     code = "tool_failed"
+
+
+class ToolInDoubt(TerminalError):
+    """A call of this key started but never completed (a gateway stopped in the middle), and
+    the tool is not idempotent: repeating it could take effect twice, so an operator decides."""
+
+    code = "tool_in_doubt"
 
 
 class HttpTool(BaseModel):
@@ -73,7 +85,7 @@ class PythonTool(BaseModel):
     callable: str = Field(pattern=r"^[\w.]+:[\w]+$")
 
 
-ToolSpec = Annotated[HttpTool | PythonTool, Field(discriminator="kind")]
+ToolSpec = Annotated[HttpTool | PythonTool | McpServerSpec, Field(discriminator="kind")]
 
 
 class ToolsFile(BaseModel):
@@ -92,8 +104,12 @@ class LedgerEntry(BaseModel):
     key: str
     tool: str
     agent: str
-    result: JsonValue
+    result: JsonValue = None
     time: datetime
+    state: Literal["started", "completed"] = Field(
+        default="completed", description="started: recorded before an MCP call, then completed"
+    )
+    pii: list[str] = Field(default_factory=list, description="PII kinds found in the result")
 
 
 LEDGER_ENTRIES: RecordCodec[LedgerEntry] = RecordCodec(LedgerEntry)
@@ -103,12 +119,17 @@ LEDGER_ENTRIES: RecordCodec[LedgerEntry] = RecordCodec(LedgerEntry)
 class ToolRegistry:
     """The declared tools; calls them once each."""
 
-    def __init__(self, specs: dict[str, HttpTool | PythonTool]) -> None:
-        """Create the registry (Python callables are resolved now, so typos fail at start)."""
-        self.specs = specs
+    def __init__(self, specs: dict[str, HttpTool | PythonTool | McpServerSpec]) -> None:
+        """Create the registry (Python callables are resolved now, so typos fail at start).
+
+        MCP servers (``kind: mcp``) are kept apart in :attr:`servers`; the gateway connects
+        them (``longboat.gateway._mcp``) and calls their tools as ``<server>.<tool>``.
+        """
+        self.specs = {n: s for n, s in specs.items() if not isinstance(s, McpServerSpec)}
+        self.servers = {n: s for n, s in specs.items() if isinstance(s, McpServerSpec)}
         self._callables = {
             name: _resolve(name, s.callable)
-            for name, s in specs.items()
+            for name, s in self.specs.items()
             if isinstance(s, PythonTool)
         }
         self._session: aiohttp.ClientSession | None = None
@@ -203,21 +224,39 @@ def _resolve(name: str, spec: str) -> Callable[..., Any]:
 
 
 class ToolLedger:
-    """Recorded results by idempotency key, from ``lb.tools.ledger``; calls each key once."""
+    """Recorded results by idempotency key, from ``lb.tools.ledger``; calls each key once.
+
+    The ledger follows its topic, so a key completed by another gateway replica is answered
+    from the record here too (once the record has arrived).
+    """
 
     def __init__(self, kafka: KafkaSettings, topic: str) -> None:
-        """Create the ledger; ``async with`` loads it."""
-        self._kafka = kafka
+        """Create the ledger; ``async with`` loads it and keeps following it."""
         self._topic = topic
         self._entries: dict[str, LedgerEntry] = {}
         self._inflight: dict[str, asyncio.Future[LedgerEntry]] = {}
         self._producer = Producer(kafka, linger_ms=0)
+        self._follower = TopicFollower(kafka, topic, LEDGER_ENTRIES, self._apply)
+
+    def _apply(self, record: Decoded[LedgerEntry]) -> None:
+        entry = record.value
+        if entry is None:
+            # A tombstone only ever clears a start (the tool reported that it failed).
+            if (known := self._entries.get(record.key)) and known.state == "started":
+                del self._entries[record.key]
+            return
+        known = self._entries.get(entry.key)
+        # A late "started" (another replica's) never hides a completed result.
+        if known is None or known.state == "started":
+            self._entries[entry.key] = entry
 
     async def __aenter__(self) -> Self:
         await self._producer.start()
-        async for record in read_decoded(self._kafka, self._topic, LEDGER_ENTRIES):
-            if record.value is not None:
-                self._entries[record.value.key] = record.value
+        try:
+            await self._follower.__aenter__()
+        except BaseException:
+            await self._producer.stop()
+            raise
         return self
 
     async def __aexit__(
@@ -226,34 +265,78 @@ class ToolLedger:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self._follower.__aexit__(exc_type, exc, tb)
         await self._producer.stop()
 
     def recorded(self, key: str) -> LedgerEntry | None:
         """The recorded outcome of ``key``, if the call completed."""
-        return self._entries.get(key)
+        entry = self._entries.get(key)
+        return entry if entry is not None and entry.state == "completed" else None
+
+    async def _record(self, entry: LedgerEntry) -> None:
+        await self._producer.send(self._topic, LEDGER_ENTRIES.encode(entry), key=entry.key.encode())
+        self._entries[entry.key] = entry
 
     async def once(
-        self, key: str, tool: str, agent: str, call: Callable[[], Any]
+        self,
+        key: str,
+        tool: str,
+        agent: str,
+        call: Callable[[], Any],
+        *,
+        record_start: bool = False,
+        rerun_in_doubt: bool = True,
     ) -> tuple[LedgerEntry, bool]:
         """The recorded entry for ``key``, calling ``call`` only if there is none.
+
+        Args:
+            record_start: Record ``started`` before calling, so a crash mid-call leaves the
+                key in doubt instead of unknown.
+            rerun_in_doubt: For a key found started but not completed: call again (the tool
+                is idempotent or dedupes by the key) or raise :class:`ToolInDoubt`.
+
+        ``call`` returns the result, or ``(result, PII kinds found in it)``.
 
         Returns:
             The entry, and whether this request executed the tool.
         """
-        if (entry := self._entries.get(key)) is not None:
+        if (entry := self.recorded(key)) is not None:
             return entry, False
         if (pending := self._inflight.get(key)) is not None:
             return await asyncio.shield(pending), False  # a concurrent retry: share its outcome
+        if key in self._entries and not rerun_in_doubt:
+            raise ToolInDoubt(
+                f"tool {tool}: the call with this idempotency key started before a gateway "
+                "stopped and never completed; the tool is not idempotent, so it is not repeated. "
+                "Check the tool's effect, then retry with a new step or resolve it by hand"
+            )
         future: asyncio.Future[LedgerEntry] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
+            if record_start:
+                # Durable before the call: a crash from here on leaves the key in doubt.
+                await self._record(
+                    LedgerEntry(key=key, tool=tool, agent=agent, time=utc_now(), state="started")
+                )
             result = await call()
-            entry = LedgerEntry(key=key, tool=tool, agent=agent, result=result, time=utc_now())
+            pii: list[str] = []
+            if isinstance(result, tuple):
+                result, pii = result
+            entry = LedgerEntry(
+                key=key, tool=tool, agent=agent, result=result, time=utc_now(), pii=pii
+            )
             # Durable before answered: a retry after a crash finds the result, not a second call.
-            await self._producer.send(self._topic, LEDGER_ENTRIES.encode(entry), key=key.encode())
-            self._entries[key] = entry
+            await self._record(entry)
             future.set_result(entry)
             return entry, True
+        except TerminalError as e:
+            if record_start:
+                # The tool answered that it failed: nothing is in doubt, a retry may call again.
+                await self._producer.send(self._topic, None, key=key.encode())
+                self._entries.pop(key, None)
+            future.set_exception(e)
+            future.exception()
+            raise
         except BaseException as e:
             future.set_exception(e)
             future.exception()  # retrieved: waiters re-raise it

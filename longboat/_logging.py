@@ -51,8 +51,8 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    # Third-party libraries (aiokafka, faust) log through the standard library: keep them quiet
-    # unless something is wrong, so that our JSON lines are not drowned.
+    # Third-party libraries (aiokafka, opa-python-client) log through the standard library: keep
+    # them quiet unless something is wrong, so that our JSON lines are not drowned.
     logging.basicConfig(stream=out, level=max(numeric, logging.WARNING), force=True)
 
 

@@ -100,6 +100,11 @@ class TopicNames:
         return f"{self.prefix}models.usage"
 
     @property
+    def tools_catalog(self) -> str:
+        """Discovered MCP tool definitions and their approvals, by ``server.tool@digest``."""
+        return f"{self.prefix}tools.catalog"
+
+    @property
     def decisions(self) -> str:
         """Every policy decision the gateway made."""
         return f"{self.prefix}decisions"
@@ -151,6 +156,8 @@ class TopicNames:
             spec(self.models_usage, 6, _COMPACT),
             spec(self.memory_audit, 12, _LONG_RETENTION),
             spec(self.tools_ledger, 12, _COMPACT),
+            # Small and read whole by every gateway, like the registry: one total order.
+            TopicSpec(self.tools_catalog, 1, dict(_COMPACT)),
             spec(
                 self.decisions, 12, {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)}
             ),

@@ -38,8 +38,10 @@ The components add their own leaves, each under the branch that says what the ca
     ├── GatewayRefused                 gateway_refused          longboat.gateway
     ├── PolicyDenied                   policy_denied            longboat.gateway
     ├── BudgetExceeded                 budget_exceeded          longboat.gateway
+    ├── ReplayRefused                  replay_refused           longboat.agents
     ├── PolicyRejected                 policy_rejected          longboat.gateway
     ├── ToolFailed                     tool_failed              longboat.gateway
+    ├── ToolInDoubt                    tool_in_doubt            longboat.gateway
     ├── RegistryRefused                registry_refused         longboat.registry
     ├── IdentityRefused                identity_refused         longboat.registry
     ├── CoordinatorRefused             coordinator_refused      longboat.coordinator

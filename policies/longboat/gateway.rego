@@ -63,6 +63,12 @@ _granted if {
 	_capability("tool", input.resource.name)
 }
 
+# An MCP tool (server.tool) is also granted by the capability naming its server.
+_granted if {
+	input.resource.kind == "tool"
+	_capability("tool", input.resource.server)
+}
+
 # A governed policy question (POST /v1/decisions/NAME) needs capability policy:NAME.
 _granted if {
 	input.resource.kind == "policy"
@@ -114,6 +120,27 @@ deny contains sprintf("high-risk tool %s needs a high or medium risk-tier agent"
 	input.resource.kind == "tool"
 	object.get(_tools, [input.resource.name, "risk"], "low") == "high"
 	input.agent.risk_tier == "low"
+}
+
+# MCP tools: annotations come from the approved definition (an operator reviewed them).
+deny contains sprintf("destructive tool %s needs a high or medium risk-tier agent", [input.resource.name]) if {
+	input.action == "tool.invoke"
+	input.resource.annotations.destructive == true
+	input.agent.risk_tier == "low"
+}
+
+deny contains sprintf("canary agents may not use destructive tool %s", [input.resource.name]) if {
+	input.action == "tool.invoke"
+	input.resource.annotations.destructive == true
+	input.agent.status == "canary"
+}
+
+# Personal data in a tool's arguments goes only to tools classified for it
+# (data.longboat.config.tools.NAME.pii), like a bank.
+deny contains sprintf("tool %s may not receive %s", [input.resource.name, kind]) if {
+	input.action == "tool.invoke"
+	some kind in input.context.pii
+	not kind in object.get(_tools, [input.resource.name, "pii"], [])
 }
 
 # Keys travel where values do not: the decision log, URLs and the compacted topic's keys.

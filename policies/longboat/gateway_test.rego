@@ -139,3 +139,31 @@ test_policy_question_needs_its_capability if {
 	not d.allow
 	d.reasons == ["no capability grants this access"]
 }
+
+_mcp(status, tier, caps, annotations, pii) := {
+	"agent": object.union(_agent(status, caps), {"risk_tier": tier}), "action": "tool.invoke",
+	"resource": {"kind": "tool", "name": "files.charge", "server": "files", "tool": "charge", "annotations": annotations},
+	"context": {"pii": pii, "arguments": {"amount": 3}},
+}
+
+test_mcp_tool_granted_by_its_server if {
+	gateway.decision.allow with input as _mcp("active", "medium", [{"kind": "tool", "name": "files"}], {}, [])
+	gateway.decision.allow with input as _mcp("active", "medium", [{"kind": "tool", "name": "files.charge"}], {}, [])
+	not gateway.decision.allow with input as _mcp("active", "medium", [{"kind": "tool", "name": "crm"}], {}, [])
+}
+
+test_destructive_mcp_tool_needs_tier_and_no_canary if {
+	caps := [{"kind": "tool", "name": "files"}]
+	d := gateway.decision with input as _mcp("active", "low", caps, {"destructive": true}, [])
+	d.reasons == ["destructive tool files.charge needs a high or medium risk-tier agent"]
+	not gateway.decision.allow with input as _mcp("canary", "medium", caps, {"destructive": true}, [])
+	gateway.decision.allow with input as _mcp("canary", "medium", caps, {"destructive": false}, [])
+}
+
+test_pii_in_tool_arguments_refused_unless_classified if {
+	caps := [{"kind": "tool", "name": "files"}]
+	d := gateway.decision with input as _mcp("active", "medium", caps, {}, ["email"])
+	d.reasons == ["tool files.charge may not receive email"]
+	gateway.decision.allow with input as _mcp("active", "medium", caps, {}, ["email"])
+		with data.longboat.config.tools as {"files.charge": {"pii": ["email"]}}
+}

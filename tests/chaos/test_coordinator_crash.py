@@ -55,9 +55,15 @@ def _start(command: list[str], env: dict[str, str], log: BinaryIO) -> subprocess
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
 
 
+_TOKEN = "chaos-operator-token-0123456789"
+
+
 def _completed(url: str) -> int:
+    request = urllib.request.Request(
+        f"{url}/v1/workflows?status=completed", headers={"Authorization": f"Bearer {_TOKEN}"}
+    )
     try:
-        with urllib.request.urlopen(f"{url}/v1/workflows?status=completed", timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return len(json.loads(response.read())["workflows"])
     except OSError:
         return -1
@@ -84,6 +90,7 @@ async def test_sigkill_coordinator_during_200_workflows(
         "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "LONGBOAT_TOPIC_PREFIX": settings.topic_prefix,
         "LONGBOAT_LOG_LEVEL": "warning",
+        "LONGBOAT_OPERATOR_TOKEN": _TOKEN,
     }
     command = [
         LONGBOAT,

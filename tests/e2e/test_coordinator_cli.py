@@ -51,6 +51,8 @@ def coordinator_url(run_cli: RunCli, cli_env: dict[str, str], tmp_path: Path) ->
     assert created.returncode == 0, created.stderr
     port = free_port()
     log = (tmp_path / "coordinator.log").open("wb")
+    # Mission Control needs an operator token; the CLI sends the same one.
+    cli_env["LONGBOAT_OPERATOR_TOKEN"] = "e2e-operator-token-0123456789"
     process = subprocess.Popen(
         [LONGBOAT, "run", "coordinator", "--definitions", str(EXAMPLES), "--port", str(port)],
         env=cli_env,

@@ -69,8 +69,11 @@ async def _record(url: str, agent: str) -> AgentRecord:
         return await registry.get(agent)
 
 
-def _workflows(url: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{url}/v1/workflows", timeout=5) as response:
+def _workflows(url: str, token: str) -> list[dict[str, Any]]:
+    request = urllib.request.Request(
+        f"{url}/v1/workflows", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
         body: dict[str, list[dict[str, Any]]] = json.loads(response.read())
     return body["workflows"]
 
@@ -151,14 +154,16 @@ def _check_running_fleet(run_cli: RunCli, cli_env: dict[str, str], file: Path, t
         "c-1",
     )
     assert published.returncode == 0, published.stderr
-    state = read_state(FleetPaths(Path(cli_env["LONGBOAT_DEV_HOME"]), load_fleet(file).name))
+    paths = FleetPaths(Path(cli_env["LONGBOAT_DEV_HOME"]), load_fleet(file).name)
+    state = read_state(paths)
     assert state is not None
+    token = paths.operator_token.read_text().strip()  # Mission Control's operator token
     # Both versions are enrolled under the one agent, the canary's with status canary.
     coverage = asyncio.run(_record(state.registry_url, "coverage"))
     assert {v: e.status for v, e in coverage.versions.items()} == {"2.0": "active", "2.1": "canary"}
     coordinator = state.coordinator_url
     done = assert_eventually_sync(
-        lambda: [w for w in _workflows(coordinator) if w["workflow_id"] == "c-1"],
+        lambda: [w for w in _workflows(coordinator, token) if w["workflow_id"] == "c-1"],
         lambda found: bool(found) and found[0]["status"] == "completed",
         timeout_s=90,
         what="the workflow completed through the fleet's agents",

@@ -35,6 +35,7 @@ def test_root_help_lists_the_commands() -> None:
         "dlq",
         "agents",
         "policy",
+        "tools",
         "memory",
         "budgets",
         "workflows",

@@ -7,7 +7,15 @@ import pytest
 from longboat import TopicNames, validate_agent_name
 from longboat.errors import ConfigError
 
-COMPACTED = {"registry", "memory", "models.usage", "tools.ledger", "policies", "workflows.state"}
+COMPACTED = {
+    "registry",
+    "memory",
+    "tools.ledger",
+    "tools.catalog",
+    "models.usage",
+    "policies",
+    "workflows.state",
+}
 
 
 def test_every_system_topic_of_the_architecture_exists() -> None:
@@ -22,6 +30,7 @@ def test_every_system_topic_of_the_architecture_exists() -> None:
         "memory.audit",
         "models.usage",
         "tools.ledger",
+        "tools.catalog",
         "decisions",
         "policies",
         "progress",
@@ -46,6 +55,7 @@ def test_registry_and_policies_have_one_partition() -> None:
     specs = {s.name: s for s in TopicNames().system_topics(partitions=8)}
     assert specs["lb.registry"].partitions == 1
     assert specs["lb.policies"].partitions == 1
+    assert specs["lb.tools.catalog"].partitions == 1
     assert specs["lb.results"].partitions == 8
 
 

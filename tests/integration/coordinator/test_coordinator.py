@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from pydantic import JsonValue
+from pydantic import JsonValue, SecretStr
 
 from longboat import Envelope, Settings, TopicNames, TopicSpec
 from longboat.agents import Agent, Context
@@ -38,6 +38,10 @@ steps:
 """
 
 
+OPERATOR_TOKEN = "coordinator-test-operator-token"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+
 def _task_input(ctx: Context) -> dict[str, Any]:
     task = ctx.task
     assert task is not None
@@ -64,12 +68,17 @@ def _specialists(paid: list[dict[str, Any]]) -> list[Agent]:
 
 
 @contextlib.asynccontextmanager
-async def coordinator(settings: Settings, definitions: Path) -> AsyncIterator[CoordinatorService]:
-    """A coordinator service in this process."""
+async def coordinator(
+    settings: Settings, definitions: Path, *, viewer_token_file: Path | None = None
+) -> AsyncIterator[CoordinatorService]:
+    """A coordinator service in this process (the operator token: ``OPERATOR_TOKEN``)."""
     service_settings = CoordinatorSettings(
         kafka=settings.kafka,
         topic_prefix=settings.topic_prefix,
-        coordinator=CoordinatorServiceSettings(definitions=definitions, port=0, instance="c1"),
+        operator_token=SecretStr(OPERATOR_TOKEN),
+        coordinator=CoordinatorServiceSettings(
+            definitions=definitions, port=0, instance="c1", viewer_token_file=viewer_token_file
+        ),
     )
     async with CoordinatorService(service_settings) as service:
         task = asyncio.create_task(service.run())
@@ -162,7 +171,7 @@ async def test_approval_gate_resumes_and_rejection_ends(
                 status, lambda s: s == "waiting_approval", timeout_s=60, what=f"{wf} waiting"
             )
         base = f"http://127.0.0.1:{service.port}"
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=OPERATOR) as http:
             async with http.get(f"{base}/v1/inbox") as response:
                 inbox = await response.json()
             assert {w["workflow_id"] for w in inbox["needs_input"]} == {"c-big", "c-bad"}
@@ -171,8 +180,10 @@ async def test_approval_gate_resumes_and_rejection_ends(
                 assert page.status == 200
                 html = await page.text()
             assert "Mission Control" in html
-            assert "/v1/inbox" in html
-            assert "/signals" in html
+            async with http.get(f"{base}/static/console.js") as script:
+                code = await script.text()
+            assert "/v1/inbox" in code
+            assert "/signals" in code
             for wf, signal in (("c-big", "approve"), ("c-bad", "reject")):
                 body = {"signal": signal, "by": "alice", "note": "checked"}
                 async with http.post(f"{base}/v1/workflows/{wf}/signals", json=body) as response:
@@ -281,7 +292,7 @@ async def test_running_workflows_keep_their_version_and_timeouts_escalate(
         async with coordinator(settings, folder) as service:
             await _claims(world, ("c-new", 10))
             base = f"http://127.0.0.1:{service.port}"
-            async with aiohttp.ClientSession() as http:
+            async with aiohttp.ClientSession(headers=OPERATOR) as http:
                 for wf, signal in (("c-old", "approve"), ("c-gone", "cancel")):
                     body = {"signal": signal, "by": "bob"}
                     async with http.post(

@@ -1,0 +1,98 @@
+"""The run as an artifact, as a user works with it: runs, trace, export, offline replay, check."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from longboat import Settings, TopicNames
+from tests.e2e.conftest import LONGBOAT, RunCli
+from tests.integration.agents.conftest import AgentWorld, running
+from tests.unit.agents.replay_agents import COUNTS, build
+
+AGENTS = "tests.unit.agents.replay_agents"
+
+
+def _offline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with no broker to reach (a closed port): a replay must not need one."""
+    dead = env | {"LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+    return subprocess.run(
+        [LONGBOAT, *args], env=dead, capture_output=True, text=True, timeout=60, check=False,
+        cwd=os.getcwd(),
+    )  # fmt: skip
+
+
+def test_failed_run_is_listed_traced_exported_and_replayed_offline(
+    run_cli: RunCli, cli_env: dict[str, str], unique: str, settings: Settings, tmp_path: Path
+) -> None:
+    """A ten-step run failing at step 10 is traced, exported and replayed with no broker."""
+    names = TopicNames(f"e{unique}.")
+    world = AgentWorld(settings, names, settings.kafka, f"in.{unique}", f"out.{unique}")
+    buggy = build("tenstep", bug=True, topic=world.input_topic)
+
+    async def record() -> None:
+        await world.create("tenstep")
+        await world.publish([("k-1", {"amount": 7})])
+        async with running(buggy, world.agent_settings(instance="i1")):
+            await world.read(names.dlq("tenstep"), 1)
+
+    COUNTS.clear()
+    asyncio.run(record())
+    assert {f"s{n}": 1 for n in range(1, 11)} == COUNTS
+
+    listed = run_cli("runs", "tenstep", "--json")
+    assert listed.returncode == 0, listed.stderr
+    runs = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["outcome"], r["steps"], r["offset"]) for r in runs] == [("dead_lettered", 10, 0)]
+    rid = runs[0]["run_id"]
+    assert run_cli("runs", "tenstep", "--status", "completed").stdout.startswith("no runs")
+
+    shown = run_cli("trace", rid)
+    assert shown.returncode == 0, shown.stderr
+    assert " 10. s10  failed" in shown.stdout
+    assert "bug in step 10" in shown.stdout
+    as_json = json.loads(run_cli("trace", rid, "--json").stdout)
+    assert as_json["header"]["event"]["data"] == {"amount": 7}
+    assert [s["args"] for s in as_json["steps"]][3] == ["s4", 7]
+    assert all(s["duration_ms"] is not None for s in as_json["steps"])
+
+    saved = tmp_path / "traces"
+    saved.mkdir()
+    exported = run_cli("trace", "export", rid, "-o", str(saved / "run.jsonl"))
+    assert exported.returncode == 0, exported.stderr
+
+    stopped = _offline(cli_env, "replay", str(saved / "run.jsonl"), "--agent", f"{AGENTS}:fixed")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "9 step(s) served from the trace, 0 run live" in stopped.stdout
+    assert "next: step 10 s10 (it failed in the recording)" in stopped.stdout
+
+    live = _offline(
+        cli_env, "replay", str(saved / "run.jsonl"), "--agent", f"{AGENTS}:fixed", "--live"
+    )
+    assert live.returncode == 0, live.stderr
+    assert "9 step(s) served from the trace, 1 run live" in live.stdout
+    assert "outcome: completed" in live.stdout
+
+    changed = _offline(cli_env, "replay", str(saved / "run.jsonl"), "--agent", f"{AGENTS}:changed")
+    assert changed.returncode == 1, changed.stderr
+    assert "DIVERGED at step 4" in changed.stdout
+    assert "$[1]: 7 -> 21" in changed.stdout
+
+    ok = _offline(cli_env, "replay", "--check", str(saved), "--agent", f"{AGENTS}:fixed")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = _offline(cli_env, "replay", "--check", str(saved), "--agent", f"{AGENTS}:changed")
+    assert bad.returncode == 1
+    assert "FAIL  run.jsonl  diverged at step 4" in bad.stdout
+
+
+def test_replay_of_a_bad_file_is_one_line(run_cli: RunCli, tmp_path: Path) -> None:
+    """A file that is not a trace is refused with its name and line, exit 2."""
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("{}\n")
+    result = run_cli("replay", str(junk), "--agent", f"{AGENTS}:fixed")
+    assert result.returncode == 2
+    assert "junk.jsonl:1: not a trace line" in result.stderr
+    assert "Traceback" not in result.stderr
