@@ -92,6 +92,8 @@ bench: provision
 	$(BIN)/python -m bench.gateway_latency
 	$(BIN)/python -m bench.adversarial_budget
 	$(BIN)/python -m bench.coordinator_bench
+	$(BIN)/python -m bench.memory_search
+	$(BIN)/python -m bench.llm_gateway
 
 clean:
 	-@test -x $(LB) && $(LB) dev down

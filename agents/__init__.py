@@ -20,7 +20,6 @@ from longboat.agents._context import NOT_FOUND, Context, NotFound, Reconcile, St
 from longboat.agents._dlq import DeadLetter, DeadLetterEntry, list_dead_letters, replay_dead_letters
 from longboat.agents._fork import ForkReport, fork_run
 from longboat.agents._identity import canonical_json, run_id, step_fingerprint
-from longboat.agents._llm import LLMMessage, LLMRequest, LLMResponse, LocalProvider, OpenAIProvider
 from longboat.agents._loader import load_agent
 from longboat.agents._options import (
     AgentRuntimeSettings,
@@ -29,6 +28,7 @@ from longboat.agents._options import (
     LLMSettings,
     RetryPolicy,
 )
+from longboat.agents._remember import CurationChange
 from longboat.agents._replay import (
     ArgumentChange,
     Divergence,
@@ -53,6 +53,7 @@ from longboat.agents._task import (
     task_outcome_of,
 )
 from longboat.agents._trace import Trace, TraceHeader, TraceNote, TraceStep, read_trace, write_trace
+from longboat.llm import LLMMessage, LLMRequest, LLMResponse, LocalProvider, OpenAIProvider
 
 __all__ = [
     "NOT_FOUND",
@@ -65,6 +66,7 @@ __all__ = [
     "AgentSettings",
     "ArgumentChange",
     "Context",
+    "CurationChange",
     "DeadLetter",
     "DeadLetterEntry",
     "Divergence",

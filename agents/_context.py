@@ -16,7 +16,13 @@ from pydantic import JsonValue
 
 from longboat import Envelope, EnvelopeSerde, get_logger
 from longboat.agents._faults import FaultPlan
-from longboat.agents._governed import GatewayPort, MemoryAccess, ask_policy, call_tool
+from longboat.agents._governed import (
+    GatewayPort,
+    MemoryAccess,
+    ask_policy,
+    call_tool,
+    complete_via_gateway,
+)
 from longboat.agents._identity import canonical_json, step_fingerprint
 from longboat.agents._journal import (
     ARGS_LIMIT,
@@ -26,13 +32,13 @@ from longboat.agents._journal import (
     StepState,
     new_record,
 )
-from longboat.agents._llm import LLMMessage, LLMProvider, LLMRequest, LLMResponse
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import Durability, RetryPolicy
 from longboat.agents._outputs import OutputRecord, output_of
 from longboat.agents._task import Task, task_of
 from longboat.errors import LongboatError, TerminalError, UsageError
 from longboat.kafka import ConsumedRecord, RecordMetadata
+from longboat.llm import LLMMessage, LLMProvider, LLMRequest, LLMResponse
 
 __all__ = [
     "NOT_FOUND",
@@ -130,8 +136,13 @@ class Context:
         faults: FaultPlan,
         metrics: AgentMetrics,
         gateway: GatewayPort | None = None,
+        llm_via_gateway: bool = False,
     ) -> None:
-        """Create the context of one run (the runtime does this)."""
+        """Create the context of one run (the runtime does this).
+
+        ``llm_via_gateway``: ``ctx.llm`` calls ``POST /v1/models/complete`` (policy, budgets,
+        accounting) with the step's fingerprint as idempotency key, instead of ``llm``.
+        """
         self._scope = scope
         self._durability = durability
         self._write_journal = write_journal
@@ -142,6 +153,7 @@ class Context:
         self._faults = faults
         self._metrics = metrics
         self._gateway = gateway
+        self._llm_via_gateway = llm_via_gateway
         self.memory = MemoryAccess(self, gateway)
         self._previous_fp = scope.run_id
         self._next_index = 0
@@ -267,7 +279,11 @@ class Context:
         max_tokens: int | None = None,
         retry: RetryPolicy | None = None,
     ) -> LLMResponse:
-        """One chat completion as a recorded step (a replay returns the recorded answer)."""
+        """One chat completion as a recorded step (a replay returns the recorded answer).
+
+        Through the gateway (a fleet's default) a spent budget raises ``StepFailed`` at once
+        (``BudgetExceeded`` is terminal: retrying cannot help until the window turns).
+        """
         chat = list(messages or [])
         if system is not None:
             chat.insert(0, LLMMessage(role="system", content=system))
@@ -281,6 +297,8 @@ class Context:
         )
 
         async def call(body: JsonValue) -> JsonValue:
+            if self._llm_via_gateway:
+                return await complete_via_gateway(self, self._gateway, body)
             answer = await self._llm.complete(LLMRequest.model_validate(body))
             return answer.model_dump(mode="json")
 

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import JsonValue
 
+from longboat.agents._remember import CurationChange, curate
 from longboat.errors import UsageError
 
 if TYPE_CHECKING:
     from longboat.agents._context import Context
 
-__all__ = ["GatewayPort", "MemoryAccess", "ask_policy", "call_tool"]
+__all__ = ["GatewayPort", "MemoryAccess", "ask_policy", "call_tool", "complete_via_gateway"]
 
 
 class GatewayPort(Protocol):
@@ -30,7 +31,7 @@ class GatewayPort(Protocol):
     ) -> int: ...
     async def memory_delete(self, bank: str, key: str) -> bool: ...
     async def memory_search(
-        self, bank: str, query: str, limit: int = 10
+        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
     ) -> list[dict[str, Any]]: ...
     async def profile_get(self, key: str) -> JsonValue: ...
     async def profile_put(self, key: str, value: JsonValue) -> int: ...
@@ -39,6 +40,9 @@ class GatewayPort(Protocol):
     ) -> dict[str, Any]: ...
     async def decide(
         self, policy: str, question: JsonValue, **context: str | None
+    ) -> dict[str, Any]: ...
+    async def model_complete(
+        self, request: JsonValue, *, idempotency_key: str, **context: str | None
     ) -> dict[str, Any]: ...
 
 
@@ -75,10 +79,15 @@ class MemoryAccess:
         )
         return value
 
-    async def put(self, bank: str, key: str, value: JsonValue) -> int:
-        """Remember ``value`` (PII-classified and policy-checked); returns the revision."""
+    async def put(self, bank: str, key: str, value: JsonValue, *, scope: str | None = None) -> int:
+        """Remember ``value`` (PII-classified and policy-checked); returns the revision.
+
+        ``scope`` names the subject (a user, a customer, a tenant): scoped searches find it.
+        """
         gateway = _require(self._gateway)
         context = self._context()
+        if scope is not None:
+            context["scope"] = scope
 
         async def put(b: str, k: str, v: JsonValue) -> int:
             return await gateway.memory_put(b, k, v, **context)
@@ -94,13 +103,35 @@ class MemoryAccess:
         )
         return deleted
 
-    async def search(self, bank: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Items of ``bank`` matching ``query``."""
+    async def search(
+        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Items of ``bank`` (in ``scope``, else unscoped ones) matching ``query``, best first."""
         gateway = _require(self._gateway)
+
+        async def search(b: str, q: str, n: int, s: str | None = None) -> list[dict[str, Any]]:
+            return await gateway.memory_search(b, q, n, scope=s)
+
+        # The scope is an argument only when given: unscoped searches keep the fingerprints
+        # journals recorded before scopes existed.
         items: list[dict[str, Any]] = await self._ctx.step(
-            "longboat.memory.search", gateway.memory_search, bank, query, limit
+            "longboat.memory.search", search, bank, query, limit, *([scope] if scope else [])
         )
         return items
+
+    async def remember(
+        self, bank: str, scope: str | None, material: str, *, model: str | None = None
+    ) -> list[CurationChange]:
+        """Turn ``material`` into facts (an LLM step) consolidated against ``bank``'s ``scope``.
+
+        Each fact is added, updates the remembered fact it restates (a new revision), or is
+        left unchanged when already remembered; every write is a governed, PII-checked,
+        audited ``put``. See ``agents/_remember.py``.
+
+        Raises:
+            StepFailed: A write was refused (e.g. a fact holds PII the bank may not hold).
+        """
+        return await curate(self._ctx, self, bank, scope, material, model=model)
 
     async def profile_get(self, key: str) -> JsonValue:
         """A value of this agent's profile, or None."""
@@ -158,6 +189,25 @@ async def ask_policy(
         # A recorded step holds what the gateway answered: always an object (PolicyAnswer).
         raise UsageError(f"policy {policy} answered {type(decision).__name__}, not an object")
     return decision
+
+
+async def complete_via_gateway(
+    ctx: Context, gateway: GatewayPort | None, request: JsonValue
+) -> JsonValue:
+    """Inside the ``longboat.llm`` step: the completion through the gateway, keyed by the step.
+
+    The key is the step's fingerprint: a step re-run after a crash gets the answer the gateway
+    recorded (and accounted) the first time, so the call is neither repeated nor counted twice.
+    """
+    port = _require(gateway)
+    answer = await port.model_complete(
+        request,
+        idempotency_key=ctx.idempotency_key,
+        workflow_id=ctx.event.workflowid,
+        run_id=ctx.run_id,
+    )
+    response: JsonValue = answer["response"]
+    return response
 
 
 def _decision_id(answer: dict[str, Any]) -> str | None:

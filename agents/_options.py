@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, Self
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from longboat import Settings
+from longboat.llm import LLMSettings
 
 __all__ = ["AgentRuntimeSettings", "AgentSettings", "Durability", "LLMSettings", "RetryPolicy"]
 
@@ -48,18 +49,6 @@ class RetryPolicy(BaseModel):
         spread = base * self.jitter
         # Jitter spreads retries of many runs so that they do not hit a provider together.
         return max(0.0, base + (rng or random).uniform(-spread, spread))
-
-
-class LLMSettings(BaseModel):
-    """Which LLM provider ``ctx.llm`` uses (``LONGBOAT_LLM__<FIELD>``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    provider: Literal["local", "openai"] = "local"
-    base_url: str = "http://127.0.0.1:8000/v1"
-    model: str = "longboat-local"
-    api_key: SecretStr | None = None
-    timeout_s: float = Field(default=60.0, gt=0, le=600)
 
 
 class AgentRuntimeSettings(BaseModel):

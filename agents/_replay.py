@@ -24,7 +24,6 @@ from longboat.agents._dlq import DeadLetter
 from longboat.agents._faults import FaultPlan
 from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import JournalRecord
-from longboat.agents._llm import LLMProvider, LLMRequest, LLMResponse, provider_from_settings
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import AgentSettings
 from longboat.agents._outputs import OutputRecord
@@ -34,6 +33,7 @@ from longboat.agents._runtime_deps import RuntimeDeps
 from longboat.agents._trace import Trace, TraceStep
 from longboat.errors import UsageError
 from longboat.kafka import ConsumedRecord, RecordMetadata
+from longboat.llm import LLMProvider, LLMRequest, LLMResponse, provider_from_settings
 
 __all__ = [
     "ArgumentChange",

@@ -48,10 +48,19 @@ class ReplayGateway:
         """Read through the real gateway."""
         return await self._reader(f"memory.get:{bank}/{key}").memory_get(bank, key)
 
-    async def memory_search(self, bank: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
+    async def memory_search(
+        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+    ) -> list[dict[str, Any]]:
         """Search through the real gateway."""
         port = self._reader(f"memory.search:{bank}")
-        return await port.memory_search(bank, query, limit)
+        return await port.memory_search(bank, query, limit, scope=scope)
+
+    async def model_complete(
+        self, request: JsonValue, *, idempotency_key: str, **context: str | None
+    ) -> dict[str, Any]:
+        """A model call through the real gateway (no effect on the world; accounted there)."""
+        port = self._reader("model.complete")
+        return await port.model_complete(request, idempotency_key=idempotency_key, **context)
 
     async def profile_get(self, key: str) -> JsonValue:
         """Read the profile through the real gateway."""

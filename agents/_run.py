@@ -85,6 +85,7 @@ async def execute_run(
             faults=deps.faults,
             metrics=deps.metrics,
             gateway=deps.gateway,
+            llm_via_gateway=deps.llm_via_gateway,
         )
         try:
             result = await agent.handle(ctx, event)

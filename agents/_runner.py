@@ -20,7 +20,6 @@ from longboat.agents._checkpoint_meta import CheckpointMeta
 from longboat.agents._faults import FaultPlan
 from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import RunHistory, StepJournal, load_journal_tail
-from longboat.agents._llm import provider_from_settings
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import AgentRuntimeSettings, AgentSettings, Durability
 from longboat.agents._partition import PartitionWorker, transactional_id
@@ -28,6 +27,7 @@ from longboat.agents._presence import keep_present
 from longboat.agents._runtime_deps import RuntimeDeps
 from longboat.errors import ConfigError, TopicError
 from longboat.kafka import Admin, Consumer, Producer, TopicPartition, TransactionalProducer
+from longboat.llm import provider_from_settings
 
 __all__ = ["AgentRunner"]
 
@@ -111,7 +111,18 @@ class AgentRunner(Service):
             metrics=self.metrics,
             faults=self._faults,
             gateway=gateway,
+            llm_via_gateway=self._llm_via_gateway(gateway),
         )
+
+    def _llm_via_gateway(self, gateway: GatewayPort | None) -> bool:
+        """Whether ``ctx.llm`` goes through the gateway (``LONGBOAT_LLM__ROUTE``)."""
+        route = self.settings.llm.route
+        if route == "gateway" and gateway is None:
+            raise ConfigError(
+                "LONGBOAT_LLM__ROUTE=gateway needs a gateway identity: set "
+                "LONGBOAT_AGENT__KEY_FILE (from `longboat agents enroll`) and LONGBOAT_GATEWAY_URL"
+            )
+        return route == "gateway" or (route == "auto" and gateway is not None)
 
     def _log_fields(self) -> dict[str, Any]:
         return {

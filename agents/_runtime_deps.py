@@ -9,9 +9,9 @@ from longboat.agents._agent import Agent
 from longboat.agents._faults import FaultPlan
 from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import StepJournal
-from longboat.agents._llm import LLMProvider
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import AgentSettings
+from longboat.llm import LLMProvider
 
 __all__ = ["RuntimeDeps"]
 
@@ -30,3 +30,4 @@ class RuntimeDeps:
     metrics: AgentMetrics
     faults: FaultPlan
     gateway: GatewayPort | None = None
+    llm_via_gateway: bool = False

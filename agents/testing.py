@@ -34,8 +34,8 @@ from longboat.agents._agent import Agent
 from longboat.agents._context import Context, _StepCall
 from longboat.agents._dlq import DeadLetter
 from longboat.agents._faults import FaultPlan
+from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import JournalRecord, RunHistory, StepState
-from longboat.agents._llm import LLMProvider, LocalProvider
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import AgentSettings
 from longboat.agents._outputs import OutputRecord
@@ -45,6 +45,7 @@ from longboat.agents._task import Task, TaskOutcome, task_event, task_outcome_of
 from longboat.errors import UsageError
 from longboat.gateway import PolicyDenied
 from longboat.kafka import ConsumedRecord, RecordMetadata
+from longboat.llm import LLMProvider, LLMRequest, LocalProvider
 
 __all__ = [
     "AgentRun",
@@ -167,8 +168,13 @@ class InMemoryGateway:
         self._check("memory.delete", bank)
         return self.memory.get(bank, {}).pop(key, None) is not None
 
-    async def memory_search(self, bank: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Items whose key or value contains a word of ``query`` (every item for no words)."""
+    async def memory_search(
+        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Items whose key or value contains a word of ``query`` (every item for no words).
+
+        Scopes are not modelled here: every item of the bank is searched.
+        """
         self._check("memory.search", bank)
         words = [w.lower() for w in query.split()]
         found = [
@@ -214,6 +220,20 @@ class InMemoryGateway:
         self.questions.append((policy, question))
         decision = dict(self.policies[policy](question))
         return {"policy": policy, "decision": decision, "decision_id": "test"}
+
+    async def model_complete(
+        self, request: JsonValue, *, idempotency_key: str, **context: str | None
+    ) -> dict[str, Any]:
+        """Answer ``ctx.llm`` routed through the gateway with the local provider's answer."""
+        asked = LLMRequest.model_validate(request)
+        self._check("model", asked.model)
+        response = await LocalProvider().complete(asked)
+        return {
+            "response": response.model_dump(mode="json"),
+            "cost": 0.0,
+            "decision_id": "test",
+            "counted": True,
+        }
 
 
 @dataclass
@@ -298,7 +318,8 @@ class AgentTestEnvironment:
 
     Args:
         agent: The agent under test (its durability and retry policy apply).
-        gateway: What ``ctx.memory`` and ``ctx.tool`` talk to (e.g. :class:`InMemoryGateway`).
+        gateway: What ``ctx.memory`` and ``ctx.tool`` talk to (e.g. :class:`InMemoryGateway`,
+            or a ``GatewayClient`` of a running gateway).
         llm: The LLM provider (default: the deterministic offline ``LocalProvider``).
         start: The first instant ``ctx.now()`` returns.
         tick: How far the clock advances per ``ctx.now()``.
@@ -309,7 +330,7 @@ class AgentTestEnvironment:
         self,
         agent: Agent,
         *,
-        gateway: InMemoryGateway | None = None,
+        gateway: GatewayPort | None = None,
         llm: LLMProvider | None = None,
         start: datetime = datetime(2025, 1, 1, tzinfo=UTC),
         tick: timedelta = timedelta(seconds=1),

@@ -72,16 +72,14 @@ async def prepare_gateway(
 
 @contextmanager
 def running_gateway(
-    servers: str,
-    prefix: str,
-    opa_url: str,
-    *,
-    log: bool,
-    extra_env: Mapping[str, str] | None = None,
+    servers: str, prefix: str, opa_url: str, *, log: bool, env: Mapping[str, str] | None = None
 ) -> Iterator[str]:
-    """A ``longboat run gateway`` process, ready; yields its URL and terminates it afterwards."""
+    """A ``longboat run gateway`` process, ready; yields its URL and terminates it afterwards.
+
+    ``env`` adds settings (the model provider behind ``/v1/models``, MCP credentials, ...).
+    """
     port = free_port()
-    env = {
+    settings = {
         **os.environ,
         "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": servers,
         "LONGBOAT_TOPIC_PREFIX": prefix,
@@ -91,12 +89,12 @@ def running_gateway(
         "LONGBOAT_GATEWAY__OPA_TIMEOUT_MS": "1000",
         "LONGBOAT_GATEWAY__INSTANCE": f"bench-{uuid.uuid4().hex[:4]}",
         "LONGBOAT_LOG_LEVEL": "warning",
-        **(extra_env or {}),
+        **(env or {}),
     }
     longboat = str(Path(sys.executable).parent / "longboat")
     process = subprocess.Popen(
         [longboat, "run", "gateway", "--port", str(port)],
-        env=env,
+        env=settings,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

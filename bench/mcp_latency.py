@@ -128,7 +128,7 @@ def main() -> None:
             prefix = f"m{uuid.uuid4().hex[:6]}."
             issuers = asyncio.run(prepare_gateway(kafka, prefix, {"bench": ("tool:bench",)}))
             env = {"LONGBOAT_GATEWAY__TOOLS_FILE": str(tools)}
-            with running_gateway(servers, prefix, opa.url, log=True, extra_env=env) as gateway:
+            with running_gateway(servers, prefix, opa.url, log=True, env=env) as gateway:
                 asyncio.run(_approve(kafka, prefix))
                 through = asyncio.run(
                     _through_gateway(gateway, issuers["bench"], args.rate, args.seconds)

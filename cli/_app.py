@@ -61,6 +61,7 @@ def cli() -> None:
 
 def _register() -> None:
     from longboat.cli._agents import agents
+    from longboat.cli._budgets import budgets
     from longboat.cli._dev import dev
     from longboat.cli._dlq import dlq
     from longboat.cli._events import consume, publish
@@ -87,6 +88,7 @@ def _register() -> None:
         policy,
         tools,
         memory,
+        budgets,
         workflows,
         approve,
         reject,

@@ -1,8 +1,9 @@
-"""``longboat memory audit``: how a memory changed, and who changed it."""
+"""``longboat memory audit`` and ``drift``: how memories changed, and who changed them."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -44,6 +45,46 @@ def audit(ctx: click.Context, bank: str, key: str | None, as_json: bool) -> None
             f"by {who.agent}@{who.version} wf={who.workflow_id or '-'} "
             f"decision={who.decision_id}{pii}  {value}"
         )
+
+
+@memory.command()
+@click.argument("bank")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only changes from this UTC time on (default: all).",
+)
+@click.option(
+    "--flag-at",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Flag a workflow rewriting or deleting this many memories.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@click.pass_context
+def drift(
+    ctx: click.Context, bank: str, since: datetime | None, flag_at: int, as_json: bool
+) -> None:
+    """What changed in BANK over a window: by agent version, by policy digest, and flags."""
+    from longboat.cli._drift import drift_report
+
+    start = since.replace(tzinfo=UTC) if since else None
+    audits = run_async(_read(settings_from(ctx), bank, None))
+    report = drift_report(bank, audits, since=start, flag_at=flag_at)
+    if as_json:
+        click.echo(report.model_dump_json())
+        return
+    click.echo(
+        f"{bank}: {report.changes} changes since {start.isoformat() if start else 'the start'} "
+        f"({report.added} added, {report.updated} updated, {report.deleted} deleted)"
+    )
+    for writer, count in report.by_writer.items():
+        click.echo(f"  written by {writer}: {count}")
+    for digest, count in report.by_policy.items():
+        click.echo(f"  under policy {digest[:19]}: {count}")
+    for flag in report.flags:
+        click.echo(f"  FLAG {flag.source}: {flag.reason}")
 
 
 async def _read(settings: Settings, bank: str, key: str | None) -> list[MemoryAudit]:

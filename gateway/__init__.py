@@ -18,15 +18,17 @@ from longboat.gateway._bundle import (
     publish_bundle,
 )
 from longboat.gateway._catalog import CATALOG_ENTRIES, CatalogEntry, approve_tool, read_catalogue
-from longboat.gateway._client import GatewayClient, PolicyDenied
+from longboat.gateway._client import BudgetExceeded, GatewayClient, PolicyDenied
 from longboat.gateway._decision import (
     DECISION_RECORDS,
     DecisionRecord,
     PolicyDecision,
     PolicyInput,
 )
+from longboat.gateway._index import MemoryIndex
 from longboat.gateway._mcp import ToolDefinition
 from longboat.gateway._memory import MEMORY_AUDITS, MEMORY_ITEMS, MemoryAudit, MemoryItem
+from longboat.gateway._models import ModelAnswer, ModelCall
 from longboat.gateway._opa import PolicyEngine, PolicyRejected
 from longboat.gateway._pii import classify
 from longboat.gateway._protocol import (
@@ -43,6 +45,7 @@ from longboat.gateway._protocol import (
 from longboat.gateway._service import GatewayService
 from longboat.gateway._settings import GatewayServiceSettings, GatewaySettings
 from longboat.gateway._tools import LEDGER_ENTRIES, LedgerEntry, ToolRegistry
+from longboat.gateway._usage import MODEL_USAGE, ModelsPolicyData, ModelUsage, window_bounds
 
 __all__ = [
     "CATALOG_ENTRIES",
@@ -50,7 +53,9 @@ __all__ = [
     "LEDGER_ENTRIES",
     "MEMORY_AUDITS",
     "MEMORY_ITEMS",
+    "MODEL_USAGE",
     "POLICY_RECORDS",
+    "BudgetExceeded",
     "CatalogEntry",
     "DecisionRecord",
     "ErrorBody",
@@ -62,10 +67,15 @@ __all__ = [
     "LedgerEntry",
     "MemoryAudit",
     "MemoryDeleted",
+    "MemoryIndex",
     "MemoryItem",
     "MemorySearch",
     "MemorySearchResult",
     "MemoryWrite",
+    "ModelAnswer",
+    "ModelCall",
+    "ModelUsage",
+    "ModelsPolicyData",
     "PolicyAnswer",
     "PolicyBundle",
     "PolicyDecision",
@@ -85,4 +95,5 @@ __all__ = [
     "classify",
     "publish_bundle",
     "read_catalogue",
+    "window_bounds",
 ]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, JsonValue, ValidationError
 from longboat import ErrorBody, JsonHttpClient, describe_errors
 from longboat.errors import RetryableError, TerminalError, UsageError
 from longboat.gateway._memory import MemoryItem
+from longboat.gateway._models import ModelAnswer, ModelCall
 from longboat.gateway._protocol import (
     MemoryDeleted,
     MemorySearch,
@@ -22,7 +23,13 @@ from longboat.gateway._protocol import (
     ToolResult,
 )
 
-__all__ = ["GatewayClient", "GatewayRefused", "GatewayUnavailable", "PolicyDenied"]
+__all__ = [
+    "BudgetExceeded",
+    "GatewayClient",
+    "GatewayRefused",
+    "GatewayUnavailable",
+    "PolicyDenied",
+]
 
 A = TypeVar("A", bound=BaseModel)
 
@@ -48,6 +55,18 @@ class PolicyDenied(TerminalError):
         """Keep the policy's reasons and the decision id (see ``lb.decisions``)."""
         super().__init__("policy denied: " + "; ".join(reasons) + f" (decision {decision_id})")
         self.reasons = reasons
+        self.decision_id = decision_id
+
+
+class BudgetExceeded(TerminalError):
+    """A model budget is spent: not retryable until its window turns; ``budgets`` names them."""
+
+    code = "budget_exceeded"
+
+    def __init__(self, message: str, budgets: list[str], decision_id: str) -> None:
+        """Keep the spent budgets' names and the decision id (see ``lb.decisions``)."""
+        super().__init__(f"{message} (decision {decision_id})")
+        self.budgets = budgets
         self.decision_id = decision_id
 
 
@@ -105,7 +124,8 @@ class GatewayClient(JsonHttpClient):
     async def memory_put(self, bank: str, key: str, value: JsonValue, **context: str | None) -> int:
         """Remember ``value``; returns the new revision.
 
-        ``context``: ``workflow_id``, ``run_id``, ``source_event`` (provenance).
+        ``context``: ``workflow_id``, ``run_id``, ``source_event`` (provenance), ``scope``
+        (the subject the memory is about).
         """
         body = _request(MemoryWrite, {"value": value, **context}, "memory_put")
         path = "/v1/memory/" + self._path(bank, key)
@@ -116,10 +136,15 @@ class GatewayClient(JsonHttpClient):
         path = "/v1/memory/" + self._path(bank, key)
         return (await self._required("DELETE", path, MemoryDeleted)).deleted
 
-    async def memory_search(self, bank: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Items of ``bank`` matching ``query`` (as JSON: a step's result is journalled)."""
-        search = _request(MemorySearch, {"q": query, "limit": limit}, "memory_search")
-        path = "/v1/memory/" + self._path(bank) + "?" + urlencode(search.model_dump())
+    async def memory_search(
+        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Items of ``bank`` (in ``scope``) matching ``query``, best first (as JSON)."""
+        fields = {"q": query, "limit": limit, "scope": scope}
+        search = _request(MemorySearch, fields, "memory_search")
+        path = (
+            "/v1/memory/" + self._path(bank) + "?" + urlencode(search.model_dump(exclude_none=True))
+        )
         found = await self._required("GET", path, MemorySearchResult)
         return [item.model_dump(mode="json") for item in found.items]
 
@@ -158,6 +183,23 @@ class GatewayClient(JsonHttpClient):
         path = f"/v1/decisions/{self._path(policy)}"
         return (await self._required("POST", path, PolicyAnswer, body)).model_dump(mode="json")
 
+    async def model_complete(
+        self, request: JsonValue, *, idempotency_key: str, **context: str | None
+    ) -> dict[str, Any]:
+        """One chat completion through the gateway (policy, budgets, accounting).
+
+        ``request`` is an :class:`~longboat.llm.LLMRequest` as JSON; the answer is a
+        :class:`ModelAnswer` as JSON. ``context``: ``workflow_id``, ``run_id``.
+
+        Raises:
+            BudgetExceeded: A budget is spent (429, not retryable until its window turns).
+            PolicyDenied: The agent may not use this model.
+        """
+        fields = {"request": request, "idempotency_key": idempotency_key, **context}
+        body = _request(ModelCall, fields, "model_complete")
+        found = await self._required("POST", "/v1/models/complete", ModelAnswer, body)
+        return found.model_dump(mode="json")
+
 
 def _request(model: type[A], fields: Mapping[str, object], what: str) -> A:
     """A request body from the caller's arguments; a bad one is the caller's mistake."""
@@ -168,6 +210,10 @@ def _request(model: type[A], fields: Mapping[str, object], what: str) -> A:
 
 
 def _refusal(status: int, error: ErrorBody) -> TerminalError | RetryableError:
+    if status == 429 and error.error == "budget_exceeded":
+        return BudgetExceeded(
+            error.message or "budget exceeded", error.reasons or [], str(error.decision_id)
+        )
     if status == 403 and error.error == "policy_denied":
         return PolicyDenied(error.reasons or [], str(error.decision_id))
     if status == 429 or error.retryable:

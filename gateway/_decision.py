@@ -13,6 +13,7 @@ __all__ = [
     "DECISION_RECORDS",
     "Action",
     "AgentFacts",
+    "BudgetFact",
     "DecisionRecord",
     "PiiFindingFact",
     "PolicyContext",
@@ -31,6 +32,7 @@ Action = Literal[
     "profile.write",
     "tool.invoke",
     "policy.decide",
+    "model.invoke",
 ]
 
 
@@ -64,7 +66,7 @@ class ToolHints(_Frozen):
 class Resource(_Frozen):
     """What is being accessed (for an MCP tool also its server, tool name and annotations)."""
 
-    kind: Literal["memory", "profile", "tool", "policy"]
+    kind: Literal["memory", "profile", "tool", "policy", "model"]
     name: str
     key: str | None = None
     server: str | None = None
@@ -77,6 +79,16 @@ class PiiFindingFact(_Frozen):
 
     kind: str
     location: Literal["key", "value", "metadata"]
+
+
+class BudgetFact(_Frozen):
+    """What one budget's current window has spent (for ``model.invoke``; see docs/models.md)."""
+
+    budget: str
+    window_s: int | None = None
+    tokens: int = 0
+    cost: float = 0.0
+    resets_at: datetime | None = None
 
 
 class PolicyContext(_Frozen):
@@ -92,6 +104,7 @@ class PolicyContext(_Frozen):
     pii: list[str] = Field(default_factory=list)
     pii_findings: list[PiiFindingFact] = Field(default_factory=list)
     pii_signals: list[str] = Field(default_factory=list)
+    budgets: list[BudgetFact] = Field(default_factory=list)
     arguments: JsonValue = Field(
         default=None, description="an MCP tool call's arguments (redacted in the decision log)"
     )

@@ -8,16 +8,15 @@ follows ``lb.memory`` and serves reads from memory.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from datetime import datetime
 from types import TracebackType
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from longboat import KafkaSettings, RecordCodec, TopicNames, utc_now
 from longboat.errors import UsageError
+from longboat.gateway._index import MemoryIndex
 from longboat.kafka import Decoded, TopicFollower, TransactionalProducer
 
 __all__ = [
@@ -47,9 +46,6 @@ class MemoryTooLarge(UsageError):
     code = "memory_too_large"
 
 
-_WORD = re.compile(r"[\w@.+-]+")
-
-
 def profile_bank(agent_id: str) -> str:
     """The internal bank holding one agent's profile."""
     return f"profile:{agent_id}"
@@ -66,6 +62,7 @@ class Provenance(BaseModel):
     run_id: str | None = None
     source_event: str | None = None
     decision_id: str
+    policy_digest: str | None = None
 
 
 class MemoryItem(BaseModel):
@@ -80,6 +77,7 @@ class MemoryItem(BaseModel):
     updated_at: datetime
     provenance: Provenance
     pii: list[str] = []
+    scope: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class MemoryAudit(BaseModel):
@@ -112,6 +110,7 @@ class MemoryStore:
         self._kafka = kafka
         self._names = names
         self._items: dict[tuple[str, str], MemoryItem] = {}
+        self._index = MemoryIndex()
         self._producer = TransactionalProducer(
             kafka, transactional_id=f"{names.prefix}gateway.memory.{writer_id}"
         )
@@ -135,37 +134,49 @@ class MemoryStore:
     ) -> None:
         await self._follower.__aexit__(exc_type, exc, tb)
         await self._producer.stop()
+        self._index.close()
 
     def _apply(self, record: Decoded[MemoryItem]) -> None:
         bank, _, key = record.key.partition("/")
         item = record.value
         if item is None:
-            self._items.pop((bank, key), None)
+            self._forget(bank, key)
             return
         current = self._items.get((bank, key))
         if current is None or item.revision >= current.revision:
-            self._items[(bank, key)] = item
+            self._keep(item)
+
+    def _keep(self, item: MemoryItem) -> None:
+        self._items[(item.bank, item.key)] = item
+        self._index.put(item.bank, item.key, item.scope, item.value)
+
+    def _forget(self, bank: str, key: str) -> None:
+        self._items.pop((bank, key), None)
+        self._index.remove(bank, key)
 
     def get(self, bank: str, key: str) -> MemoryItem | None:
         """The current value of ``bank/key``."""
         return self._items.get((bank, key))
 
-    def search(self, bank: str, query: str, *, limit: int = 10) -> list[MemoryItem]:
-        """Items of ``bank`` ranked by how many query words their key and value contain."""
-        words = {w.lower() for w in _WORD.findall(query)}
-        scored = []
-        for (item_bank, key), item in self._items.items():
-            if item_bank != bank:
-                continue
-            text = f"{key} {json.dumps(item.value)}".lower()
-            score = sum(1 for w in words if w in text)
-            if score or not words:
-                scored.append((score, item.updated_at, item))
-        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
-        return [item for _, _, item in scored[:limit]]
+    def search(
+        self, bank: str, query: str, *, scope: str | None = None, limit: int = 10
+    ) -> list[MemoryItem]:
+        """Items of ``bank`` in ``scope`` matching any query word, best BM25 match first.
+
+        No words: the newest items of the scope. Scoped and unscoped items never mix.
+        """
+        keys = self._index.search(bank, query, scope=scope, limit=limit)
+        return [self._items[bank, key] for key in keys]
 
     async def put(
-        self, bank: str, key: str, value: JsonValue, provenance: Provenance, pii: list[str]
+        self,
+        bank: str,
+        key: str,
+        value: JsonValue,
+        provenance: Provenance,
+        pii: list[str],
+        *,
+        scope: str | None = None,
     ) -> MemoryItem:
         """Write a value and its audit record in one transaction."""
         async with self._lock:
@@ -178,6 +189,7 @@ class MemoryStore:
                 updated_at=utc_now(),
                 provenance=provenance,
                 pii=pii,
+                scope=scope,
             )
             audit = MemoryAudit(
                 op="put",
@@ -191,7 +203,7 @@ class MemoryStore:
                 pii=pii,
             )
             await self._commit(bank, key, MEMORY_ITEMS.encode(item), audit)
-            self._items[(bank, key)] = item
+            self._keep(item)
             return item
 
     async def delete(self, bank: str, key: str, provenance: Provenance) -> bool:
@@ -210,7 +222,7 @@ class MemoryStore:
                 provenance=provenance,
             )
             await self._commit(bank, key, None, audit)
-            self._items.pop((bank, key), None)
+            self._forget(bank, key)
             return True
 
     async def _commit(self, bank: str, key: str, value: bytes | None, audit: MemoryAudit) -> None:

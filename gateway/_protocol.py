@@ -63,6 +63,9 @@ class MemoryWrite(_Body):
     workflow_id: str | None = None
     run_id: str | None = None
     source_event: str | None = None
+    scope: str | None = Field(
+        default=None, min_length=1, max_length=200, description="the subject (user, tenant)"
+    )
 
 
 class ToolInvocation(_Body):
@@ -77,11 +80,14 @@ class ToolInvocation(_Body):
 class MemorySearch(_Body):
     """Query of ``GET /v1/memory/{bank}``: words to look for and how many items at most.
 
-    The gateway answers at most 100 items whatever ``limit`` asks for.
+    Ranked by BM25 (any word matches); ``scope`` restricts the search to one subject's items
+    (unscoped items without it). The gateway answers at most 100 items whatever ``limit``
+    asks for.
     """
 
     q: str = ""
     limit: int = Field(default=10, ge=1)
+    scope: str | None = Field(default=None, min_length=1, max_length=200)
 
     @classmethod
     def of_request(cls, request: web.Request) -> MemorySearch | web.Response:

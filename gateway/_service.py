@@ -41,6 +41,7 @@ from longboat.gateway._memory import (
     profile_bank,
 )
 from longboat.gateway._metrics import GatewayMetrics
+from longboat.gateway._models import ModelRoutes
 from longboat.gateway._opa import DecisionSource, PolicyEngine, QuestionOutcome
 from longboat.gateway._pii import PiiReport, classify_write
 from longboat.gateway._protocol import (
@@ -59,7 +60,9 @@ from longboat.gateway._protocol import (
 )
 from longboat.gateway._settings import GatewaySettings
 from longboat.gateway._tools import ToolFailed, ToolLedger, ToolRegistry, ToolUnavailable
+from longboat.gateway._usage import Clock, UsageLedger
 from longboat.kafka import Producer
+from longboat.llm import provider_from_settings
 from longboat.registry import RegistryView, VerifiedIdentity
 
 __all__ = ["GatewayService"]
@@ -123,8 +126,11 @@ def _pii_context(body: MemoryWrite, report: PiiReport) -> PolicyContext:
 class GatewayService(Service):
     """Serves ``/v1/memory``, ``/v1/profiles``, ``/v1/tools``, ``/v1/decisions`` and health."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
-        """Validate settings now (the tools file is read here)."""
+    def __init__(self, settings: GatewaySettings, *, clock: Clock = utc_now) -> None:
+        """Validate settings now (the tools file is read here).
+
+        ``clock`` times model usage against budget windows (tests turn windows with it).
+        """
         gw = settings.gateway
         self.metrics = GatewayMetrics()
         super().__init__(
@@ -138,6 +144,7 @@ class GatewayService(Service):
         self.tools = ToolRegistry.from_file(gw.tools_file)
         self.upstreams = McpUpstreams(self.tools.servers)
         self.classifying = asyncio.Semaphore(_CLASSIFIERS)
+        self._clock = clock
 
     async def _open(self, stack: AsyncExitStack) -> None:
         kafka, gw = self.settings.kafka, self.settings.gateway
@@ -155,6 +162,16 @@ class GatewayService(Service):
         self._decisions = await enter(Producer(kafka, linger_ms=5))
         self.policies = await enter(
             PolicyDistributor(kafka, self.names.policies, self.engine, instance=self.instance)
+        )
+        self.usage = await enter(UsageLedger(kafka, self.names.models_usage, clock=self._clock))
+        provider = provider_from_settings(gw.llm)
+        stack.push_async_callback(provider.close)
+        self.models = ModelRoutes(
+            engine=self.engine,
+            ledger=self.usage,
+            provider=provider,
+            bundle=lambda: self.policies.active,
+            log=self.log_decision,
         )
 
     def _log_fields(self) -> dict[str, Any]:
@@ -183,6 +200,7 @@ class GatewayService(Service):
             web.delete("/v1/profiles/{key}", self._guarded(self._delete)),
             web.post("/v1/tools/{name}/invoke", self._guarded(self._invoke)),
             web.post("/v1/decisions/{policy}", self._guarded(self._question)),
+            web.post("/v1/models/complete", self._guarded(self.models.complete)),
         ]
 
     async def _policy(self, _: web.Request) -> web.Response:
@@ -190,6 +208,10 @@ class GatewayService(Service):
         if status is None:
             return error_answer(404, "not_found", "no policy bundle loaded yet")
         return answer(status)
+
+    def _digest(self) -> str | None:
+        """The active policy bundle's digest (kept in memory provenance for drift audits)."""
+        return self.policies.active.digest if self.policies.active else None
 
     # -- the decision ---------------------------------------------------------------------
     async def _decide(
@@ -299,7 +321,9 @@ class GatewayService(Service):
         if isinstance(query, web.Response):
             return query
         # Bounded work per request: the query is cut, the answer capped.
-        items = self.memory.search(bank, query.q[:_MAX_QUERY_CHARS], limit=min(query.limit, 100))
+        items = self.memory.search(
+            bank, query.q[:_MAX_QUERY_CHARS], scope=query.scope, limit=min(query.limit, 100)
+        )
         return answer(MemorySearchResult(items=items))
 
     async def _put(
@@ -325,10 +349,13 @@ class GatewayService(Service):
             run_id=body.run_id,
             source_event=body.source_event,
             decision_id=allowed,
+            policy_digest=self._digest(),
         )
         key = request.match_info["key"]
         try:
-            item = await self.memory.put(bank, key, body.value, provenance, report.kinds)
+            item = await self.memory.put(
+                bank, key, body.value, provenance, report.kinds, scope=body.scope
+            )
         except MemoryTooLarge as e:
             return error_answer(413, e.code, str(e))
         return answer(item)
@@ -347,7 +374,10 @@ class GatewayService(Service):
         if isinstance(allowed, web.Response):
             return allowed
         provenance = Provenance(
-            agent=identity.agent_id, version=identity.version, decision_id=allowed
+            agent=identity.agent_id,
+            version=identity.version,
+            decision_id=allowed,
+            policy_digest=self._digest(),
         )
         deleted = await self.memory.delete(bank, request.match_info["key"], provenance)
         return answer(MemoryDeleted(deleted=deleted))

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from longboat import Settings
+from longboat.llm import LLMSettings
 
 __all__ = ["GatewayServiceSettings", "GatewaySettings"]
 
@@ -25,6 +26,10 @@ class GatewayServiceSettings(BaseModel):
     tools_file: Path | None = Field(default=None, description="JSON file declaring the tools")
     rate_limit_per_minute: int = Field(default=600, ge=1, le=1_000_000, description="per agent")
     decision_log: bool = True
+    llm: LLMSettings = Field(
+        default=LLMSettings(),
+        description="the model provider behind /v1/models (the gateway holds its API key)",
+    )
 
 
 class GatewaySettings(Settings):

@@ -95,6 +95,11 @@ class TopicNames:
         return f"{self.prefix}tools.ledger"
 
     @property
+    def models_usage(self) -> str:
+        """One record per LLM call through the gateway: tokens, cost, answer (compacted)."""
+        return f"{self.prefix}models.usage"
+
+    @property
     def tools_catalog(self) -> str:
         """Discovered MCP tool definitions and their approvals, by ``server.tool@digest``."""
         return f"{self.prefix}tools.catalog"
@@ -148,6 +153,7 @@ class TopicNames:
             TopicSpec(self.registry, 1, dict(_COMPACT)),
             TopicSpec(self.policies, 1, dict(_COMPACT)),
             spec(self.memory, 12, _COMPACT),
+            spec(self.models_usage, 6, _COMPACT),
             spec(self.memory_audit, 12, _LONG_RETENTION),
             spec(self.tools_ledger, 12, _COMPACT),
             # Small and read whole by every gateway, like the registry: one total order.

@@ -27,16 +27,17 @@ The components add their own leaves, each under the branch that says what the ca
 
     RetryableError
     ├── JournalUnavailable             journal_unavailable      longboat.agents
-    ├── LLMUnavailable                 llm_unavailable          longboat.agents
+    ├── LLMUnavailable                 llm_unavailable          longboat.llm
     ├── GatewayUnavailable             gateway_unavailable      longboat.gateway
     ├── ToolUnavailable                tool_unavailable         longboat.gateway
     ├── RegistryUnavailable            registry_unavailable     longboat.registry
     └── CoordinatorUnavailable         coordinator_unavailable  longboat.coordinator
     TerminalError
-    ├── LLMRejected                    llm_rejected             longboat.agents
+    ├── LLMRejected                    llm_rejected             longboat.llm
     ├── StepFailed                     step_failed              longboat.agents
     ├── GatewayRefused                 gateway_refused          longboat.gateway
     ├── PolicyDenied                   policy_denied            longboat.gateway
+    ├── BudgetExceeded                 budget_exceeded          longboat.gateway
     ├── ReplayRefused                  replay_refused           longboat.agents
     ├── PolicyRejected                 policy_rejected          longboat.gateway
     ├── ToolFailed                     tool_failed              longboat.gateway

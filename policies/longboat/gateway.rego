@@ -38,6 +38,10 @@ default _banks := {}
 
 _banks := data.longboat.config.banks
 
+default _open_models := []
+
+_open_models := data.longboat.models.open_models
+
 default _tools := {}
 
 _tools := data.longboat.config.tools
@@ -69,6 +73,18 @@ _granted if {
 _granted if {
 	input.resource.kind == "policy"
 	_capability("policy", input.resource.name)
+}
+
+# A model call (POST /v1/models/complete) needs capability model:NAME, unless the model is
+# open to every agent (data.longboat.models.open_models, e.g. the offline local model).
+_granted if {
+	input.resource.kind == "model"
+	_capability("model", input.resource.name)
+}
+
+_granted if {
+	input.resource.kind == "model"
+	input.resource.name in _open_models
 }
 
 _granted if {

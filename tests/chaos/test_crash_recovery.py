@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +42,12 @@ class Chaos:
     processes: list[subprocess.Popen[bytes]]
 
     def start(
-        self, *, faults: str = "", reconcile: bool = True, durability: str = "sync"
+        self,
+        *,
+        faults: str = "",
+        reconcile: bool = True,
+        durability: str = "sync",
+        extra_env: Mapping[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LONGBOAT_")}
         env |= {
@@ -61,6 +66,7 @@ class Chaos:
             "CHAOS_DURABILITY": durability,
             "PYTHONPATH": str(REPO),
         }
+        env |= extra_env or {}
         log = (self.log_dir / f"agent-{len(self.processes)}.log").open("wb")
         process = subprocess.Popen(
             [LONGBOAT, "run", "agent", "tests.chaos.chaos_agent:agent", "--instance", "chaos-1"],

@@ -37,6 +37,7 @@ def test_root_help_lists_the_commands() -> None:
         "policy",
         "tools",
         "memory",
+        "budgets",
         "workflows",
         "approve",
         "reject",

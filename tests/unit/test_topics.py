@@ -12,6 +12,7 @@ COMPACTED = {
     "memory",
     "tools.ledger",
     "tools.catalog",
+    "models.usage",
     "policies",
     "workflows.state",
 }
@@ -27,6 +28,7 @@ def test_every_system_topic_of_the_architecture_exists() -> None:
         "registry",
         "memory",
         "memory.audit",
+        "models.usage",
         "tools.ledger",
         "tools.catalog",
         "decisions",

@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 
 from longboat.agents import LLMMessage, LLMRequest, LLMSettings, OpenAIProvider
-from longboat.agents._llm import LLMRejected, LLMUnavailable
 from longboat.devinfra import free_port
+from longboat.llm import LLMRejected, LLMUnavailable
 
 
 @pytest.fixture

@@ -17,8 +17,12 @@ REPO = Path(__file__).resolve().parents[3]
 def test_bundle_reads_modules_and_data_but_not_tests() -> None:
     """The shipped policies: modules without *_test.rego, data by folder, a stable digest."""
     bundle = PolicyBundle.from_dir(REPO / "policies")
-    assert sorted(bundle.modules) == ["longboat/gateway.rego", "longboat/moderation.rego"]
-    assert sorted(bundle.data) == ["longboat/config", "longboat/moderation"]
+    assert sorted(bundle.modules) == [
+        "longboat/gateway.rego",
+        "longboat/models.rego",
+        "longboat/moderation.rego",
+    ]
+    assert sorted(bundle.data) == ["longboat/config", "longboat/models", "longboat/moderation"]
     config = bundle.data["longboat/config"]
     assert isinstance(config, dict)
     assert "claims" in config["banks"]  # type: ignore[operator]

@@ -1,4 +1,8 @@
-"""LLM providers behind ``ctx.llm``: an OpenAI-compatible HTTP client and a local one.
+"""LLM providers: an OpenAI-compatible HTTP client and a deterministic local one.
+
+In the kernel because two layers call models: the agent runtime (``ctx.llm`` in development,
+calling the provider directly) and the gateway (``POST /v1/models/complete``, holding the
+provider's API key for a fleet).
 
 The HTTP provider makes exactly one attempt per call: retries belong to the step layer
 (one retry layer, so that client and step retries never multiply).
@@ -11,9 +15,8 @@ import json
 from typing import Literal, Protocol
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from longboat.agents._options import LLMSettings
 from longboat.errors import RetryableError, TerminalError
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "LLMRejected",
     "LLMRequest",
     "LLMResponse",
+    "LLMSettings",
     "LLMUnavailable",
     "LocalProvider",
     "OpenAIProvider",
@@ -39,6 +43,24 @@ class LLMRejected(TerminalError):
     """The LLM endpoint refused the request (4xx other than 429) or answered nonsense."""
 
     code = "llm_rejected"
+
+
+class LLMSettings(BaseModel):
+    """Which LLM provider is called (``LONGBOAT_LLM__<FIELD>`` for agents).
+
+    ``route``: ``gateway`` sends ``ctx.llm`` through the policy gateway (policy, accounting,
+    budgets; the gateway holds the API key); ``direct`` calls the provider from the agent
+    (development); ``auto`` is ``gateway`` when the agent has a gateway identity (a key file).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: Literal["local", "openai"] = "local"
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "longboat-local"
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    route: Literal["auto", "gateway", "direct"] = "direct"
 
 
 class LLMMessage(BaseModel):
