@@ -35,7 +35,6 @@ from longboat.agents._faults import FaultPlan
 from longboat.agents._governed import GatewayPort
 from longboat.agents._identity import fork_marker, fork_run_id, fork_transactional_id
 from longboat.agents._journal import FORK_END, JournalRecord, RunHistory, StepJournal, new_record
-from longboat.agents._llm import LLMProvider, provider_from_settings
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import AgentSettings
 from longboat.agents._outputs import OutputRecord
@@ -46,6 +45,7 @@ from longboat.agents._runtime_deps import RuntimeDeps
 from longboat.agents._trace import Trace
 from longboat.errors import UsageError
 from longboat.kafka import Producer, TransactionalProducer
+from longboat.llm import LLMProvider, provider_from_settings
 
 __all__ = ["ForkReport", "default_fork_step", "fork_context_type", "fork_run"]
 
