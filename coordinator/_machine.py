@@ -363,7 +363,8 @@ def _result(
 ) -> tuple[WorkflowState, list[Command]]:
     step_id = _owner(state, event.task_id)
     if step_id is None:
-        if is_compensation_task(event.task_id):
+        if is_compensation_task(event.task_id) and state.reason is not None:
+            # Only while compensating: a resume clears the reason, so an old one changes nothing.
             reason = state.reason or "compensated"
             return _fail(state, reason, now)
         return state, []  # late, duplicate or superseded: nothing to do

@@ -220,3 +220,25 @@ def test_resume_signal_data_and_coordinator_event_round_trip() -> None:
     body = CoordinatorEvent(event=WorkflowResumed(from_step="pay", version=2, by="ops"))
     again = CoordinatorEvent.model_validate_json(body.model_dump_json())
     assert again == body
+
+
+def test_a_late_compensation_result_does_not_fail_the_resumed_workflow() -> None:
+    """A redelivered result of the first compensation after the resume: the workflow runs on."""
+    body = V1.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body["steps"][0]["compensate"] = {"agent": "undo", "input": {}}
+    definition = Definition.model_validate(body)
+    state, commands = _run(
+        definition,
+        [
+            WorkflowStarted(workflow_id="o-4", trigger=TRIGGER),
+            TaskFailed(task_id="o-4:check:1", error="boom"),
+        ],
+    )
+    assert [d.task_id for d in _dispatches(commands)][-1] == "o-4:check:compensate"
+    state, _ = _run(definition, [TaskCompleted(task_id="o-4:check:compensate")], state)
+    assert state is not None
+    assert state.status == "failed"
+    state, _ = _run(definition, [WorkflowResumed(from_step="check", by="ops")], state)
+    state, commands = _run(definition, [TaskCompleted(task_id="o-4:check:compensate")], state)
+    assert state is not None
+    assert (state.status, commands) == ("running", [])
