@@ -36,17 +36,32 @@ def serve(
     SIGTERM and SIGINT call the service's ``shutdown()``; a terminal error surfaces as
     ``error: ...`` and exit 2 (the root group's policy), a retryable one as exit 1.
     """
-    settings = load_settings_as(settings_cls, **{k: v for k, v in overrides.items() if v})
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    service = build(settings)
+    # Until the event loop's handlers take over, a SIGTERM (a supervisor stopping a process that
+    # is still importing its agent or connecting) ends it cleanly: nothing has started yet.
+    previous = signal.signal(signal.SIGTERM, _stop_before_start)
     try:
+        settings = load_settings_as(settings_cls, **{k: v for k, v in overrides.items() if v})
+        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        logging.getLogger("aiokafka").setLevel(logging.ERROR)
+        service = build(settings)
         run_async(_run_until_signalled(service))
+    except _StoppedBeforeStart:
+        sys.exit(0)
     except LongboatError as e:
         if not e.retryable:
             raise
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_RETRYABLE)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _StoppedBeforeStart(BaseException):
+    """SIGTERM arrived before the service's own handler was installed."""
+
+
+def _stop_before_start(signum: int, frame: object) -> None:
+    raise _StoppedBeforeStart
 
 
 async def _run_until_signalled(service: Service) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from longboat import Envelope, EnvelopeSerde, KafkaSettings, TopicNames, TopicSpec
 from longboat.kafka import Admin, Producer
+from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import read_committed
 
 LONGBOAT = str(Path(sys.executable).parent / "longboat")
@@ -52,7 +53,7 @@ class Chaos:
             "LONGBOAT_AGENT__CHECKPOINT_RECORDS": "5",
             "LONGBOAT_AGENT__CHECKPOINT_MS": "200",
             "LONGBOAT_AGENT__SESSION_TIMEOUT_MS": "6000",
-            "LONGBOAT_LOG_LEVEL": "warning",
+            "LONGBOAT_LOG_LEVEL": "info",  # service_started tells the test it is running
             "CHAOS_INPUT": self.input_topic,
             "CHAOS_OUTPUT": self.output_topic,
             "CHAOS_SIDE_EFFECTS": str(self.ledger),
@@ -134,6 +135,15 @@ async def _finish_and_collect(chaos: Chaos, **start: object) -> list[dict[str, o
     records = await read_committed(chaos.kafka, chaos.output_topic, ITEMS, timeout_s=120)
     await asyncio.sleep(1.0)  # room for any duplicate to show up before the final read
     records = await read_committed(chaos.kafka, chaos.output_topic, ITEMS, timeout_s=30)
+    # The outputs may all predate this process (the kill came late): stop it once it runs, not
+    # while it is still importing (a signal then is not the graceful path under test).
+    log = chaos.log_dir / f"agent-{len(chaos.processes) - 1}.log"
+    await assert_eventually(
+        lambda: asyncio.to_thread(log.read_bytes),
+        lambda text: b"service_started" in text,
+        timeout_s=120,
+        what="the restarted agent running",
+    )
     process.send_signal(signal.SIGTERM)
     assert await _wait_exit(process) == 0, "graceful shutdown on SIGTERM"
     serde = EnvelopeSerde()
