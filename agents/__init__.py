@@ -31,6 +31,7 @@ from longboat.agents._options import (
 from longboat.agents._remember import CurationChange
 from longboat.agents._replay import (
     ArgumentChange,
+    CalledStep,
     Divergence,
     NextStep,
     ReplayRefused,
@@ -39,6 +40,14 @@ from longboat.agents._replay import (
 )
 from longboat.agents._runner import AgentRunner
 from longboat.agents._runs import RunSummary, list_runs, load_trace
+from longboat.agents._shadow import (
+    ShadowDecision,
+    ShadowWindow,
+    read_decisions,
+    run_shadow,
+    shadow_topic,
+)
+from longboat.agents._shadow_report import DecisionDiff, RunComparison, ShadowReport, shadow_report
 from longboat.agents._task import (
     TASK_COMPLETED_TYPE,
     TASK_FAILED_TYPE,
@@ -65,10 +74,12 @@ __all__ = [
     "AgentRuntimeSettings",
     "AgentSettings",
     "ArgumentChange",
+    "CalledStep",
     "Context",
     "CurationChange",
     "DeadLetter",
     "DeadLetterEntry",
+    "DecisionDiff",
     "Divergence",
     "Durability",
     "ForkReport",
@@ -85,7 +96,11 @@ __all__ = [
     "ReplayRefused",
     "ReplayReport",
     "RetryPolicy",
+    "RunComparison",
     "RunSummary",
+    "ShadowDecision",
+    "ShadowReport",
+    "ShadowWindow",
     "StepFailed",
     "Task",
     "TaskFailure",
@@ -101,10 +116,14 @@ __all__ = [
     "list_runs",
     "load_agent",
     "load_trace",
+    "read_decisions",
     "read_trace",
     "replay_dead_letters",
     "replay_trace",
     "run_id",
+    "run_shadow",
+    "shadow_report",
+    "shadow_topic",
     "step_fingerprint",
     "task_event",
     "task_of",

@@ -30,13 +30,14 @@ from longboat.agents._outputs import OutputRecord
 from longboat.agents._replay_gateway import ReplayGateway, ReplayRefused
 from longboat.agents._run import execute_run
 from longboat.agents._runtime_deps import RuntimeDeps
-from longboat.agents._trace import Trace, TraceStep
+from longboat.agents._trace import LLM_STEP, Trace, TraceStep
 from longboat.errors import UsageError
 from longboat.kafka import ConsumedRecord, RecordMetadata
 from longboat.llm import LLMProvider, LLMRequest, LLMResponse, provider_from_settings
 
 __all__ = [
     "ArgumentChange",
+    "CalledStep",
     "Divergence",
     "NextStep",
     "ReplayRefused",
@@ -90,6 +91,15 @@ class Emitted(BaseModel):
     data: JsonValue = None
 
 
+class CalledStep(BaseModel):
+    """A step the replayed code asked for: its name and arguments."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    args: JsonValue = None
+
+
 class ReplayReport(BaseModel):
     """What a replay found."""
 
@@ -106,6 +116,7 @@ class ReplayReport(BaseModel):
     error: str | None = None
     emitted: tuple[Emitted, ...] = ()
     refused: tuple[str, ...] = ()
+    steps: tuple[CalledStep, ...] = ()  # the steps the new code asked for, in order
 
     @property
     def clean(self) -> bool:
@@ -122,6 +133,19 @@ class ReplayReport(BaseModel):
         )
 
 
+# Governed steps go through the (refusing) gateway port: a shadow records them as intents there.
+_GOVERNED = (
+    "longboat.tool",
+    "longboat.decide",
+    "longboat.memory.get",
+    "longboat.memory.put",
+    "longboat.memory.delete",
+    "longboat.memory.search",
+    "longboat.profile.get",
+    "longboat.profile.put",
+)
+
+
 class _Stop(BaseException):
     """The trace cannot serve the next step and the replay is not live (not an app error)."""
 
@@ -134,10 +158,13 @@ class _Stop(BaseException):
 class _ReplayState:
     recorded: dict[int, TraceStep]
     live: bool
+    only_llm: bool = False
+    intents: list[str] = field(default_factory=list)
     served: int = 0
     executed: int = 0
     divergence: Divergence | None = None
     args: dict[int, JsonValue] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
 
 
 def argument_changes(recorded: JsonValue, new: JsonValue, path: str = "$") -> list[ArgumentChange]:
@@ -187,6 +214,7 @@ def _context_type(state: _ReplayState) -> type[Context]:
         def _begin(self, name: str, args_json: str) -> _StepCall:
             call = super()._begin(name, args_json)
             state.args[call.index] = json.loads(args_json)
+            state.names[call.index] = call.name
             return call
 
         def _prior(self, call: _StepCall) -> JournalRecord | None:
@@ -203,6 +231,10 @@ def _context_type(state: _ReplayState) -> type[Context]:
                 return prior
             if not state.live:
                 raise _Stop(_next_step(state, call))
+            if state.only_llm and call.name not in (LLM_STEP, *_GOVERNED):
+                # A shadow run executes no step of the user's own: it may have side effects.
+                state.intents.append(f"step:{call.name}")
+                raise ReplayRefused(f"step {call.name}: a shadow run executes no new step")
             state.executed += 1
             return None  # a live replay runs the step anew; nothing recorded is in doubt here
 
@@ -260,6 +292,7 @@ async def replay_trace(
     allow_memory_writes: bool = False,
     llm: LLMProvider | None = None,
     gateway: GatewayPort | None = None,
+    only_llm: bool = False,
 ) -> ReplayReport:
     """Run ``agent``'s handler on ``trace``'s input with its recorded steps served.
 
@@ -273,12 +306,14 @@ async def replay_trace(
         llm: The provider for live LLM steps (default: the one ``LONGBOAT_LLM__*`` configures;
             an offline replay that is not live refuses LLM calls).
         gateway: The gateway for live governed steps (none: they are refused).
+        only_llm: Live, run new LLM steps only: any other new step of the handler's own is
+            refused and recorded as an intent (``step:<name>``), as a shadow run needs.
     """
     serde = EnvelopeSerde()
     settings = AgentSettings()
     names = TopicNames(settings.topic_prefix)
     provider = llm or (provider_from_settings(settings.llm) if live else _RefusingLLM())
-    state = _ReplayState({s.index - 1: s for s in trace.steps}, live)
+    state = _ReplayState({s.index - 1: s for s in trace.steps}, live, only_llm)
     refusing = ReplayGateway(gateway, allow_tools=allow_tools, allow_writes=allow_memory_writes)
     seen: list[JsonValue] = []
     deps = RuntimeDeps(
@@ -312,6 +347,7 @@ async def replay_trace(
             divergence=state.divergence,
             next_step=stop.step,
             refused=tuple(refusing.refused),
+            steps=_names(state),
         )
     await _close(provider, llm)
     dlq = names.dlq(agent.name)
@@ -327,8 +363,13 @@ async def replay_trace(
         value=seen[0] if seen else None,
         error=error,
         emitted=tuple(_emitted(outcome.outputs, serde, {names.progress, dlq})),
-        refused=tuple(refusing.refused),
+        refused=(*refusing.refused, *state.intents),
+        steps=_names(state),
     )
+
+
+def _names(state: _ReplayState) -> tuple[CalledStep, ...]:
+    return tuple(CalledStep(name=state.names[i], args=state.args[i]) for i in sorted(state.names))
 
 
 async def _close(provider: LLMProvider, given: LLMProvider | None) -> None:

@@ -176,9 +176,21 @@ def revoke(ctx: click.Context, name: str, version: str | None) -> None:
 @click.argument("name")
 @click.argument("status", type=click.Choice(_STATUSES))
 @click.option("--version", help="Only this version (default: every version).")
+@click.option(
+    "--require-clean-shadow", "shadow_report", type=click.Path(dir_okay=False, path_type=Path),
+    help="Promote to active only if this `longboat shadow report -o` file is clean.",
+)  # fmt: skip
 @click.pass_context
-def status_command(ctx: click.Context, name: str, status: str, version: str | None) -> None:
+def status_command(
+    ctx: click.Context, name: str, status: str, version: str | None, shadow_report: Path | None
+) -> None:
     """Set NAME's status: active, canary, draining or revoked."""
+    if shadow_report is not None:
+        from longboat.cli._shadow import require_clean_shadow
+
+        if status != "active":
+            raise UsageError("--require-clean-shadow gates a promotion: use it with status active")
+        require_clean_shadow(shadow_report, agent=name, version=version)
     _set_status(ctx, name, status, version)
 
 

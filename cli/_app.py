@@ -72,6 +72,7 @@ def _register() -> None:
     from longboat.cli._replay import replay
     from longboat.cli._run import run
     from longboat.cli._runs import runs, trace
+    from longboat.cli._shadow import shadow
     from longboat.cli._signals import approve, cancel, reject
     from longboat.cli._tools import tools
     from longboat.cli._topics import topics
@@ -100,6 +101,7 @@ def _register() -> None:
         trace,
         replay,
         fork,
+        shadow,
     )
     for command in commands:
         cli.add_command(command)

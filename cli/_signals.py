@@ -1,4 +1,7 @@
-"""``longboat approve | reject | cancel``: signals to a waiting or running workflow."""
+"""``longboat approve | reject | cancel``: signals to a waiting or running workflow.
+
+``longboat workflows resume`` sends its signal through :func:`send_signal` too.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +11,25 @@ import click
 
 from longboat import TopicNames
 from longboat.cli._app import run_async, settings_from
+from longboat.coordinator import SignalData
 from longboat.kafka import Admin, Producer
 
-__all__ = ["approve", "cancel", "reject"]
+__all__ = ["approve", "cancel", "reject", "send_signal", "signer"]
 
 
-def _send(
-    ctx: click.Context, workflow_id: str, signal: str, note: str | None, by: str | None
-) -> None:
+def signer(by: str | None) -> str:
+    """Who signs a signal: ``--by``, else the current user."""
+    return by or getpass.getuser()
+
+
+def send_signal(ctx: click.Context, workflow_id: str, data: SignalData) -> str:
+    """Write ``data`` for ``workflow_id`` to ``lb.signals``; the signal's id."""
     from longboat import EnvelopeSerde
-    from longboat.coordinator import SignalData, signal_event
+    from longboat.coordinator import signal_event
 
     settings = settings_from(ctx)
     topic = TopicNames(settings.topic_prefix).signals
-    who = by or getpass.getuser()
-    event = signal_event(workflow_id, SignalData(signal=signal, by=who, note=note))  # type: ignore[arg-type]
+    event = signal_event(workflow_id, data)
     encoded = EnvelopeSerde(max_event_bytes=settings.max_event_bytes).encode(event)
 
     async def send() -> None:
@@ -35,7 +42,16 @@ def _send(
             )
 
     run_async(send())
-    click.echo(f"{signal} sent for {workflow_id} by {who} (signal {event.id})")
+    return event.id
+
+
+def _send(
+    ctx: click.Context, workflow_id: str, signal: str, note: str | None, by: str | None
+) -> None:
+    who = signer(by)
+    data = SignalData(signal=signal, by=who, note=note)  # type: ignore[arg-type]
+    signal_id = send_signal(ctx, workflow_id, data)
+    click.echo(f"{signal} sent for {workflow_id} by {who} (signal {signal_id})")
 
 
 def _command(signal: str, summary: str) -> click.Command:

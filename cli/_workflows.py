@@ -11,10 +11,12 @@ import click
 
 from longboat import Settings
 from longboat.cli._app import run_async, settings_from
+from longboat.cli._signals import send_signal, signer
 from longboat.coordinator import (
     CoordinatorClient,
     CoordinatorRefused,
     CoordinatorUnavailable,
+    SignalData,
     WorkflowSummary,
 )
 from longboat.errors import ConfigError, UsageError
@@ -127,3 +129,38 @@ def validate(files: tuple[Path, ...]) -> None:
         problems.append(str(e))
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+@workflows.command()
+@click.argument("workflow_id")
+@click.option("--from-step", "from_step", required=True, help="The step to run again from.")
+@click.option(
+    "--version",
+    type=click.IntRange(min=1),
+    help="The definition version to continue on (default: the workflow's own).",
+)
+@click.option("--note", help="Why (recorded in the workflow's history).")
+@click.option("--by", help="Who resumes it (default: the current user).")
+@click.pass_context
+def resume(
+    ctx: click.Context,
+    workflow_id: str,
+    from_step: str,
+    version: int | None,
+    note: str | None,
+    by: str | None,
+) -> None:
+    """Resume failed or cancelled WORKFLOW_ID from a step, maybe on a new definition version.
+
+    Steps before --from-step keep their results; it and later steps run again with new task ids.
+    The coordinator checks the rest: `longboat history WORKFLOW_ID` shows WorkflowResumed, or
+    ResumeRefused with the reason.
+    """
+    who = signer(by)
+    data = SignalData(signal="resume", by=who, note=note, from_step=from_step, version=version)
+    signal_id = send_signal(ctx, workflow_id, data)
+    on = f" on version {version}" if version is not None else ""
+    click.echo(
+        f"resume sent for {workflow_id} from step {from_step}{on} by {who} (signal {signal_id}); "
+        f"see `longboat history {workflow_id}`"
+    )

@@ -183,6 +183,6 @@ class CoordinatorClient(JsonHttpClient):
         return (await self._call("GET", path, HistoryAnswer)).history
 
     async def signal(self, workflow_id: str, signal: SignalData) -> SignalAccepted:
-        """Send an approve / reject / cancel signal through the coordinator."""
+        """Send an approve / reject / cancel / resume signal through the coordinator."""
         path = f"/v1/workflows/{quote(workflow_id)}/signals"
         return await self._call("POST", path, SignalAccepted, body=signal)

@@ -36,7 +36,7 @@ from longboat.agents import (
     task_event,
     task_outcome_of,
 )
-from longboat.coordinator._definitions import DefinitionSet
+from longboat.coordinator._definitions import Definition, DefinitionSet
 from longboat.coordinator._expressions import ExpressionError, evaluate
 from longboat.coordinator._machine import (
     DispatchTask,
@@ -48,7 +48,6 @@ from longboat.coordinator._machine import (
     TimerFired,
     WorkflowStarted,
     WorkflowState,
-    apply,
 )
 from longboat.coordinator._protocol import (
     CoordinatorEvent,
@@ -57,6 +56,7 @@ from longboat.coordinator._protocol import (
     history_event,
     signal_of,
 )
+from longboat.coordinator._resume import WorkflowResumed, transition
 from longboat.errors import EventError
 from longboat.kafka import ConsumedRecord, Producer, TopicPartition, read_to_end
 
@@ -136,6 +136,14 @@ class CoordinatorEngine:
         if found is None:
             return []
         workflow_id, signal = found
+        if signal.signal == "resume":
+            resumed = WorkflowResumed(
+                from_step=str(signal.from_step),
+                version=signal.version,
+                by=signal.by,
+                note=signal.note,
+            )
+            return [(workflow_id, CoordinatorEvent(event=resumed))]
         received = SignalReceived(signal=signal.signal, by=signal.by, note=signal.note)
         return [(workflow_id, CoordinatorEvent(event=received))]
 
@@ -183,17 +191,10 @@ class CoordinatorEngine:
         event = body.event
         partition = ctx.record.partition
         current = self.records.setdefault(partition, {}).get(workflow_id)
-        if current is not None:
-            name, version = current.state.definition, current.definition_version
-        else:
-            name, version = str(body.definition), body.version or 0
-        definition = self.definitions.get(name, version)
+        definition = self._definition(workflow_id, current, body)
         if definition is None:
-            _log.error(
-                "definition_missing", workflow_id=workflow_id, definition=name, version=version
-            )
             return
-        state, commands = apply(
+        state, commands = transition(
             definition, current.state if current else None, event, now=time.time()
         )
         if state is None:
@@ -203,6 +204,8 @@ class CoordinatorEngine:
             for t in (current.timers if current else [])
             if not (isinstance(event, TimerFired) and t.token == event.token)
         ]
+        if current is not None and state.resumes != current.state.resumes:
+            timers = []  # a resumed workflow's old timers belong to steps it starts again
         for command in commands:
             if isinstance(command, DispatchTask):
                 task = Task(
@@ -232,6 +235,27 @@ class CoordinatorEngine:
         # Same partition number as the event: whoever owns the events partition owns the state.
         ctx.emit(self.names.workflows_state, snapshot, key=workflow_id, partition=partition)
         self.records[partition][workflow_id] = record
+
+    def _definition(
+        self, workflow_id: str, current: CoordinatorRecord | None, body: CoordinatorEvent
+    ) -> Definition | None:
+        """The definition ``body`` applies to: the workflow's version, or the one it resumes on."""
+        if current is None:
+            name, version = str(body.definition), body.version or 0
+        else:
+            name, version = current.state.definition, current.definition_version
+            event = body.event
+            if isinstance(event, WorkflowResumed) and event.version is not None:
+                # Not deployed: the transition gets the workflow's own version and refuses.
+                wanted = self.definitions.get(name, event.version)
+                if wanted is not None:
+                    return wanted
+        definition = self.definitions.get(name, version)
+        if definition is None:
+            _log.error(
+                "definition_missing", workflow_id=workflow_id, definition=name, version=version
+            )
+        return definition
 
     async def _load(self, tp: TopicPartition) -> None:
         """Read this partition's workflow states (committed only) before its events run."""

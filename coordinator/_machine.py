@@ -4,6 +4,8 @@ No I/O, no clock, no randomness: the same inputs give the same state and command
 transitions are tested without Kafka and a workflow can be rebuilt by replaying its history.
 Late or duplicate events (a result for a finished step, an older attempt's result, a second
 approval) change nothing and produce no command: that is what makes redelivery harmless.
+Resuming a finished workflow from a step (maybe on another definition version) is the other
+pure transition, in :mod:`._resume`.
 """
 
 from __future__ import annotations
@@ -86,6 +88,10 @@ class WorkflowState(_Model):
     reason: str | None = None
     started_at: float
     updated_at: float
+    # Attempts spent before the last resume, per step dropped by it: a resumed step's attempts
+    # continue from there, so its task ids are new (a specialist never takes one for a replay).
+    attempts_before: dict[str, int] = Field(default_factory=dict)
+    resumes: int = 0
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -281,14 +287,19 @@ def _advance(
     return completed, [*commands, HistoryEntry(type="WorkflowCompleted")]
 
 
+def _first_attempt(state: WorkflowState, step_id: str) -> int:
+    return state.attempts_before.get(step_id, 0) + 1
+
+
 def _start(state: WorkflowState, step: Step, now: float) -> tuple[WorkflowState, list[Command]]:
     if isinstance(step, TaskStep):
-        return _dispatch(state, step.id, step.task, 1, now)
+        return _dispatch(state, step.id, step.task, _first_attempt(state, step.id), now)
     if isinstance(step, ParallelStep):
         commands: list[Command] = []
         state = _set_step(state, step.id, StepState(status="waiting"), now)
         for branch in step.parallel:
-            state, dispatched = _dispatch(state, branch.id, branch.task, 1, now)
+            first = _first_attempt(state, branch.id)
+            state, dispatched = _dispatch(state, branch.id, branch.task, first, now)
             commands += dispatched
         return state, commands
     if isinstance(step, TimerStep):
@@ -352,7 +363,8 @@ def _result(
 ) -> tuple[WorkflowState, list[Command]]:
     step_id = _owner(state, event.task_id)
     if step_id is None:
-        if is_compensation_task(event.task_id):
+        if is_compensation_task(event.task_id) and state.reason is not None:
+            # Only while compensating: a resume clears the reason, so an old one changes nothing.
             reason = state.reason or "compensated"
             return _fail(state, reason, now)
         return state, []  # late, duplicate or superseded: nothing to do
@@ -388,8 +400,9 @@ def _task_failed(
             data={"step": task.id, "task_id": event.task_id, "error": event.error},
         )
     ]
-    if current.attempts < task.retry.max_attempts:
-        delay = task.retry.backoff_s * task.retry.multiplier ** (current.attempts - 1)
+    tries = current.attempts - state.attempts_before.get(task.id, 0)  # since the last resume
+    if tries < task.retry.max_attempts:
+        delay = task.retry.backoff_s * task.retry.multiplier ** (tries - 1)
         token = retry_token(task.id, current.attempts + 1)
         waiting = current.model_copy(update={"status": "failed", "error": event.error})
         state = _set_step(state, task.id, waiting, now)
@@ -397,7 +410,7 @@ def _task_failed(
             *commands,
             ScheduleTimer(step_id=task.id, purpose="retry", token=token, due=now + delay),
         ]
-    reason = f"step {task.id} failed after {current.attempts} attempt(s): {event.error}"
+    reason = f"step {task.id} failed after {tries} attempt(s): {event.error}"
     state = _set_step(
         state, task.id, current.model_copy(update={"status": "failed", "error": event.error}), now
     )

@@ -4,8 +4,8 @@ Each is one typed model with one serde (``*_event`` writes the envelope, ``*_of`
 back), used by every writer and reader. Tasks, task results and task failures belong to the
 agents layer (``longboat.agents``: :class:`~longboat.agents.Task`, ...), which is below us.
 
-- :class:`SignalData` on ``lb.signals``: written by ``longboat approve|reject|cancel`` and the
-  Mission Control API, read by the router.
+- :class:`SignalData` on ``lb.signals``: written by ``longboat approve|reject|cancel``,
+  ``longboat workflows resume`` and the Mission Control API, read by the router.
 - :class:`CoordinatorEvent` on ``lb.coordinator.events``: written by the router and the timer
   loop, read by the core.
 - :class:`HistoryEntry` on ``lb.workflows.history``: written by the core, read by
@@ -14,12 +14,13 @@ agents layer (``longboat.agents``: :class:`~longboat.agents.Task`, ...), which i
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from longboat import Envelope, describe_errors
-from longboat.coordinator._machine import Event, HistoryEntry
+from longboat.coordinator._machine import HistoryEntry
+from longboat.coordinator._resume import AnyEvent
 from longboat.errors import EventError
 
 __all__ = [
@@ -43,25 +44,40 @@ _SOURCE = "longboat/coordinator"
 
 
 class SignalData(BaseModel):
-    """The data of a signal on ``lb.signals``: a human's (or system's) decision."""
+    """The data of a signal on ``lb.signals``: a human's (or system's) decision.
+
+    ``resume`` (a failed or cancelled workflow, from ``from_step``, on definition ``version`` or
+    its own) is the only signal with a step and a version.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    signal: Literal["approve", "reject", "cancel"]
+    signal: Literal["approve", "reject", "cancel", "resume"]
     by: str
     note: str | None = None
+    from_step: str | None = Field(default=None, min_length=1)
+    version: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _resume_fields(self) -> Self:
+        if self.signal == "resume" and self.from_step is None:
+            raise ValueError("a resume signal needs from_step: the step to resume from")
+        if self.signal != "resume" and (self.from_step is not None or self.version is not None):
+            raise ValueError(f"a {self.signal} signal takes no from_step or version")
+        return self
 
 
 class CoordinatorEvent(BaseModel):
     """The data of a record on ``lb.coordinator.events``: one state-machine event.
 
     ``definition`` and ``version`` are set on a workflow's start only: later events apply to the
-    version the workflow started with, which its state remembers.
+    version the workflow runs on, which its state remembers (a resume may change it; the
+    version it asks for is in the event).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    event: Event
+    event: AnyEvent
     definition: str | None = None
     version: int | None = None
 

@@ -1,4 +1,4 @@
-"""`longboat approve|reject|cancel` put signals on lb.signals, keyed by workflow id."""
+"""`longboat approve|reject|cancel|workflows resume` put signals on lb.signals (key: workflow)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ def test_signals_reach_the_signals_topic(run_cli: RunCli, unique: str) -> None:
     assert "approve sent for wf-1 by alice" in approved.stdout
     assert run_cli("reject", "wf-2", "--by", "bob").returncode == 0
     assert run_cli("cancel", "wf-3").returncode == 0
+    resumed = run_cli("workflows", "resume", "wf-4", "--from-step", "pay", "--version", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resume sent for wf-4 from step pay on version 2" in resumed.stdout
     read = run_cli(
         "consume",
         f"e{unique}.signals",
         "--from-beginning",
         "--max",
-        "3",
+        "4",
         "--timeout",
         "20",
         "--json",
@@ -30,7 +33,9 @@ def test_signals_reach_the_signals_topic(run_cli: RunCli, unique: str) -> None:
         ("wf-1", "longboat.signal", "approve"),
         ("wf-2", "longboat.signal", "reject"),
         ("wf-3", "longboat.signal", "cancel"),
+        ("wf-4", "longboat.signal", "resume"),
     ]
+    assert (events[3]["data"]["from_step"], events[3]["data"]["version"]) == ("pay", 2)
     assert events[0]["data"]["by"] == "alice"
     assert events[0]["data"]["note"] == "looks fine"
     assert events[2]["data"]["by"]  # the current user
