@@ -33,13 +33,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from longboat import Envelope, EnvelopeSerde, KafkaSettings, TopicNames, TopicSpec
 from longboat.agents._agent import Agent
-from longboat.agents._llm import LLMProvider, LLMRequest, LLMResponse
 from longboat.agents._replay import CalledStep, Emitted, replay_trace
 from longboat.agents._replay_gateway import ReplayRefused
 from longboat.agents._runs import RunSummary, list_runs, load_trace
 from longboat.agents._trace import RunOutcome, Trace
 from longboat.errors import EventError
 from longboat.kafka import Admin, Producer, read_to_end
+from longboat.llm import LLMProvider, LLMRequest, LLMResponse
 
 __all__ = [
     "SHADOW_DECISION_TYPE",
