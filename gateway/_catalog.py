@@ -11,12 +11,12 @@ without a restart.
 from __future__ import annotations
 
 from datetime import datetime
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from longboat import KafkaSettings, RecordCodec, TopicNames, utc_now
+from longboat.gateway._following import FollowingWriter
 from longboat.gateway._mcp import ToolDefinition
 from longboat.kafka import Decoded, Producer, TopicFollower, read_decoded
 
@@ -50,7 +50,7 @@ def catalog_key(definition: ToolDefinition) -> str:
     return f"{definition.name}@{definition.digest}"
 
 
-class ToolCatalogue:
+class ToolCatalogue(FollowingWriter):
     """The served definitions of this gateway's MCP tools, checked against the approvals."""
 
     def __init__(self, kafka: KafkaSettings, names: TopicNames, *, instance: str) -> None:
@@ -67,24 +67,6 @@ class ToolCatalogue:
             self._entries.pop(record.key, None)
         else:
             self._entries[record.key] = record.value
-
-    async def __aenter__(self) -> Self:
-        await self._producer.start()
-        try:
-            await self._follower.__aenter__()
-        except BaseException:
-            await self._producer.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._follower.__aexit__(exc_type, exc, tb)
-        await self._producer.stop()
 
     async def serve(self, definitions: list[ToolDefinition]) -> None:
         """Adopt what the servers serve now; record each new definition as pending."""

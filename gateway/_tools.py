@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, Valid
 
 from longboat import KafkaSettings, RecordCodec, describe_errors, utc_now
 from longboat.errors import ConfigError, RetryableError, TerminalError
+from longboat.gateway._following import FollowingWriter
 from longboat.gateway._mcp import McpServerSpec
 from longboat.kafka import Decoded, Producer, TopicFollower
 
@@ -223,7 +224,7 @@ def _resolve(name: str, spec: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
-class ToolLedger:
+class ToolLedger(FollowingWriter):
     """Recorded results by idempotency key, from ``lb.tools.ledger``; calls each key once.
 
     The ledger follows its topic, so a key completed by another gateway replica is answered
@@ -249,24 +250,6 @@ class ToolLedger:
         # A late "started" (another replica's) never hides a completed result.
         if known is None or known.state == "started":
             self._entries[entry.key] = entry
-
-    async def __aenter__(self) -> Self:
-        await self._producer.start()
-        try:
-            await self._follower.__aenter__()
-        except BaseException:
-            await self._producer.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._follower.__aexit__(exc_type, exc, tb)
-        await self._producer.stop()
 
     def recorded(self, key: str) -> LedgerEntry | None:
         """The recorded outcome of ``key``, if the call completed."""

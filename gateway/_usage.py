@@ -21,14 +21,14 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from longboat import KafkaSettings, RecordCodec, describe_errors, utc_now
 from longboat.errors import ConfigError
 from longboat.gateway._decision import BudgetFact
+from longboat.gateway._following import FollowingWriter
 from longboat.kafka import Decoded, Producer, TopicFollower
 from longboat.llm import LLMResponse
 
@@ -124,7 +124,7 @@ class _Spend:
         self.cost = 0.0
 
 
-class UsageLedger:
+class UsageLedger(FollowingWriter):
     """Follows ``lb.models.usage``: recorded answers by key, and spend per agent and workflow."""
 
     def __init__(self, kafka: KafkaSettings, topic: str, *, clock: Clock = utc_now) -> None:
@@ -137,24 +137,6 @@ class UsageLedger:
         self._inflight: dict[str, asyncio.Future[ModelUsage]] = {}
         self._producer = Producer(kafka, linger_ms=0)
         self._follower = TopicFollower(kafka, topic, MODEL_USAGE, self._apply)
-
-    async def __aenter__(self) -> Self:
-        await self._producer.start()
-        try:
-            await self._follower.__aenter__()
-        except BaseException:
-            await self._producer.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._follower.__aexit__(exc_type, exc, tb)
-        await self._producer.stop()
 
     def now(self) -> datetime:
         """The ledger's clock (injected in tests)."""
