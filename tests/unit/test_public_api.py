@@ -335,6 +335,15 @@ PUBLIC = {
         "tail_lines",
         "tools_file_content",
     ],
+    "longboat.agents.openai_agents": [
+        "MODEL_STEP",
+        "TOOL_STEP_PREFIX",
+        "catalogue_tools",
+        "chat_completions_provider",
+        "governed_tool",
+        "run_agent",
+        "sdk",
+    ],
     "longboat.cli": [
         "cli",
         "main",

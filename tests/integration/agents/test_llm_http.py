@@ -6,48 +6,19 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 
 from longboat.agents import LLMMessage, LLMRequest, LLMSettings, OpenAIProvider
 from longboat.devinfra import free_port
 from longboat.llm import LLMRejected, LLMUnavailable
+from tests.chat_server import ChatServer, text_reply
 
 
 @pytest.fixture
 async def chat_server() -> AsyncIterator[tuple[str, list[dict[str, object]], list[int]]]:
     """A loopback server answering POST /v1/chat/completions like the OpenAI API."""
-    seen: list[dict[str, object]] = []
-    statuses: list[int] = []  # queued statuses to answer with before succeeding
-
-    async def completions(request: web.Request) -> web.Response:
-        body = await request.json()
-        seen.append({"body": body, "auth": request.headers.get("Authorization")})
-        if statuses:
-            return web.Response(status=statuses.pop(0), text='{"error": {"message": "nope"}}')
-        answer = {
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": "simple", "refusal": None},
-                }
-            ],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
-        }
-        return web.json_response(answer)
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}/v1", seen, statuses
-    await runner.cleanup()
+    server = await ChatServer(reply=text_reply("simple")).start()
+    yield server.url, server.requests, server.statuses
+    await server.stop()
 
 
 def _request() -> LLMRequest:
