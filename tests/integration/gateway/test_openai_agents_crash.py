@@ -1,0 +1,131 @@
+"""SIGKILL of a real agent process running an OpenAI Agents SDK agent while its MCP tool call
+blocks: after the restart, counters prove each model request and each tool effect happened
+once, and each input has one output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from longboat import Envelope, EnvelopeSerde, TopicSpec
+from longboat.kafka import Admin, Producer
+from longboat.registry import write_private_key
+from tests.chat_server import ChatServer, tool_call
+from tests.integration.agents.conftest import read_committed
+from tests.integration.gateway.conftest import GatewayWorld, serving
+from tests.integration.gateway.test_mcp_crash import Processes, _held_tools, _until_started
+from tests.integration.gateway.test_mcp_tools import _approve_all, _effects
+
+
+def _script(body: dict[str, Any]) -> dict[str, Any]:
+    """Turn 1: charge the amount asked; turn 2: note it; turn 3: answer with both results."""
+    asked = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    item = int(str(asked).split()[-1])
+    results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    if not results:
+        return tool_call("files__charge", {"amount": item}, body)
+    if len(results) == 1:
+        return tool_call("note", {"text": f"charged {item}"}, body)
+    return {"role": "assistant", "content": f"paid {item}: {json.dumps(results)}"}
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[ChatServer]:
+    server = await ChatServer(reply=_script).start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    started = Processes(tmp_path)
+    yield started
+    started.close()
+
+
+def _asked(model: ChatServer) -> Counter[tuple[str, int]]:
+    """Model requests by (user input, turn): each must have been sent exactly once."""
+    seen: Counter[tuple[str, int]] = Counter()
+    for request in model.requests:
+        messages = request["body"]["messages"]
+        asked = next(m["content"] for m in messages if m["role"] == "user")
+        seen[(asked, sum(1 for m in messages if m["role"] == "tool"))] += 1
+    return seen
+
+
+async def test_sdk_agent_sigkilled_mid_tool_call_resumes_without_repeating_a_call(
+    world: GatewayWorld, processes: Processes, model: ChatServer, tmp_path: Path, unique: str
+) -> None:
+    """Agent SIGKILLed while the SDK agent's MCP tool call blocks: the restarted run serves the
+    recorded model turn, re-runs the in-doubt call with its key (one effect), and goes on."""
+    counter, hold, notes = tmp_path / "effects.txt", tmp_path / "hold", tmp_path / "notes.txt"
+    await world.publish()
+    issuer = await world.enroll("sdkpayer", "tool:files")
+    key_file = tmp_path / "sdkpayer.key"
+    write_private_key(issuer._key, key_file)  # as `longboat agents enroll` writes it
+    input_topic, output_topic = f"sin.{unique}", f"sout.{unique}"
+    async with Admin(world.settings.kafka) as admin:
+        await admin.ensure_topics(
+            [
+                *world.names.agent_topics("sdkpayer", partitions=1),
+                TopicSpec(input_topic, 1),
+                TopicSpec(output_topic, 1),
+            ]
+        )
+    serde = EnvelopeSerde()
+    async with Producer(world.settings.kafka) as producer:
+        for item in (1, 2):
+            event = serde.encode(Envelope(type="pay", source="/tests", data={"id": item}))
+            await producer.send(input_topic, event.value, key=b"k", headers=event.headers)
+    async with serving(world, tools_file=_held_tools(world, counter, hold)) as gateway:
+        await _approve_all(world, gateway)
+        env = {
+            "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": world.settings.kafka.bootstrap_servers,
+            "LONGBOAT_TOPIC_PREFIX": world.settings.topic_prefix,
+            "LONGBOAT_GATEWAY_URL": f"http://127.0.0.1:{gateway.port}",
+            "LONGBOAT_REGISTRY_URL": "http://127.0.0.1:9",
+            "LONGBOAT_AGENT__KEY_FILE": str(key_file),
+            "LONGBOAT_AGENT__HTTP_PORT": "0",
+            "LONGBOAT_AGENT__HEARTBEAT_S": "60",
+            "LONGBOAT_AGENT__SESSION_TIMEOUT_MS": "6000",
+            "SDK_AGENT_INPUT": input_topic,
+            "SDK_AGENT_OUTPUT": output_topic,
+            "SDK_AGENT_MODEL_URL": model.url,
+            "SDK_AGENT_NOTES": str(notes),
+        }
+        run = [
+            "run",
+            "agent",
+            "tests.integration.gateway.openai_sdk_agent:agent",
+            "--instance",
+            "s-1",
+        ]
+        hold.touch()
+        first = processes.start(run, env)
+        await _until_started(hold)  # the first charge is at the upstream server
+        first.send_signal(signal.SIGKILL)
+        assert await asyncio.to_thread(first.wait) == -signal.SIGKILL
+        assert _asked(model) == Counter({("pay 1", 0): 1}), "killed after the first model turn"
+        hold.unlink()
+        second = processes.start(run, env)
+        records = await read_committed(world.settings.kafka, output_topic, 2, timeout_s=120)
+        second.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(second.wait) == 0, "graceful shutdown on SIGTERM"
+    outputs = [serde.decode(r.value or b"", r.headers).data for r in records]
+    assert sorted(dict(o)["id"] for o in outputs) == [1, 2]  # type: ignore[arg-type]
+    # Every model turn of every input was asked exactly once across the crash.
+    assert _asked(model) == Counter({(f"pay {i}", turn): 1 for i in (1, 2) for turn in range(3)})
+    charges = Counter(line.rsplit(" ", 1)[0] for line in _effects(counter))
+    assert charges == Counter({"charge 1": 1, "charge 2": 1}), _effects(counter)
+    assert sorted(notes.read_text().splitlines()) == ["charged 1", "charged 2"]
+    for output in outputs:
+        answer = str(dict(output)["answer"])  # type: ignore[arg-type]
+        assert "noted" in answer
+        assert "r-" in answer, answer  # the receipt of the one charge
