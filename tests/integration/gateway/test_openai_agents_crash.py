@@ -15,13 +15,15 @@ from typing import Any
 import pytest
 
 from longboat import Envelope, EnvelopeSerde, TopicSpec
+from longboat.agents.openai_agents import catalogue_tools
+from longboat.errors import UsageError
 from longboat.kafka import Admin, Producer
 from longboat.registry import write_private_key
 from tests.chat_server import ChatServer, tool_call
 from tests.integration.agents.conftest import read_committed
 from tests.integration.gateway.conftest import GatewayWorld, serving
 from tests.integration.gateway.test_mcp_crash import Processes, _held_tools, _until_started
-from tests.integration.gateway.test_mcp_tools import _approve_all, _effects
+from tests.integration.gateway.test_mcp_tools import _approve_all, _effects, _stdio_tools
 
 
 def _script(body: dict[str, Any]) -> dict[str, Any]:
@@ -118,14 +120,36 @@ async def test_sdk_agent_sigkilled_mid_tool_call_resumes_without_repeating_a_cal
         records = await read_committed(world.settings.kafka, output_topic, 2, timeout_s=120)
         second.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(second.wait) == 0, "graceful shutdown on SIGTERM"
-    outputs = [serde.decode(r.value or b"", r.headers).data for r in records]
-    assert sorted(dict(o)["id"] for o in outputs) == [1, 2]  # type: ignore[arg-type]
+    outputs: list[dict[str, Any]] = [
+        dict(serde.decode(r.value or b"", r.headers).data)  # type: ignore[arg-type]
+        for r in records
+    ]
+    assert sorted(o["id"] for o in outputs) == [1, 2]
     # Every model turn of every input was asked exactly once across the crash.
     assert _asked(model) == Counter({(f"pay {i}", turn): 1 for i in (1, 2) for turn in range(3)})
     charges = Counter(line.rsplit(" ", 1)[0] for line in _effects(counter))
     assert charges == Counter({"charge 1": 1, "charge 2": 1}), _effects(counter)
     assert sorted(notes.read_text().splitlines()) == ["charged 1", "charged 2"]
     for output in outputs:
-        answer = str(dict(output)["answer"])  # type: ignore[arg-type]
+        answer = str(output["answer"])
         assert "noted" in answer
         assert "r-" in answer, answer  # the receipt of the one charge
+
+
+async def test_catalogue_tools_offer_approved_mcp_tools_to_the_sdk_agent(
+    world: GatewayWorld, tmp_path: Path
+) -> None:
+    """Approved catalogue entries become SDK function tools with the approved schema, minus the
+    key the gateway passes; an unapproved or unknown tool is refused with what there is."""
+    await world.publish()
+    async with serving(world, tools_file=_stdio_tools(world, tmp_path / "effects.txt")) as gw:
+        with pytest.raises(UsageError, match="not approved"):
+            await catalogue_tools(world.settings.kafka, world.names, ["files.charge"])
+        await _approve_all(world, gw)
+    [charge] = await catalogue_tools(world.settings.kafka, world.names, ["files.charge"])
+    assert charge.name == "files__charge"
+    assert charge.description == "Charge an amount; takes effect once per idempotency key."
+    assert set(charge.params_json_schema["properties"]) == {"amount"}
+    assert "idempotency_key" not in charge.params_json_schema.get("required", [])
+    with pytest.raises(UsageError, match=r"files\.nothing"):
+        await catalogue_tools(world.settings.kafka, world.names, ["files.nothing"])
