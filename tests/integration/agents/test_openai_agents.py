@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import JsonValue
 
+from examples.openai_sdk import assistant
 from longboat import Envelope
 from longboat.agents import Agent, Context, LLMSettings
 from longboat.agents.openai_agents import (
@@ -172,3 +173,34 @@ async def test_refuses_what_cannot_be_durable(model: ChatServer) -> None:
     run = await AgentTestEnvironment(longboat_agent).run(Envelope(type="t", source="/t"))
     assert isinstance(run.error, UsageError)
     assert "governed_tool" in str(run.error)
+
+
+def _example_script(body: dict[str, Any]) -> dict[str, Any]:
+    """Estimate, look the policy up, answer."""
+    results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    if not results:
+        return tool_call("estimate_repair", {"damage": "a dent"}, body)
+    if len(results) == 1:
+        return tool_call("policies__lookup", {"customer": "c-7"}, body)
+    return {"role": "assistant", "content": f"You get {int(results[0]) - 100} EUR."}
+
+
+async def test_the_example_assistant_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """examples/openai_sdk: the assistant estimates, looks the policy up and answers."""
+    server = await ChatServer(reply=_example_script).start()
+    try:
+        monkeypatch.setenv("LONGBOAT_LLM__PROVIDER", "openai")
+        monkeypatch.setenv("LONGBOAT_LLM__BASE_URL", server.url)
+        assistant._provider.cache_clear()
+        gateway = InMemoryGateway(
+            tools={"policies.lookup": lambda args: {"cover": "full", "excess": 100}}
+        )
+        env = AgentTestEnvironment(assistant.assistant, gateway=gateway)
+        run = await env.run(Envelope(type="q", source="/t", data="What do I get for my dent?"))
+    finally:
+        await server.stop()
+    assert run.error is None, run.error
+    assert run.value == "You get 300 EUR."
+    assert run.emitted["claims.answers"][0].data == {"answer": "You get 300 EUR."}
+    assert len(server.requests) == 3
+    assert server.requests[0]["body"]["model"] == "longboat-local"  # LONGBOAT_LLM__MODEL default

@@ -1,0 +1,1 @@
+"""An agent written with the OpenAI Agents SDK, run durably by Longboat."""
