@@ -139,6 +139,10 @@ class DurableModel(_Model):  # type: ignore[misc]  # the SDK's classes are known
         """Close the wrapped model."""
         await self._inner.close()
 
+    async def _cleanup_on_run_end(self, owner: object) -> None:
+        # The SDK's end-of-run hook (e.g. a websocket model drops its connection): pass it on.
+        await self._inner._cleanup_on_run_end(owner)
+
 
 async def _answer(
     inner: Any, positional: tuple[Any, ...], tracing: Any, options: dict[str, Any]

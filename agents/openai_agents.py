@@ -205,7 +205,11 @@ class _Durable:
                 "gateway and the journal; register the servers with the gateway and give the "
                 "agent governed_tool(...) / catalogue_tools(...) instead"
             )
-        clone = agent.clone(model=self.model(agent.model, agent.name))
+        clone = agent.clone(
+            model=self.model(agent.model, agent.name),
+            # One retry layer, the step's: the SDK's own model retries would multiply with it.
+            model_settings=dataclasses.replace(agent.model_settings, retry=None),
+        )
         self._made[id(agent)] = clone  # before the handoffs: they may lead back here
         clone.tools = durable_tools(agent.tools)
         clone.handoffs = [self.agent(h) if isinstance(h, sdk.Agent) else h for h in agent.handoffs]

@@ -15,7 +15,7 @@ from pydantic import JsonValue
 
 from examples.openai_sdk import assistant
 from longboat import Envelope
-from longboat.agents import Agent, Context, LLMSettings
+from longboat.agents import Agent, Context, LLMSettings, StepFailed
 from longboat.agents.openai_agents import (
     MODEL_STEP,
     TOOL_STEP_PREFIX,
@@ -173,6 +173,22 @@ async def test_refuses_what_cannot_be_durable(model: ChatServer) -> None:
     run = await AgentTestEnvironment(longboat_agent).run(Envelope(type="t", source="/t"))
     assert isinstance(run.error, UsageError)
     assert "governed_tool" in str(run.error)
+
+
+async def test_model_errors_are_retried_by_the_step_or_fail_it(model: ChatServer) -> None:
+    """A 503 is retried by the step (one retry layer); a 400 fails the run at once."""
+    added.clear()
+    env = AgentTestEnvironment(_agent(model), gateway=_gateway())
+    model.statuses.append(503)
+    run = await env.run(Envelope(type="sum", source="/t", data="add 2 and 3"))
+    assert run.error is None, run.error
+    assert run.steps[0].attempts == 2
+    assert len(model.requests) == 4
+    model.statuses.append(400)
+    failed = await env.run(Envelope(type="sum", source="/t", data="add 2 and 3"))
+    assert isinstance(failed.error, StepFailed), failed.error
+    assert "LLMRejected" in str(failed.error)
+    assert len(model.requests) == 5
 
 
 def _example_script(body: dict[str, Any]) -> dict[str, Any]:
