@@ -188,10 +188,11 @@ class _Durable:
         self._made: dict[int, Any] = {}
 
     def model(self, model: Any, owner: str) -> Any:
-        if isinstance(model, sdk.Model):
-            inner, label = model, getattr(model, "model", type(model).__name__)
-        else:
-            inner, label = self._provider.get_model(model), model or "default"
+        inner = model if isinstance(model, sdk.Model) else self._provider.get_model(model)
+        # The resolved model's name where it has one: it is part of every model step's
+        # fingerprint, so a different model after a restart is a divergence, not a replay.
+        name = getattr(inner, "model", None)
+        label = name if isinstance(name, str) else (model or type(inner).__name__)
         return DurableModel(inner, f"{owner}:{label}")
 
     def agent(self, agent: Any) -> Any:

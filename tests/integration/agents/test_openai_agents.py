@@ -191,6 +191,48 @@ async def test_model_errors_are_retried_by_the_step_or_fail_it(model: ChatServer
     assert len(model.requests) == 5
 
 
+def _handoff_script(body: dict[str, Any]) -> dict[str, Any]:
+    """The triager hands off to the adder; the adder calls ``add``, then answers."""
+    system = body["messages"][0]["content"]
+    results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    if system.startswith("Triage"):
+        return tool_call("transfer_to_adder", {}, body)
+    if len(results) == 1:  # the handoff's own tool result
+        return tool_call("add", {"a": 1, "b": 1}, body)
+    return {"role": "assistant", "content": f"sum {results[-1]}"}
+
+
+async def test_handoff_agents_are_durable_too(model: ChatServer) -> None:
+    """A handoff target's model and tools are steps as well; a replay asks nothing again."""
+    added.clear()
+    model.reply = _handoff_script
+    adder = sdk.Agent(name="adder", instructions="Add.", tools=[add])
+    triager = sdk.Agent(name="triager", instructions="Triage.", handoffs=[adder])
+    provider = chat_completions_provider(
+        LLMSettings(provider="openai", base_url=model.url, model="gpt-test")
+    )
+    longboat_agent = Agent("triage", topics=["sums"])
+
+    @longboat_agent.handler
+    async def handle(ctx: Context, event: Envelope) -> JsonValue:
+        result = await run_agent(ctx, triager, "one plus one", model_provider=provider)
+        return str(result.final_output)
+
+    env = AgentTestEnvironment(longboat_agent)
+    run = await env.run(Envelope(type="sum", source="/t"))
+    assert run.error is None, run.error
+    assert run.value == "sum 2"
+    names = [s.name for s in run.steps]
+    assert names == [MODEL_STEP, MODEL_STEP, TOOL_STEP_PREFIX + "add", MODEL_STEP]
+    models = [json.loads(json.dumps(s.args))[0]["model"] for s in run.steps if s.name == MODEL_STEP]
+    assert models == ["triager:gpt-test", "adder:gpt-test", "adder:gpt-test"]
+    again = await env.replay(run)
+    assert again.value == "sum 2"
+    assert again.executed_steps == 0
+    assert len(model.requests) == 3
+    assert added == [(1, 1)]
+
+
 def _example_script(body: dict[str, Any]) -> dict[str, Any]:
     """Estimate, look the policy up, answer."""
     results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
