@@ -27,7 +27,13 @@ from pydantic import JsonValue
 from longboat.agents._openai_model import current_context, jsonable, sdk
 from longboat.errors import UsageError
 
-__all__ = ["TOOL_STEP_PREFIX", "durable_tool", "durable_tools", "governed_tool"]
+__all__ = [
+    "TOOL_STEP_PREFIX",
+    "durable_tool",
+    "durable_tools",
+    "governed_tool",
+    "tool_idempotency_key",
+]
 
 TOOL_STEP_PREFIX = "openai_agents.tool."
 
@@ -96,6 +102,18 @@ def governed_tool(
         on_invoke_tool=invoke,
         strict_json_schema=strict,
     )
+
+
+def tool_idempotency_key() -> str:
+    """Inside a function tool run by ``run_agent``: its step's idempotency key.
+
+    The same on every attempt and after a crash (it is the step's fingerprint): pass it to the
+    service the tool calls, so that a call re-run while in doubt takes effect once.
+
+    Raises:
+        UsageError: Called outside a function tool run by ``run_agent``.
+    """
+    return current_context("tool_idempotency_key()").idempotency_key
 
 
 def durable_tool(tool: Any) -> Any:

@@ -40,7 +40,12 @@ import openai
 
 from longboat import KafkaSettings, TopicNames
 from longboat.agents._openai_model import MODEL_STEP, DurableModel, run_scope, sdk
-from longboat.agents._openai_tools import TOOL_STEP_PREFIX, durable_tools, governed_tool
+from longboat.agents._openai_tools import (
+    TOOL_STEP_PREFIX,
+    durable_tools,
+    governed_tool,
+    tool_idempotency_key,
+)
 from longboat.errors import UsageError
 from longboat.gateway import read_catalogue
 from longboat.llm import LLMSettings
@@ -56,6 +61,7 @@ __all__ = [
     "governed_tool",
     "run_agent",
     "sdk",
+    "tool_idempotency_key",
 ]
 
 # No network besides the model: the SDK would otherwise export traces to OpenAI. Longboat's

@@ -343,6 +343,7 @@ PUBLIC = {
         "governed_tool",
         "run_agent",
         "sdk",
+        "tool_idempotency_key",
     ],
     "longboat.cli": [
         "cli",

@@ -23,6 +23,7 @@ from longboat.agents.openai_agents import (
     governed_tool,
     run_agent,
     sdk,
+    tool_idempotency_key,
 )
 from longboat.agents.testing import AgentTestEnvironment, InMemoryGateway
 from longboat.errors import UsageError
@@ -47,11 +48,13 @@ async def model() -> AsyncIterator[ChatServer]:
 
 
 added: list[tuple[int, int]] = []
+keys: list[str] = []
 
 
 def _add(a: int, b: int) -> int:
     """Add two numbers."""
     added.append((a, b))
+    keys.append(tool_idempotency_key())
     return a + b
 
 
@@ -139,6 +142,8 @@ async def test_a_crash_inside_a_tool_resumes_without_repeating_calls(
     # governed one is keyed, so the gateway's ledger answers without a second effect.
     assert len(gateway.tool_calls) == 1
     assert len(added) == (2 if crash_in_step == 2 else 1)
+    # ... with the same idempotency key, which the tool can pass on to dedupe its effect.
+    assert keys[-len(added) :] == [replayed.steps[1].fingerprint] * len(added)
 
 
 async def test_a_completed_run_replays_without_any_call(model: ChatServer) -> None:
@@ -158,6 +163,8 @@ async def test_refuses_what_cannot_be_durable(model: ChatServer) -> None:
     """Streaming, tools outside run_agent and local MCP servers get a clear error."""
     with pytest.raises(UsageError, match="only inside"):
         await charge.on_invoke_tool(None, json.dumps({"amount": 1}))
+    with pytest.raises(UsageError, match="only inside"):
+        tool_idempotency_key()
 
     class Server:
         name = "local"
