@@ -173,6 +173,8 @@ async def run_agent(
     }
     if config.model is not None:
         overrides["model"] = durable.model(config.model, "run_config")
+    if config.model_settings is not None:
+        overrides["model_settings"] = dataclasses.replace(config.model_settings, retry=None)
     token = run_scope.set(ctx)
     try:
         return await sdk.Runner.run(

@@ -240,6 +240,27 @@ async def test_handoff_agents_are_durable_too(model: ChatServer) -> None:
     assert added == [(1, 1)]
 
 
+async def test_a_run_config_model_is_durable(model: ChatServer) -> None:
+    """A model named by the RunConfig (overriding the agents') is recorded like the agent's."""
+    model.reply = lambda body: {"role": "assistant", "content": "hello"}
+    provider = chat_completions_provider(LLMSettings(provider="openai", base_url=model.url))
+    greeter = sdk.Agent(name="greeter", instructions="Greet.", model="ignored")
+    longboat_agent = Agent("greeter", topics=["hi"])
+
+    @longboat_agent.handler
+    async def handle(ctx: Context, event: Envelope) -> JsonValue:
+        config = sdk.RunConfig(model="gpt-config", model_provider=provider)
+        return str((await run_agent(ctx, greeter, "hi", run_config=config)).final_output)
+
+    env = AgentTestEnvironment(longboat_agent)
+    run = await env.run(Envelope(type="hi", source="/t"))
+    assert run.value == "hello", run.error
+    assert model.requests[0]["body"]["model"] == "gpt-config"
+    assert json.loads(json.dumps(run.steps[0].args))[0]["model"] == "run_config:gpt-config"
+    assert (await env.replay(run)).executed_steps == 0
+    assert len(model.requests) == 1
+
+
 def _example_script(body: dict[str, Any]) -> dict[str, Any]:
     """Estimate, look the policy up, answer."""
     results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
