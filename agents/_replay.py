@@ -293,6 +293,7 @@ async def replay_trace(
     llm: LLMProvider | None = None,
     gateway: GatewayPort | None = None,
     only_llm: bool = False,
+    outputs: list[OutputRecord] | None = None,
 ) -> ReplayReport:
     """Run ``agent``'s handler on ``trace``'s input with its recorded steps served.
 
@@ -308,6 +309,8 @@ async def replay_trace(
         gateway: The gateway for live governed steps (none: they are refused).
         only_llm: Live, run new LLM steps only: any other new step of the handler's own is
             refused and recorded as an intent (``step:<name>``), as a shadow run needs.
+        outputs: Filled with the records the run would write to its output topics (not its
+            progress or dead letter), as encoded: a shadow run writes them to its own topic.
     """
     serde = EnvelopeSerde()
     settings = AgentSettings()
@@ -351,6 +354,8 @@ async def replay_trace(
         )
     await _close(provider, llm)
     dlq = names.dlq(agent.name)
+    if outputs is not None:
+        outputs.extend(o for o in outcome.outputs if o.topic not in (names.progress, dlq))
     letters = [serde.decode(o.value, o.headers) for o in outcome.outputs if o.topic == dlq]
     error = DeadLetter.model_validate(letters[0].data).message if letters else None
     return ReplayReport(
