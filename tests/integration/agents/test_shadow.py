@@ -3,25 +3,30 @@ report shows the decisions that changed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from longboat import Envelope
+from longboat import Envelope, EnvelopeSerde
 from longboat.agents import (
+    SHADOW_TOPIC_HEADER,
     Agent,
     Context,
     ShadowWindow,
     list_runs,
     read_decisions,
     run_shadow,
+    shadow_group,
+    shadow_output_topic,
     shadow_report,
 )
 from longboat.cli._shadow import require_clean_shadow
 from longboat.errors import UsageError
+from longboat.kafka import Admin, TopicPartition
 from tests.helpers import assert_eventually
-from tests.integration.agents.conftest import AgentWorld, running
+from tests.integration.agents.conftest import AgentWorld, read_all, read_committed, running
 
 CALLS: Counter[str] = Counter()
 
@@ -131,3 +136,134 @@ async def test_a_shadow_run_has_no_side_effect_and_its_report_shows_the_changes(
     passed = tmp_path / "clean.json"
     passed.write_text(clean.model_dump_json())
     require_clean_shadow(passed, agent=name, version="2.1")
+
+
+def _screener(name: str, world: AgentWorld, *, refund: bool) -> Agent:
+    """Small amounts are passed without a step (no journalled run); large ones are scored."""
+    agent = Agent(name, topics=[world.input_topic])
+
+    @agent.handler
+    async def handle(ctx: Context, event: Envelope) -> None:
+        assert isinstance(event.data, dict)
+        amount = int(str(event.data["amount"]))
+        if amount >= 10:
+            await ctx.step("score", _score, amount)
+            if refund:
+                await ctx.tool("refund", {"amount": amount})  # never executed by a shadow
+        decided = event.caused(type="screen.done", source="/screen", data={"amount": amount})
+        ctx.emit(world.output_topic, decided)
+
+    return agent
+
+
+async def _offsets(world: AgentWorld, group: str) -> dict[TopicPartition, int]:
+    async with Admin(world.kafka) as admin:
+        return await admin.group_offsets(group)
+
+
+async def test_a_shadow_reads_real_inputs_in_its_own_group_and_writes_shadow_topics(
+    world: AgentWorld, unique: str
+) -> None:
+    """The shadow group advances, production's does not; outputs land on the shadow topic only."""
+    name = f"screen-{unique}"
+    await world.create(name)
+    inputs = await world.publish(
+        [("a", {"amount": 1}), ("b", {"amount": 50}), ("c", {"amount": 2})]
+    )
+    CALLS.clear()
+    prod_settings = world.agent_settings(instance="p1")
+    production_group = _screener(name, world, refund=False).group_id(world.names)
+    tp = TopicPartition(world.input_topic, 0)
+
+    async def production_at(offset: int) -> None:
+        async with running(_screener(name, world, refund=False), prod_settings):
+            await assert_eventually(
+                lambda: _offsets(world, production_group),
+                lambda o: o.get(tp) == offset,
+                timeout_s=30,
+                what=f"production committed {offset}",
+            )
+
+    await production_at(3)
+    runs = await list_runs(world.kafka, world.names, name)
+    assert [r.offset for r in runs] == [1]  # only the scored input journalled a step
+    assert Counter(score=1) == CALLS
+    before = await _offsets(world, production_group)
+
+    CALLS.clear()
+    candidate = _screener(name, world, refund=True)
+    first = await run_shadow(
+        world.kafka, world.names, candidate, candidate_version="3.0", window=ShadowWindow()
+    )
+    assert Counter() == CALLS  # the score step was served, the refund tool never called
+    assert [(d.offset, d.production_journalled, d.intents) for d in first] == [
+        (0, False, ()),
+        (1, True, ("tool:refund",)),
+        (2, False, ()),
+    ]
+    assert await _offsets(world, production_group) == before  # production's group untouched
+    shadow = shadow_group(world.names, name, "3.0")
+    assert await _offsets(world, shadow) == {tp: 3}
+    assert len(await read_all(world.kafka, world.output_topic)) == 3  # production's 3 only
+    written = await read_committed(world.kafka, shadow_output_topic(world.names, name), 2)
+    serde = EnvelopeSerde()
+    assert [dict(r.headers)[SHADOW_TOPIC_HEADER] for r in written] == [
+        world.output_topic.encode()
+    ] * 2
+    caused = [serde.decode(r.value, r.headers).causationid for r in written]
+    assert caused == [inputs[0].id, inputs[2].id]  # input 1 stopped at its refund intent
+    report = await shadow_report(world.kafka, await read_decisions(world.kafka, world.names, name))
+    assert report.summary == {"same": 4, "changed": 1, "new": 1, "missing": 1}
+
+    # Inputs production has not finished wait; the shadow group continues where it stopped.
+    later = await world.publish([("d", {"amount": 3}), ("e", {"amount": 4})])
+    none_yet = await run_shadow(
+        world.kafka, world.names, candidate, candidate_version="3.0", window=ShadowWindow()
+    )
+    assert none_yet == []
+    await production_at(5)
+    CALLS.clear()
+    caught_up = await run_shadow(
+        world.kafka, world.names, candidate, candidate_version="3.0", window=ShadowWindow()
+    )
+    assert [d.input_id for d in caught_up] == [e.id for e in later]
+    assert await _offsets(world, shadow) == {tp: 5}
+    assert Counter() == CALLS
+
+
+async def test_a_following_shadow_trails_production_until_stopped(
+    world: AgentWorld, unique: str
+) -> None:
+    """With follow, each input production finishes is shadowed as it comes; stop ends it."""
+    name = f"follow-{unique}"
+    await world.create(name)
+    seen: list[str] = []
+    stop = asyncio.Event()
+    candidate = _screener(name, world, refund=False)
+    async with running(_screener(name, world, refund=False), world.agent_settings(instance="p1")):
+        shadowing = asyncio.create_task(
+            run_shadow(
+                world.kafka,
+                world.names,
+                candidate,
+                candidate_version="4.0",
+                window=ShadowWindow(),
+                follow=True,
+                stop=stop,
+                on_decision=lambda d: seen.append(d.input_id or ""),
+            )
+        )
+        published = await world.publish([("a", {"amount": 1}), ("b", {"amount": 60})])
+
+        async def shadowed() -> list[str]:
+            if shadowing.done():
+                shadowing.result()  # surface the shadow's error instead of waiting
+            return seen
+
+        await assert_eventually(shadowed, lambda s: len(s) == 2, timeout_s=60, what="2 shadowed")
+        stop.set()
+        decisions = await shadowing
+    assert [d.input_id for d in decisions] == [e.id for e in published]
+    assert all(d.outcome == "completed" for d in decisions)
+    report = await shadow_report(world.kafka, decisions)
+    assert report.clean
