@@ -22,6 +22,7 @@ from longboat.agents._agent import Agent
 from longboat.agents._context import Context, _StepCall
 from longboat.agents._dlq import DeadLetter
 from longboat.agents._faults import FaultPlan
+from longboat.agents._fork_chain import ForkChain
 from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import JournalRecord
 from longboat.agents._metrics import AgentMetrics
@@ -209,9 +210,12 @@ def _next_step(state: _ReplayState, call: _StepCall) -> NextStep:
     return NextStep(step=call.index + 1, name=call.name, args=state.args[call.index], reason=reason)
 
 
-def _context_type(state: _ReplayState) -> type[Context]:
+def _context_type(state: _ReplayState, chain: ForkChain | None) -> type[Context]:
     class ReplayContext(Context):
         def _begin(self, name: str, args_json: str) -> _StepCall:
+            if chain is not None and self._current is None:
+                # A fork's trace: chain as the fork did, or its step N would look diverged.
+                self._previous_fp = chain.previous(self._next_index, self._previous_fp)
             call = super()._begin(name, args_json)
             state.args[call.index] = json.loads(args_json)
             state.names[call.index] = call.name
@@ -331,13 +335,15 @@ async def replay_trace(
         faults=FaultPlan(),
         gateway=refusing,
     )
+    chain = ForkChain.of(trace.header)
     try:
         outcome = await execute_run(
             deps,
             replay_input(trace, serde),
             trace.history(),
             _discard,
-            context_type=_context_type(state),
+            context_type=_context_type(state, chain),
+            run_id_override=trace.header.run_id if chain else None,
         )
     except _Stop as stop:
         await _close(provider, llm)

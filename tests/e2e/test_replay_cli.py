@@ -104,9 +104,9 @@ def test_replay_of_a_bad_file_is_one_line(run_cli: RunCli, tmp_path: Path) -> No
 
 
 def test_fork_cli_reuses_steps_and_links_both_traces(
-    run_cli: RunCli, unique: str, settings: Settings
+    run_cli: RunCli, cli_env: dict[str, str], unique: str, settings: Settings, tmp_path: Path
 ) -> None:
-    """`longboat fork` re-runs only step 10 on fixed code; both traces name the other run."""
+    """`longboat fork` re-runs only step 10; each trace names the other; the fork replays clean."""
     names = TopicNames(f"e{unique}.")
     world = AgentWorld(settings, names, settings.kafka, f"in.{unique}", "replay.out")
     buggy = build("tenstep", bug=True, topic=world.input_topic)
@@ -133,6 +133,31 @@ def test_fork_cli_reuses_steps_and_links_both_traces(
     assert f"forked from {rid} at step 10" in child.stdout
     assert "outcome   completed" in child.stdout
     assert " 10. s10  completed" in child.stdout
+
+    parent_json = json.loads(run_cli("trace", rid, "--json").stdout)
+    assert [(n["forked_as"], n["from_step"]) for n in parent_json["notes"]] == [
+        (report["fork_id"], 10)
+    ]
+    child_json = json.loads(run_cli("trace", report["fork_id"], "--json").stdout)
+    assert (child_json["header"]["forked_from"], child_json["header"]["fork_from_step"]) == (
+        rid,
+        10,
+    )
+    both = [json.loads(line) for line in run_cli("runs", "tenstep", "--json").stdout.splitlines()]
+    assert {r["run_id"]: r["forked_from"] for r in both} == {rid: None, report["fork_id"]: rid}
+
+    # The fork's own trace replays clean offline: its fresh key chain from step 10 is re-applied.
+    saved = tmp_path / "forks"
+    saved.mkdir()
+    exported = run_cli("trace", "export", report["fork_id"], "-o", str(saved / "fork.jsonl"))
+    assert exported.returncode == 0, exported.stderr
+    replayed = _offline(cli_env, "replay", str(saved / "fork.jsonl"), "--agent", f"{AGENTS}:fixed")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "10 step(s) served from the trace, 0 run live" in replayed.stdout
+    assert "no divergence" in replayed.stdout
+    checked = _offline(cli_env, "replay", "--check", str(saved), "--agent", f"{AGENTS}:fixed")
+    assert checked.returncode == 0, checked.stdout
+    assert "ok    fork.jsonl  10 steps served, completed" in checked.stdout
 
     again = run_cli("fork", report["fork_id"], "--agent", f"{AGENTS}:fixed")
     assert again.returncode == 2
