@@ -163,15 +163,12 @@ class _ShadowLoop:
                 starts = await consumer.offsets_for_times(tps, w.since_ms)
             for tp in tps:
                 at = starts.get(tp)
-                consumer.seek(tp, ends[tp] if at is None else max(at, firsts[tp]))
+                # Within the log: an offset out of range would make the consumer reset to its
+                # beginning, and the shadow would take inputs before the window.
+                at = ends[tp] if at is None else min(max(at, firsts[tp]), ends[tp])
+                consumer.seek(tp, at)
         # Without a start, the group's committed offset (or the beginning) is where it reads.
-        limits: dict[TopicPartition, int] = {}
-        if w.until_ms is not None:
-            after = await consumer.offsets_for_times(tps, w.until_ms + 1)
-            limits = {tp: at for tp, at in after.items() if at is not None}
-        if w.to_offset is not None:
-            limits = {tp: min(limits.get(tp, w.to_offset + 1), w.to_offset + 1) for tp in tps}
-        return limits
+        return await _window_end(consumer, tps, w)
 
     async def step(
         self,
@@ -254,6 +251,34 @@ async def _pending(
     return todo
 
 
+async def _window_end(
+    consumer: Consumer, tps: list[TopicPartition], w: ShadowWindow
+) -> dict[TopicPartition, int]:
+    """The window's end (exclusive) per partition; none where it has no end (yet)."""
+    limits: dict[TopicPartition, int] = {}
+    if w.until_ms is not None:
+        after = await consumer.offsets_for_times(tps, w.until_ms + 1)
+        limits = {tp: at for tp, at in after.items() if at is not None}
+    if w.to_offset is not None:
+        limits = {tp: min(limits.get(tp, w.to_offset + 1), w.to_offset + 1) for tp in tps}
+    return limits
+
+
+async def _past(consumer: Consumer, tps: list[TopicPartition], window: ShadowWindow) -> bool:
+    """A window with an end is done: every partition is at that end, or at its log's end.
+
+    A following shadow with an end waits for production to finish the window, not for new
+    records: a partition that has none up to the end (an idle task topic) must not hold it.
+    """
+    if window.to_offset is None and window.until is None:
+        return False  # no end: follow until stopped
+    limits = await _window_end(consumer, tps, window)
+    ends = await consumer.end_offsets(tps)
+    return all(
+        [await consumer.position(tp) >= min(limits.get(tp, ends[tp]), ends[tp]) for tp in tps]
+    )
+
+
 async def run_shadow(
     kafka: KafkaSettings,
     names: TopicNames,
@@ -306,7 +331,7 @@ async def run_shadow(
             bounds = {tp: min(production.finished(tp), limits.get(tp, 2**63)) for tp in tps}
             if await _pending(consumer, tps, bounds):
                 await loop.step(consumer, production, producer, bounds)
-            elif not follow:
+            elif not follow or await _past(consumer, tps, window):
                 break
             else:
                 await _wait(stop, seconds=0.5)

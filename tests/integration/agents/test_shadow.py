@@ -4,7 +4,9 @@ report shows the decisions that changed."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -267,3 +269,49 @@ async def test_a_following_shadow_trails_production_until_stopped(
     assert all(d.outcome == "completed" for d in decisions)
     report = await shadow_report(world.kafka, decisions)
     assert report.clean
+
+
+async def test_a_window_is_input_offsets_or_record_times(world: AgentWorld, unique: str) -> None:
+    """A start time seeks by the time index; an offset range ends a shadow, even a following one."""
+    name = f"window-{unique}"
+    await world.create(name)
+    await world.publish([("a", {"amount": 1}), ("b", {"amount": 2})])
+    early = await read_committed(world.kafka, world.input_topic, 2)
+    last_early = max(r.timestamp_ms for r in early)
+    await assert_eventually(
+        lambda: _now_ms(), lambda now: now > last_early, what="the clock past the first inputs"
+    )
+    await world.publish([("c", {"amount": 3}), ("d", {"amount": 4})])
+    late = [r for r in await read_committed(world.kafka, world.input_topic, 4) if r.offset >= 2]
+    since = datetime.fromtimestamp(min(r.timestamp_ms for r in late) / 1000, UTC)
+    production = _screener(name, world, refund=False)
+    async with running(production, world.agent_settings(instance="p1")):
+        await assert_eventually(
+            lambda: _offsets(world, production.group_id(world.names)),
+            lambda o: sum(o.values()) == 4,
+            what="production finished 4 inputs",
+        )
+
+    timed = await run_shadow(
+        world.kafka,
+        world.names,
+        production,
+        candidate_version="t",
+        window=ShadowWindow(since=since),
+    )
+    assert [d.offset for d in timed] == [2, 3]
+    report = await shadow_report(world.kafka, timed)
+    assert report.clean  # production's outputs found from the earliest input's time on
+    ranged = await run_shadow(
+        world.kafka,
+        world.names,
+        production,
+        candidate_version="o",
+        window=ShadowWindow(from_offset=1, to_offset=2),
+        follow=True,  # no stop needed: the window ends
+    )
+    assert [d.offset for d in ranged] == [1, 2]
+
+
+async def _now_ms() -> int:
+    return int(time.time() * 1000)
