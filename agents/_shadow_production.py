@@ -101,20 +101,26 @@ class ProductionIndex:
         self._dead_ids: dict[str, str] = {}  # dead letter's event id -> run id
         self._committed: dict[TopicPartition, tuple[int, CheckpointMeta]] = {}
         self._serde = EnvelopeSerde()
+        self._admin = Admin(kafka)
 
     async def __aenter__(self) -> Self:
         try:
+            await self._admin.start()  # one client for every refresh: a follower asks often
             await self._journal.open(self._since_ms)
-        except TopicError:
-            await self._journal.close()
+            await self._open_dlq()
+        except BaseException:
+            await self.__aexit__(None, None, None)  # every close is safe on what never opened
             raise
-        if self._dlq is not None:
-            try:
-                await self._dlq.open(self._since_ms)
-            except TopicError:
-                await self._dlq.close()
-                self._dlq = None  # no dead-letter topic: no run was dead-lettered
         return self
+
+    async def _open_dlq(self) -> None:
+        if self._dlq is None:
+            return
+        try:
+            await self._dlq.open(self._since_ms)
+        except TopicError:
+            await self._dlq.close()
+            self._dlq = None  # no dead-letter topic: no run was dead-lettered
 
     async def __aexit__(
         self,
@@ -125,12 +131,12 @@ class ProductionIndex:
         await self._journal.close()
         if self._dlq is not None:
             await self._dlq.close()
+        await self._admin.stop()
 
     async def refresh(self, partitions: Sequence[TopicPartition]) -> None:
         """Read production's committed offsets of ``partitions``, then what it journalled since."""
         # Offsets first: every run below them has its journal and dead letter already written.
-        async with Admin(self._kafka) as admin:
-            committed = await admin.committed(self.group, set(partitions))
+        committed = await self._admin.committed(self.group, set(partitions))
         self._committed = {
             tp: (c.offset, CheckpointMeta.decode(c.metadata, c.offset))
             for tp, c in committed.items()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -112,11 +112,6 @@ async def _decide(
     return ShadowDecision.model_validate(decision), outputs
 
 
-@dataclass
-class _Progress:
-    decisions: list[ShadowDecision] = field(default_factory=list)
-
-
 class _ShadowLoop:
     """One shadow run's consumer, production index and transactional writer."""
 
@@ -138,7 +133,7 @@ class _ShadowLoop:
         self._decisions = shadow_topic(names, agent)
         self._outputs = shadow_output_topic(names, agent)
         self._serde = EnvelopeSerde()
-        self.progress = _Progress()
+        self.decisions: list[ShadowDecision] = []  # recorded so far, in order
 
     async def partitions(self) -> list[TopicPartition]:
         """Every partition of the agent's input topics; creates the shadow's own topics."""
@@ -196,7 +191,7 @@ class _ShadowLoop:
         offsets = {r.topic_partition: r.offset + 1 for r in records}
         await self._record(producer, decided, offsets)
         for decision, _ in decided:
-            self.progress.decisions.append(decision)
+            self.decisions.append(decision)
             if self._on_decision is not None:
                 self._on_decision(decision)
 
@@ -335,7 +330,7 @@ async def run_shadow(
                 break
             else:
                 await _wait(stop, seconds=0.5)
-    return loop.progress.decisions
+    return loop.decisions
 
 
 async def _wait(stop: asyncio.Event, *, seconds: float) -> None:
