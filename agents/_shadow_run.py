@@ -25,6 +25,7 @@ the shadow group's offset stops before them.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ class _ShadowLoop:
         self._kafka = kafka
         self._names = names
         self._candidate = candidate
-        self._window = window
+        self.window = window
         self._on_decision = on_decision
         agent = candidate.agent.name
         self.group = shadow_group(names, agent, candidate.version)
@@ -149,7 +150,7 @@ class _ShadowLoop:
         self, consumer: Consumer, tps: list[TopicPartition]
     ) -> dict[TopicPartition, int]:
         """Seek to the window's start; the window's end (exclusive) per partition."""
-        w = self._window
+        w = self.window
         if w.from_offset is not None or w.since_ms is not None:
             firsts = await consumer.beginning_offsets(tps)
             ends = await consumer.end_offsets(tps)
@@ -246,6 +247,28 @@ async def _pending(
     return todo
 
 
+async def _earliest_time(consumer: Consumer, tps: list[TopicPartition]) -> int:
+    """The earliest record time from each partition's position on (now, if none is left).
+
+    Production journalled its runs of these inputs after they were appended, so the
+    production index need not read older journal history (less a clock slack, there).
+    """
+    positions = {tp: await consumer.position(tp) for tp in tps}
+    ends = await consumer.end_offsets(tps)
+    pending = {tp for tp in tps if positions[tp] < ends[tp]}
+    times = [int(time.time() * 1000)]  # later inputs are appended from now on
+    while pending:
+        for record in await consumer.poll(timeout_ms=500):
+            if record.topic_partition in pending:
+                times.append(record.timestamp_ms)
+                pending.discard(record.topic_partition)
+        # A partition may end in aborted records or markers only: its position says so.
+        pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
+    for tp, at in positions.items():
+        consumer.seek(tp, at)  # back where the shadow starts
+    return min(times)
+
+
 async def _window_end(
     consumer: Consumer, tps: list[TopicPartition], w: ShadowWindow
 ) -> dict[TopicPartition, int]:
@@ -317,20 +340,36 @@ async def run_shadow(
     stop = stop or asyncio.Event()
     consumer = Consumer(kafka, group_id=loop.group, from_beginning=True, max_poll_records=_BATCH)
     producer = TransactionalProducer(kafka, transactional_id=loop.group)
-    index = ProductionIndex(kafka, names, candidate.name, since_ms=window.since_ms)
-    async with consumer, index as production, producer:
+    async with consumer, producer:
         consumer.assign(tps)
         limits = await loop.start(consumer, tps)
-        while not stop.is_set():
-            await production.refresh(tps)
-            bounds = {tp: min(production.finished(tp), limits.get(tp, 2**63)) for tp in tps}
-            if await _pending(consumer, tps, bounds):
-                await loop.step(consumer, production, producer, bounds)
-            elif not follow or await _past(consumer, tps, window):
-                break
-            else:
-                await _wait(stop, seconds=0.5)
+        since_ms = await _earliest_time(consumer, tps)
+        index = ProductionIndex(kafka, names, candidate.name, since_ms=since_ms)
+        async with index as production:
+            await _follow(loop, consumer, production, producer, tps, limits, follow, stop)
     return loop.decisions
+
+
+async def _follow(
+    loop: _ShadowLoop,
+    consumer: Consumer,
+    production: ProductionIndex,
+    producer: TransactionalProducer,
+    tps: list[TopicPartition],
+    limits: dict[TopicPartition, int],
+    follow: bool,
+    stop: asyncio.Event,
+) -> None:
+    """Take inputs as production finishes them: until caught up, the window ends, or ``stop``."""
+    while not stop.is_set():
+        await production.refresh(tps)
+        bounds = {tp: min(production.finished(tp), limits.get(tp, 2**63)) for tp in tps}
+        if await _pending(consumer, tps, bounds):
+            await loop.step(consumer, production, producer, bounds)
+        elif not follow or await _past(consumer, tps, loop.window):
+            break
+        else:
+            await _wait(stop, seconds=0.5)
 
 
 async def _wait(stop: asyncio.Event, *, seconds: float) -> None:
