@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
 from pathlib import Path
 
 from longboat import Settings, TopicNames
 from longboat.kafka import Admin
-from tests.e2e.conftest import OPERATOR, RunCli
+from tests.e2e.conftest import LONGBOAT, OPERATOR, RunCli
 from tests.e2e.shadow_agents import COUNTS, build
 from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import AgentWorld, read_all, running
@@ -86,6 +88,23 @@ def test_shadow_run_report_and_the_promotion_gate(
     assert promoted.returncode == 0, promoted.stderr
     listed = json.loads(run_cli("agents", "--json").stdout.splitlines()[0])
     assert listed["versions"]["2.1"]["status"] == "active"
+
+    # --follow keeps reading until stopped; SIGTERM ends it cleanly after the batch in hand.
+    following = subprocess.Popen(
+        [LONGBOAT, "shadow", "run", "--agent", f"{MODULE}:same", "--candidate-version", "2.2",
+         "--follow"],
+        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert following.stdout is not None
+    lines = [following.stdout.readline() for _ in range(2)]  # echoed (and flushed) as decided
+    assert [line.split()[1] for line in lines] == [
+        f"{world.input_topic}/0@0",
+        f"{world.input_topic}/0@1",
+    ]
+    following.send_signal(signal.SIGTERM)
+    out, err = following.communicate(timeout=60)
+    assert following.returncode == 0, err
+    assert f"2 run(s) shadowed in group e{unique}.shadow.payer.2.2" in out
 
     async def production_side() -> tuple[dict[str, int], int]:
         async with Admin(world.kafka) as admin:
