@@ -94,8 +94,10 @@ async def _decide(
         "production_steps": tuple(CalledStep(name=s.name, args=s.args) for s in trace.steps),
     }
     if h.event is None:
-        error = "its input record is not an event (production dead-lettered it undecoded)"
-        decision = {**base, "outcome": "not_replayable", "error": error}
+        # Not an event: the runtime dead-letters it before any handler runs, so would the
+        # candidate's (a junk record in the window must not make every report unclean).
+        error = "the input record is not an event: dead-lettered undecoded"
+        decision = {**base, "outcome": "dead_lettered", "error": error}
         return ShadowDecision.model_validate(decision), []
     outputs: list[OutputRecord] = []
     report = await replay_trace(

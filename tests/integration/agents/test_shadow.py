@@ -256,19 +256,21 @@ async def test_a_following_shadow_trails_production_until_stopped(
             )
         )
         published = await world.publish([("a", {"amount": 1}), ("b", {"amount": 60})])
+        await world.publish_raw(b"not an event")  # production dead-letters it undecoded
 
         async def shadowed() -> list[str]:
             if shadowing.done():
                 shadowing.result()  # surface the shadow's error instead of waiting
             return seen
 
-        await assert_eventually(shadowed, lambda s: len(s) == 2, timeout_s=60, what="2 shadowed")
+        await assert_eventually(shadowed, lambda s: len(s) == 3, timeout_s=60, what="3 shadowed")
         stop.set()
         decisions = await shadowing
-    assert [d.input_id for d in decisions] == [e.id for e in published]
-    assert all(d.outcome == "completed" for d in decisions)
+    assert [d.input_id for d in decisions] == [e.id for e in published] + [None]
+    outcomes = [(d.production_outcome, d.outcome) for d in decisions]
+    assert outcomes == [("completed", "completed")] * 2 + [("dead_lettered", "dead_lettered")]
     report = await shadow_report(world.kafka, decisions)
-    assert report.clean
+    assert report.clean  # the junk record is dead-lettered alike: not a change
 
 
 async def test_a_window_is_input_offsets_or_record_times(world: AgentWorld, unique: str) -> None:
