@@ -1,4 +1,4 @@
-"""``longboat shadow run | report``: a candidate version over recorded runs vs production."""
+"""``longboat shadow run | report``: a candidate version over real inputs vs production."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def _line(d: ShadowDecision) -> str:
 
 @click.group()
 def shadow() -> None:
-    """Shadow a candidate version over recorded runs; compare it with production."""
+    """Shadow a candidate version over real inputs; compare it with production."""
 
 
 @shadow.command(name="run")
