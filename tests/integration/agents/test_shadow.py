@@ -150,6 +150,8 @@ def _screener(name: str, world: AgentWorld, *, refund: bool) -> Agent:
         amount = int(str(event.data["amount"]))
         if amount >= 10:
             await ctx.step("score", _score, amount)
+            if refund and amount >= 60:
+                await ctx.memory.put("claims", f"k{amount}", amount)  # never written by a shadow
             if refund:
                 await ctx.tool("refund", {"amount": amount})  # never executed by a shadow
         decided = event.caused(type="screen.done", source="/screen", data={"amount": amount})
@@ -170,7 +172,7 @@ async def test_a_shadow_reads_real_inputs_in_its_own_group_and_writes_shadow_top
     name = f"screen-{unique}"
     await world.create(name)
     inputs = await world.publish(
-        [("a", {"amount": 1}), ("b", {"amount": 50}), ("c", {"amount": 2})]
+        [("a", {"amount": 1}), ("b", {"amount": 50}), ("c", {"amount": 2}), ("d", {"amount": 70})]
     )
     CALLS.clear()
     prod_settings = world.agent_settings(instance="p1")
@@ -186,10 +188,10 @@ async def test_a_shadow_reads_real_inputs_in_its_own_group_and_writes_shadow_top
                 what=f"production committed {offset}",
             )
 
-    await production_at(3)
+    await production_at(4)
     runs = await list_runs(world.kafka, world.names, name)
-    assert [r.offset for r in runs] == [1]  # only the scored input journalled a step
-    assert Counter(score=1) == CALLS
+    assert [r.offset for r in runs] == [1, 3]  # only the scored inputs journalled a step
+    assert Counter(score=2) == CALLS
     before = await _offsets(world, production_group)
 
     CALLS.clear()
@@ -202,34 +204,35 @@ async def test_a_shadow_reads_real_inputs_in_its_own_group_and_writes_shadow_top
         (0, False, ()),
         (1, True, ("tool:refund",)),
         (2, False, ()),
+        (3, True, ("memory.put:claims/k70",)),
     ]
     assert await _offsets(world, production_group) == before  # production's group untouched
     shadow = shadow_group(world.names, name, "3.0")
-    assert await _offsets(world, shadow) == {tp: 3}
-    assert len(await read_all(world.kafka, world.output_topic)) == 3  # production's 3 only
+    assert await _offsets(world, shadow) == {tp: 4}
+    assert len(await read_all(world.kafka, world.output_topic)) == 4  # production's 4 only
     written = await read_committed(world.kafka, shadow_output_topic(world.names, name), 2)
     serde = EnvelopeSerde()
     assert [dict(r.headers)[SHADOW_TOPIC_HEADER] for r in written] == [
         world.output_topic.encode()
     ] * 2
     caused = [serde.decode(r.value, r.headers).causationid for r in written]
-    assert caused == [inputs[0].id, inputs[2].id]  # input 1 stopped at its refund intent
+    assert caused == [inputs[0].id, inputs[2].id]  # inputs 1 and 3 stopped at their intents
     report = await shadow_report(world.kafka, await read_decisions(world.kafka, world.names, name))
-    assert report.summary == {"same": 4, "changed": 1, "new": 1, "missing": 1}
+    assert report.summary == {"same": 4, "changed": 2, "new": 1, "missing": 2}
 
     # Inputs production has not finished wait; the shadow group continues where it stopped.
-    later = await world.publish([("d", {"amount": 3}), ("e", {"amount": 4})])
+    later = await world.publish([("e", {"amount": 3}), ("f", {"amount": 4})])
     none_yet = await run_shadow(
         world.kafka, world.names, candidate, candidate_version="3.0", window=ShadowWindow()
     )
     assert none_yet == []
-    await production_at(5)
+    await production_at(6)
     CALLS.clear()
     caught_up = await run_shadow(
         world.kafka, world.names, candidate, candidate_version="3.0", window=ShadowWindow()
     )
     assert [d.input_id for d in caught_up] == [e.id for e in later]
-    assert await _offsets(world, shadow) == {tp: 5}
+    assert await _offsets(world, shadow) == {tp: 6}
     assert Counter() == CALLS
 
 
