@@ -23,6 +23,7 @@ from longboat.agents import (
     shadow_group,
     shadow_output_topic,
     shadow_report,
+    shadow_topic,
 )
 from longboat.cli._shadow import require_clean_shadow
 from longboat.errors import UsageError
@@ -320,3 +321,44 @@ async def test_a_window_is_input_offsets_or_record_times(world: AgentWorld, uniq
 
 async def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+async def test_a_stopped_shadow_resumes_and_records_each_input_once(
+    world: AgentWorld, unique: str
+) -> None:
+    """A shadow cancelled mid-batch recorded nothing of it; the next run takes every input once."""
+    name = f"resume-{unique}"
+    await world.create(name)
+    await world.publish([(k, {"amount": n}) for n, k in enumerate("abc")])
+    production = _screener(name, world, refund=False)
+    async with running(production, world.agent_settings(instance="p1")):
+        await assert_eventually(
+            lambda: _offsets(world, production.group_id(world.names)),
+            lambda o: sum(o.values()) == 3,
+            what="production finished 3 inputs",
+        )
+    reached = asyncio.Event()
+    stuck = Agent(name, topics=[world.input_topic])
+
+    @stuck.handler
+    async def hang(ctx: Context, event: Envelope) -> None:
+        reached.set()
+        await asyncio.Event().wait()  # the shadow is stopped here, mid-batch
+
+    first = asyncio.create_task(
+        run_shadow(world.kafka, world.names, stuck, candidate_version="5.0", window=ShadowWindow())
+    )
+    await asyncio.wait_for(reached.wait(), timeout=60)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    shadow = shadow_group(world.names, name, "5.0")
+    assert await _offsets(world, shadow) == {}  # the batch in hand committed no offset
+
+    again = await run_shadow(
+        world.kafka, world.names, production, candidate_version="5.0", window=ShadowWindow()
+    )
+    assert [d.offset for d in again] == [0, 1, 2]
+    recorded = await read_committed(world.kafka, shadow_topic(world.names, name), 3)
+    assert sorted(Counter(r.key for r in recorded).values()) == [1, 1, 1]  # each input once
+    assert await _offsets(world, shadow) == {TopicPartition(world.input_topic, 0): 3}
