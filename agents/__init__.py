@@ -41,13 +41,16 @@ from longboat.agents._replay import (
 from longboat.agents._runner import AgentRunner
 from longboat.agents._runs import RunSummary, list_runs, load_trace
 from longboat.agents._shadow import (
+    SHADOW_TOPIC_HEADER,
     ShadowDecision,
     ShadowWindow,
     read_decisions,
-    run_shadow,
+    shadow_group,
+    shadow_output_topic,
     shadow_topic,
 )
 from longboat.agents._shadow_report import DecisionDiff, RunComparison, ShadowReport, shadow_report
+from longboat.agents._shadow_run import run_shadow
 from longboat.agents._task import (
     TASK_COMPLETED_TYPE,
     TASK_FAILED_TYPE,
@@ -66,6 +69,7 @@ from longboat.llm import LLMMessage, LLMRequest, LLMResponse, LocalProvider, Ope
 
 __all__ = [
     "NOT_FOUND",
+    "SHADOW_TOPIC_HEADER",
     "TASK_COMPLETED_TYPE",
     "TASK_FAILED_TYPE",
     "TASK_TYPE",
@@ -122,6 +126,8 @@ __all__ = [
     "replay_trace",
     "run_id",
     "run_shadow",
+    "shadow_group",
+    "shadow_output_topic",
     "shadow_report",
     "shadow_topic",
     "step_fingerprint",

@@ -32,8 +32,9 @@ from longboat import EnvelopeSerde, TopicNames, utc_now
 from longboat.agents._agent import Agent
 from longboat.agents._context import Context, _StepCall
 from longboat.agents._faults import FaultPlan
+from longboat.agents._fork_chain import ForkChain
 from longboat.agents._governed import GatewayPort
-from longboat.agents._identity import fork_marker, fork_run_id, fork_transactional_id
+from longboat.agents._identity import fork_run_id, fork_transactional_id
 from longboat.agents._journal import FORK_END, JournalRecord, RunHistory, StepJournal, new_record
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import AgentSettings
@@ -67,13 +68,12 @@ class ForkReport(BaseModel):
 def fork_context_type(*, parent_run_id: str, from_step: int, fork_id: str) -> type[Context]:
     """A context that chains like the parent before step ``from_step`` and freshly from it."""
 
+    chain = ForkChain(parent_run_id, from_step, fork_id)
+
     class ForkContext(Context):
         def _begin(self, name: str, args_json: str) -> _StepCall:
-            if self._current is None and self._next_index == 0:
-                # The parent's chain: steps before N get the parent's fingerprints (served).
-                self._previous_fp = parent_run_id
-            if self._current is None and self._next_index == from_step - 1:
-                self._previous_fp = fork_marker(fork_id, self._previous_fp)
+            if self._current is None:
+                self._previous_fp = chain.previous(self._next_index, self._previous_fp)
             return super()._begin(name, args_json)
 
         async def _append(self, record: JournalRecord, *, wait: bool) -> None:

@@ -22,6 +22,7 @@ from longboat.agents._agent import Agent
 from longboat.agents._context import Context, _StepCall
 from longboat.agents._dlq import DeadLetter
 from longboat.agents._faults import FaultPlan
+from longboat.agents._fork_chain import ForkChain
 from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import JournalRecord
 from longboat.agents._metrics import AgentMetrics
@@ -209,9 +210,12 @@ def _next_step(state: _ReplayState, call: _StepCall) -> NextStep:
     return NextStep(step=call.index + 1, name=call.name, args=state.args[call.index], reason=reason)
 
 
-def _context_type(state: _ReplayState) -> type[Context]:
+def _context_type(state: _ReplayState, chain: ForkChain | None) -> type[Context]:
     class ReplayContext(Context):
         def _begin(self, name: str, args_json: str) -> _StepCall:
+            if chain is not None and self._current is None:
+                # A fork's trace: chain as the fork did, or its step N would look diverged.
+                self._previous_fp = chain.previous(self._next_index, self._previous_fp)
             call = super()._begin(name, args_json)
             state.args[call.index] = json.loads(args_json)
             state.names[call.index] = call.name
@@ -293,6 +297,7 @@ async def replay_trace(
     llm: LLMProvider | None = None,
     gateway: GatewayPort | None = None,
     only_llm: bool = False,
+    outputs: list[OutputRecord] | None = None,
 ) -> ReplayReport:
     """Run ``agent``'s handler on ``trace``'s input with its recorded steps served.
 
@@ -308,6 +313,8 @@ async def replay_trace(
         gateway: The gateway for live governed steps (none: they are refused).
         only_llm: Live, run new LLM steps only: any other new step of the handler's own is
             refused and recorded as an intent (``step:<name>``), as a shadow run needs.
+        outputs: Filled with the records the run would write to its output topics (not its
+            progress or dead letter), as encoded: a shadow run writes them to its own topic.
     """
     serde = EnvelopeSerde()
     settings = AgentSettings()
@@ -328,13 +335,15 @@ async def replay_trace(
         faults=FaultPlan(),
         gateway=refusing,
     )
+    chain = ForkChain.of(trace.header)
     try:
         outcome = await execute_run(
             deps,
             replay_input(trace, serde),
             trace.history(),
             _discard,
-            context_type=_context_type(state),
+            context_type=_context_type(state, chain),
+            run_id_override=trace.header.run_id if chain else None,
         )
     except _Stop as stop:
         await _close(provider, llm)
@@ -351,6 +360,8 @@ async def replay_trace(
         )
     await _close(provider, llm)
     dlq = names.dlq(agent.name)
+    if outputs is not None:
+        outputs.extend(o for o in outcome.outputs if o.topic not in (names.progress, dlq))
     letters = [serde.decode(o.value, o.headers) for o in outcome.outputs if o.topic == dlq]
     error = DeadLetter.model_validate(letters[0].data).message if letters else None
     return ReplayReport(

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 from longboat import EnvelopeSerde, KafkaSettings
 from longboat.agents._replay import CalledStep, Emitted
 from longboat.agents._shadow import ShadowDecision
+from longboat.agents._shadow_production import CLOCK_SLACK_MS
 from longboat.errors import EventError
 from longboat.kafka import read_to_end
 
@@ -126,13 +127,18 @@ def compare(decision: ShadowDecision, production_outputs: list[Emitted]) -> RunC
 
 
 async def _production_outputs(
-    kafka: KafkaSettings, topics: set[str], inputs: set[str]
+    kafka: KafkaSettings, topics: set[str], inputs: set[str], since_ms: int | None
 ) -> dict[str, list[Emitted]]:
-    """Records on ``topics`` caused by one of ``inputs`` (event ids), per input, in order."""
+    """Records on ``topics`` caused by one of ``inputs`` (event ids), per input, in order.
+
+    ``since_ms``: the earliest input's time; an output is written after its input, so the
+    read starts there (less a clock slack), not at the beginning of each topic.
+    """
     serde = EnvelopeSerde()
     found: dict[str, list[Emitted]] = {i: [] for i in inputs}
+    start = None if since_ms is None else since_ms - CLOCK_SLACK_MS
     for topic in sorted(topics):
-        async for raw in read_to_end(kafka, topic):
+        async for raw in read_to_end(kafka, topic, since_ms=start):
             try:
                 event = serde.decode(raw.value, raw.headers)
             except EventError:
@@ -148,7 +154,11 @@ async def shadow_report(kafka: KafkaSettings, decisions: list[ShadowDecision]) -
     """Compare ``decisions`` (one shadow run's) with production; count the verdicts."""
     topics = {o.topic for d in decisions for o in d.outputs}
     inputs = {d.input_id for d in decisions if d.input_id}
-    produced = await _production_outputs(kafka, topics, inputs) if topics else {}
+    times = [d.input_time for d in decisions if d.input_time is not None]
+    since_ms = (
+        int(min(times).timestamp() * 1000) if times and len(times) == len(decisions) else None
+    )
+    produced = await _production_outputs(kafka, topics, inputs, since_ms) if topics else {}
     runs = tuple(compare(d, produced.get(d.input_id or "", [])) for d in decisions)
     counts = Counter(x.verdict for r in runs for x in r.decisions)
     summary = {v: counts.get(v, 0) for v in ("same", "changed", "new", "missing")}

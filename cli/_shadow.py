@@ -1,7 +1,9 @@
-"""``longboat shadow run | report``: a candidate version over recorded runs vs production."""
+"""``longboat shadow run | report``: a candidate version over real inputs vs production."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from longboat.agents import (
     load_agent,
     read_decisions,
     run_shadow,
+    shadow_group,
     shadow_report,
     shadow_topic,
 )
@@ -32,11 +35,15 @@ def _bound(value: str | None, option: str) -> int | datetime | None:
     if value.isdigit():
         return int(value)
     try:
-        return datetime.fromisoformat(value)
+        when = datetime.fromisoformat(value)
     except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
         raise UsageError(
-            f"{option} {value!r}: give an input offset (1842) or a time (2025-06-01T09:00+00:00)"
-        ) from None
+            f"{option} {value!r}: give an input offset (1842) or a time with its zone "
+            "(2025-06-01T09:00+00:00)"
+        )
+    return when
 
 
 def _window(start: str | None, end: str | None) -> ShadowWindow:
@@ -58,47 +65,69 @@ def _line(d: ShadowDecision) -> str:
 
 @click.group()
 def shadow() -> None:
-    """Shadow a candidate version over recorded runs; compare it with production."""
+    """Shadow a candidate version over real inputs; compare it with production."""
 
 
 @shadow.command(name="run")
 @click.option("--agent", "spec", required=True, help="The candidate's code, as MODULE:ATTR.")
 @click.option("--candidate-version", required=True, help="The version label to record.")
-@click.option("--from", "start", help="First input offset, or earliest start time (ISO 8601).")
-@click.option("--to", "end", help="Last input offset, or latest start time (ISO 8601).")
+@click.option("--from", "start", help="First input offset, or earliest input time (ISO 8601).")
+@click.option("--to", "end", help="Last input offset, or latest input time (ISO 8601).")
 @click.option(
     "--llm", type=click.Choice(["live", "replay"]), default="replay", show_default=True,
     help="New LLM steps: run them (live) or refuse them (replay: recorded answers only).",
 )  # fmt: skip
+@click.option("--follow", is_flag=True, help="Keep following production until stopped (Ctrl-C).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON decision per line.")
 def run_command(
-    spec: str, candidate_version: str, start: str | None, end: str | None, llm: str, as_json: bool
+    spec: str,
+    candidate_version: str,
+    start: str | None,
+    end: str | None,
+    llm: str,
+    follow: bool,
+    as_json: bool,
 ) -> None:
-    """Run the candidate over the production runs in the window: nothing executed, nothing written.
+    """Run the candidate over the agent's input records: nothing executed, nothing written.
 
-    Recorded steps are served from production; new tool calls, memory writes and steps of the
-    handler's own are recorded as intents, never executed; outputs go to
-    lb.shadow.<agent>.decisions, never to their topics. No consumer group is joined.
+    It reads the input topics in its own consumer group, lb.shadow.<agent>.<version> (the
+    production group is untouched), taking the records production has finished with.
+    Production's recorded steps are served; new tool calls, memory writes and steps of the
+    handler's own are recorded as intents, never executed. Outputs go to
+    lb.shadow.<agent>.outputs, decisions to lb.shadow.<agent>.decisions. Without --from it
+    continues where this version's shadow group stopped.
     """
     configure_logging(level="error")
     agent = load_agent(spec)
     settings = load_settings_as(AgentSettings)
     names = TopicNames(settings.topic_prefix)
-    decisions = run_async(
-        run_shadow(
+
+    def show(decision: ShadowDecision) -> None:
+        click.echo(decision.model_dump_json() if as_json else _line(decision))
+
+    async def shadow_run() -> list[ShadowDecision]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Stop after the batch in hand is recorded: its offsets commit with its decisions.
+            loop.add_signal_handler(sig, stop.set)
+        return await run_shadow(
             settings.kafka,
             names,
             agent,
             candidate_version=candidate_version,
             window=_window(start, end),
             llm="live" if llm == "live" else "replay",
+            on_decision=show,
+            follow=follow,
+            stop=stop,
         )
-    )
-    for decision in decisions:
-        click.echo(decision.model_dump_json() if as_json else _line(decision))
+
+    decisions = run_async(shadow_run())
     if not as_json:
         topic = shadow_topic(names, agent.name)
-        click.echo(f"{len(decisions)} run(s) shadowed; decisions on {topic}")
+        group = shadow_group(names, agent.name, candidate_version)
+        click.echo(f"{len(decisions)} run(s) shadowed in group {group}; decisions on {topic}")
         click.echo(f"compare: longboat shadow report {agent.name} -o report.json")
 
 

@@ -204,6 +204,21 @@ class Consumer:
             ends = await self._consumer.end_offsets(raw)
         return {TopicPartition(tp.topic, tp.partition): off for tp, off in ends.items()}
 
+    async def offsets_for_times(
+        self, partitions: Iterable[TopicPartition], timestamp_ms: int
+    ) -> dict[TopicPartition, int | None]:
+        """The first offset of each partition whose record time is at or after ``timestamp_ms``.
+
+        ``None`` for a partition with no such record (yet): a reader starts at its end.
+        """
+        raw = {AkTopicPartition(tp.topic, tp.partition): timestamp_ms for tp in partitions}
+        with translate_kafka_errors(self._servers):
+            found = await self._consumer.offsets_for_times(raw)
+        return {
+            TopicPartition(tp.topic, tp.partition): None if at is None else int(at.offset)
+            for tp, at in found.items()
+        }
+
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Adapts aiokafka's listener to :class:`RebalanceHandler` with our partition type."""

@@ -44,12 +44,15 @@ async def read_to_end(
     *,
     partitions: Iterable[int] | None = None,
     isolation_level: IsolationLevel = "read_committed",
+    since_ms: int | None = None,
 ) -> AsyncIterator[ConsumedRecord]:
     """Every record of ``topic`` (or of some of its partitions) up to its end when called.
 
     Progress is the consumer's position, not the last offset seen: compaction and transaction
     markers leave gaps, and a read must still know when it has reached the end. Readers of the
-    model-valued system topics use :func:`read_decoded` instead.
+    model-valued system topics use :func:`read_decoded` instead. ``since_ms`` starts each
+    partition at its first record stamped at or after that time (epoch milliseconds) instead
+    of its beginning: a bounded read of a long log.
     """
     if partitions is None:
         async with Admin(kafka) as admin:
@@ -58,7 +61,13 @@ async def read_to_end(
     async with Consumer(kafka, isolation_level=isolation_level, max_poll_records=2000) as consumer:
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(tps)
+        if since_ms is None:
+            await consumer.seek_to_beginning(tps)
+        else:
+            starts = await consumer.offsets_for_times(tps, since_ms)
+            for tp in tps:
+                found = starts.get(tp)
+                consumer.seek(tp, ends[tp] if found is None else found)
         while any([await consumer.position(tp) < ends[tp] for tp in tps]):
             for record in await consumer.poll(timeout_ms=300):
                 if record.offset < ends[record.topic_partition]:

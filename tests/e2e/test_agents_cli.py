@@ -5,44 +5,10 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from longboat.devinfra import free_port
-from tests.e2e.conftest import LONGBOAT, RunCli
-from tests.helpers import assert_eventually_sync
-
-OPERATOR = "e2e-operator-token-0123456789abcdef"
-
-
-@pytest.fixture
-def registry_url(run_cli: RunCli, cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """A registry service process on a free port (its topics created first)."""
-    assert run_cli("topics", "create", "--partitions", "1").returncode == 0
-    port = free_port()
-    env = {**cli_env, "LONGBOAT_OPERATOR_TOKEN": OPERATOR}
-    log = (tmp_path / "registry.log").open("wb")
-    process = subprocess.Popen(
-        [LONGBOAT, "run", "registry", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    cli_env["LONGBOAT_REGISTRY_URL"] = url
-    try:
-        assert_eventually_sync(
-            lambda: run_cli("agents").returncode,
-            lambda rc: rc == 0,
-            timeout_s=60,
-            what="registry answering",
-        )
-        yield url
-    finally:
-        process.terminate()
-        assert process.wait(timeout=30) == 0  # SIGTERM: clean exit
+from tests.e2e.conftest import LONGBOAT, OPERATOR, RunCli
 
 
 def test_enroll_list_token_revoke(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from longboat.agents import fork_run, load_trace
+from pathlib import Path
+
+from longboat.agents import fork_run, load_trace, read_trace, replay_trace, write_trace
 from tests.integration.agents.conftest import AgentWorld, running
 from tests.unit.agents.replay_agents import COUNTS, build
 
@@ -69,3 +71,25 @@ async def test_a_second_fork_from_an_earlier_step_gets_a_new_id(world: AgentWorl
     parent_trace = await load_trace(world.kafka, world.names, parent)
     assert parent_trace.forks == [first.fork_id, second.fork_id]
     assert len(await world.read(world.output_topic, 2)) == 2
+
+
+async def test_a_forks_own_trace_replays_clean(world: AgentWorld, tmp_path: Path) -> None:
+    """Replaying a fork's trace (exported to a file) re-applies its key chain: no divergence."""
+    COUNTS.clear()
+    parent = await _dead_lettered_run(world)
+    fixed = build("tenstep", topic=world.input_topic, out=world.output_topic)
+    trace = await load_trace(world.kafka, world.names, parent)
+    report = await fork_run(fixed, trace, settings=world.agent_settings(), from_step=6)
+    forked = await load_trace(world.kafka, world.names, report.fork_id)
+    write_trace(forked, tmp_path / "fork.jsonl")
+
+    COUNTS.clear()
+    replayed = await replay_trace(fixed, read_trace(tmp_path / "fork.jsonl"))
+    assert replayed.divergence is None
+    assert replayed.next_step is None
+    assert (replayed.served, replayed.executed, replayed.outcome) == (10, 0, "completed")
+    assert COUNTS == {}  # every step, before and after N, came from the trace
+    # Its parent still replays on its own chain: the fixed code takes steps 1-9 as recorded.
+    again = await replay_trace(fixed, trace)
+    assert again.divergence is None
+    assert again.served == 9

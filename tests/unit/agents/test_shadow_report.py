@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from longboat.agents import CalledStep, RunComparison, ShadowDecision
+from longboat import TopicNames
+from longboat.agents import (
+    Agent,
+    CalledStep,
+    RunComparison,
+    ShadowDecision,
+    shadow_group,
+    shadow_output_topic,
+    shadow_topic,
+)
 from longboat.agents._replay import Emitted
 from longboat.agents._shadow_report import compare
 from longboat.cli._shadow import _window, require_clean_shadow
@@ -78,3 +87,20 @@ def test_window_bounds_are_offsets_or_times() -> None:
     assert (window.from_offset, window.to_offset, window.until is not None) == (3, None, True)
     with pytest.raises(UsageError, match="--from 'yesterday'"):
         _window("yesterday", None)
+
+
+def test_window_times_need_a_zone() -> None:
+    """A time without a zone is refused (the shadow seeks by the broker's UTC time index)."""
+    with pytest.raises(UsageError, match=r"--to '2025-06-01T00:00'.*\+00:00"):
+        _window(None, "2025-06-01T00:00")
+    window = _window("2025-06-01T00:00+02:00", None)
+    assert window.since_ms == 1748728800000
+
+
+def test_shadow_names_are_pinned() -> None:
+    """The shadow's group and topics: never the production group, one output topic per agent."""
+    names = TopicNames("lb.")
+    assert shadow_group(names, "payer", "2.0") == "lb.shadow.payer.2.0"
+    assert shadow_output_topic(names, "payer") == "lb.shadow.payer.outputs"
+    assert shadow_topic(names, "payer") == "lb.shadow.payer.decisions"
+    assert Agent("payer", topics=["in"]).group_id(names) != shadow_group(names, "payer", "2.0")
