@@ -94,6 +94,9 @@ bench: provision
 	$(BIN)/python -m bench.coordinator_bench
 	$(BIN)/python -m bench.memory_search
 	$(BIN)/python -m bench.llm_gateway
+	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.restart
+	$(BIN)/python -m bench.scaling --charts docs/img
 
 clean:
 	-@test -x $(LB) && $(LB) dev down

@@ -59,6 +59,13 @@ class AgentRuntimeSettings(BaseModel):
     instance: str | None = Field(default=None, description="static member id; default host name")
     checkpoint_records: int = Field(default=100, ge=1, le=100_000)
     checkpoint_ms: int = Field(default=100, ge=1, le=600_000)
+    checkpoint_adaptive: bool = Field(
+        default=True,
+        description=(
+            "commit as soon as a run completes when nothing else of its partition is pending; "
+            "under load, batch by checkpoint_ms / checkpoint_records"
+        ),
+    )
     session_timeout_ms: int = Field(default=30_000, ge=6_000, le=1_800_000)
     shutdown_grace_s: float = Field(default=20.0, ge=0, le=600)
     http_host: str = "127.0.0.1"

@@ -193,7 +193,12 @@ class PartitionWorker:
         self._completed.add(offset)
         self._first_journal.pop(offset, None)
         self._since_commit += 1
-        if self._since_commit >= self._deps.settings.agent.checkpoint_records:
+        runtime = self._deps.settings.agent
+        # Adaptive checkpoints: an idle partition commits at once (an output does not wait for
+        # the timer); a busy one keeps batching, because a record is always outstanding there
+        # and completions pile up while the previous transaction commits (group commit).
+        idle = runtime.checkpoint_adaptive and not self._outstanding
+        if idle or self._since_commit >= runtime.checkpoint_records:
             self._commit_due.set()
 
     async def _write_journal(self, record: JournalRecord) -> asyncio.Future[RecordMetadata]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import sys
 from collections.abc import Coroutine
@@ -20,7 +21,16 @@ T = TypeVar("T")
 
 
 class _LongboatGroup(click.Group):
-    """A group that turns every :class:`LongboatError` into ``error: <message>`` and exit 2."""
+    """A group that turns every :class:`LongboatError` into ``error: <message>`` and exit 2.
+
+    Its commands are imported on first use (``_COMMANDS``).
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*_COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or _lazy_command(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -59,55 +69,44 @@ def cli() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
-def _register() -> None:
-    from longboat.cli._agents import agents
-    from longboat.cli._budgets import budgets
-    from longboat.cli._dev import dev
-    from longboat.cli._dlq import dlq
-    from longboat.cli._events import consume, publish
-    from longboat.cli._fleet import fleet
-    from longboat.cli._fork import fork
-    from longboat.cli._memory import memory
-    from longboat.cli._policy import policy
-    from longboat.cli._replay import replay
-    from longboat.cli._run import run
-    from longboat.cli._runs import runs, trace
-    from longboat.cli._shadow import shadow
-    from longboat.cli._signals import approve, cancel, reject
-    from longboat.cli._tools import tools
-    from longboat.cli._topics import topics
-    from longboat.cli._workflows import history, inbox, workflows
-
-    commands = (
-        dev,
-        topics,
-        publish,
-        consume,
-        run,
-        dlq,
-        agents,
-        policy,
-        tools,
-        memory,
-        budgets,
-        workflows,
-        approve,
-        reject,
-        cancel,
-        inbox,
-        history,
-        fleet,
-        runs,
-        trace,
-        replay,
-        fork,
-        shadow,
-    )
-    for command in commands:
-        cli.add_command(command)
+# Each command's module is imported only when that command runs (or for --help): a restarted
+# `longboat run agent` must not pay for importing the coordinator, the gateway and the MCP SDK.
+_COMMANDS = {
+    "agents": "_agents:agents",
+    "approve": "_signals:approve",
+    "budgets": "_budgets:budgets",
+    "cancel": "_signals:cancel",
+    "consume": "_events:consume",
+    "dev": "_dev:dev",
+    "dlq": "_dlq:dlq",
+    "fleet": "_fleet:fleet",
+    "fork": "_fork:fork",
+    "history": "_workflows:history",
+    "inbox": "_workflows:inbox",
+    "memory": "_memory:memory",
+    "policy": "_policy:policy",
+    "publish": "_events:publish",
+    "reject": "_signals:reject",
+    "replay": "_replay:replay",
+    "run": "_run:run",
+    "runs": "_runs:runs",
+    "shadow": "_shadow:shadow",
+    "tools": "_tools:tools",
+    "topics": "_topics:topics",
+    "trace": "_runs:trace",
+    "workflows": "_workflows:workflows",
+}
 
 
-_register()
+def _lazy_command(name: str) -> click.Command | None:
+    target = _COMMANDS.get(name)
+    if target is None:
+        return None
+    module, attr = target.split(":")
+    command = getattr(importlib.import_module(f"longboat.cli.{module}"), attr)
+    if not isinstance(command, click.Command):  # pragma: no cover - a wiring mistake
+        raise TypeError(f"longboat.cli.{module}:{attr} is not a click command")
+    return command
 
 
 def main() -> None:

@@ -27,8 +27,15 @@ def dev() -> None:
     "--kafka-port", type=click.IntRange(1, 65535), help="Broker port (default 9092 if free)."
 )
 @click.option("--opa-port", type=click.IntRange(1, 65535), help="OPA port (default 8181 if free).")
+@click.option(
+    "--brokers",
+    type=click.Choice(["1", "3"]),
+    default="1",
+    show_default=True,
+    help="3: a KRaft cluster on loopback (replication factor 3, min.insync.replicas=2).",
+)
 @click.pass_context
-def up(ctx: click.Context, kafka_port: int | None, opa_port: int | None) -> None:
+def up(ctx: click.Context, kafka_port: int | None, opa_port: int | None, brokers: str) -> None:
     """Provision (once, cached) and start the broker and OPA; print their addresses.
 
     The first run resolves Kafka's jars with Maven and builds OPA with Go (a few minutes);
@@ -44,8 +51,9 @@ def up(ctx: click.Context, kafka_port: int | None, opa_port: int | None) -> None
         f"provisioning Kafka {KAFKA_VERSION} and OPA {OPA_VERSION} into {stack.cache} ...", err=True
     )
     stack.provision()
-    state = stack.up(ports=ports)
-    click.echo(f"kafka  {state.bootstrap_servers}  (pid {state.kafka_pid})")
+    state = stack.up(ports=ports, brokers=int(brokers))
+    pids = ", ".join(str(pid) for pid in state.kafka_pids)
+    click.echo(f"kafka  {state.bootstrap_servers}  (pid {pids})")
     click.echo(f"opa    {state.opa_url}  (pid {state.opa_pid})")
     click.echo(f"state  {stack.state_file}")
 
@@ -87,8 +95,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if state is None:
         click.echo("not running (start it with `longboat dev up`)")
         return
+    pids = ", ".join(str(pid) for pid in state.kafka_pids)
     for name, address, pid, alive in (
-        ("kafka", state.bootstrap_servers, state.kafka_pid, state.kafka_running),
+        ("kafka", state.bootstrap_servers, pids, state.kafka_running),
         ("opa", state.opa_url, state.opa_pid, state.opa_running),
     ):
         click.echo(f"{name:<6} {'up' if alive else 'DOWN':<5} {address}  (pid {pid})")

@@ -94,6 +94,7 @@ class CoordinatorService(Service):
         runtime = AgentRuntimeSettings(
             instance=f"{self.instance}-{role}",
             checkpoint_ms=self.settings.coordinator.checkpoint_ms,
+            checkpoint_adaptive=self.settings.coordinator.checkpoint_adaptive,
             session_timeout_ms=10_000,
         )
         return AgentSettings(

@@ -26,6 +26,9 @@ class CoordinatorServiceSettings(BaseModel):
     instance: str | None = Field(default=None, description="static member id; default host name")
     timer_interval_s: float = Field(default=0.2, gt=0, le=60)
     checkpoint_ms: int = Field(default=50, ge=1, le=60_000)
+    checkpoint_adaptive: bool = Field(
+        default=True, description="commit at once when idle (the agents' setting, docs/agents.md)"
+    )
     operator_token_file: Path | None = Field(
         default=None, description="approver token (else LONGBOAT_OPERATOR_TOKEN)"
     )

@@ -1,4 +1,4 @@
-"""Real local infrastructure for development, tests and demos: a KRaft Kafka broker and OPA.
+"""Real local infrastructure for development, tests and demos: KRaft Kafka and OPA.
 
 Both are provisioned from package registries (Maven Central, the Go module proxy) into a
 git-ignored cache and started as background processes on 127.0.0.1.
@@ -10,6 +10,7 @@ from longboat.devinfra._kafka import (
     KafkaNode,
     provision_kafka,
     start_kafka,
+    start_kafka_cluster,
 )
 from longboat.devinfra._opa import (
     OPA_MARKER,
@@ -44,6 +45,7 @@ __all__ = [
     "provision_kafka",
     "provision_opa",
     "start_kafka",
+    "start_kafka_cluster",
     "start_opa",
     "stop_process",
 ]

@@ -1,4 +1,4 @@
-"""A real single-node KRaft Kafka broker, built from Maven Central jars."""
+"""A real KRaft Kafka broker (or a cluster of three on loopback), from Maven Central jars."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from longboat.devinfra._process import spawn, wait_until
+from longboat.devinfra._process import spawn, stop_process, wait_until
 from longboat.devinfra._tools import require_tool, run_tool
 
-__all__ = ["KAFKA_MARKER", "KAFKA_VERSION", "KafkaNode", "provision_kafka", "start_kafka"]
+__all__ = [
+    "KAFKA_MARKER",
+    "KAFKA_VERSION",
+    "KafkaNode",
+    "provision_kafka",
+    "start_kafka",
+    "start_kafka_cluster",
+]
 
 KAFKA_VERSION = "4.1.1"
 # Kafka 4.0/4.1 build against log4j 2.24.3. The slf4j binding is not a transitive dependency
@@ -116,11 +123,23 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def _server_properties(data: Path, port: int, controller_port: int) -> str:
+def _server_properties(
+    data: Path,
+    port: int,
+    controller_port: int,
+    *,
+    node_id: int = 1,
+    voters: str | None = None,
+    brokers: int = 1,
+) -> str:
+    replicas = min(3, brokers)
+    # A cluster keeps acknowledged writes through the loss of one broker: three copies, two of
+    # them in sync before a write (or a transaction marker) counts.
+    min_isr = "2" if replicas >= 3 else "1"
     settings = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "node.id": str(node_id),
+        "controller.quorum.voters": voters or f"{node_id}@127.0.0.1:{controller_port}",
         "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         # Advertise the IP, not "localhost": clients must reach exactly this listener.
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
@@ -129,10 +148,12 @@ def _server_properties(data: Path, port: int, controller_port: int) -> str:
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(data / "logs"),
         # One node: the defaults (3 replicas, min ISR 2) would keep the group and transaction
-        # coordinators from ever coming up.
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        # coordinators from ever coming up. A cluster gets them explicitly.
+        "offsets.topic.replication.factor": str(replicas),
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": min_isr,
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": min_isr,
         "offsets.topic.num.partitions": "1",
         "transaction.state.log.num.partitions": "1",
         "group.initial.rebalance.delay.ms": "0",
@@ -143,35 +164,62 @@ def _server_properties(data: Path, port: int, controller_port: int) -> str:
     return "".join(f"{k}={v}\n" for k, v in settings.items())
 
 
-def _format_storage(java: str, jars: Path, data: Path, port: int, controller_port: int) -> Path:
-    """Write the config and format the storage unless it was formatted for these ports."""
-    config = data / "server.properties"
-    marker = data / "longboat-format.json"
-    wanted = {"port": port, "controller_port": controller_port, "kafka": KAFKA_VERSION}
-    if marker.exists() and json.loads(marker.read_text()) == wanted:
-        return config
-    # The quorum's address is recorded at format time: new ports mean a new cluster.
-    if data.exists():
-        shutil.rmtree(data)
-    data.mkdir(parents=True)
-    config.write_text(_server_properties(data, port, controller_port))
-    run_tool(
-        [
-            java,
-            "-cp",
-            f"{jars}/*",
-            "kafka.tools.StorageTool",
-            "format",
-            # "=" form: a base64url id may start with "-", which argparse would take for an option.
-            f"--cluster-id={_cluster_id()}",
-            "-c",
-            str(config),
-        ],
-        log=data / "format.log",
-        what="formatting Kafka storage",
-    )
-    marker.write_text(json.dumps(wanted))
-    return config
+@dataclass(frozen=True, slots=True)
+class _NodeLayout:
+    data: Path
+    node_id: int
+    port: int
+    controller_port: int
+
+    @property
+    def config(self) -> Path:
+        return self.data / "server.properties"
+
+
+def _format_nodes(java: str, jars: Path, nodes: list[_NodeLayout]) -> None:
+    """Format every node's storage with one cluster id, unless all were formatted for this."""
+    voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes)
+    wanted = {n.node_id: {"port": n.port, "voters": voters, "kafka": KAFKA_VERSION} for n in nodes}
+
+    def formatted(node: _NodeLayout) -> bool:
+        marker = node.data / "longboat-format.json"
+        return marker.exists() and json.loads(marker.read_text()) == wanted[node.node_id]
+
+    if all(formatted(n) for n in nodes):
+        return
+    # The quorum's addresses are recorded at format time: new ports mean a new cluster.
+    cluster_id = _cluster_id()
+    for node in nodes:
+        if node.data.exists():
+            shutil.rmtree(node.data)
+        node.data.mkdir(parents=True)
+        node.config.write_text(
+            _server_properties(
+                node.data,
+                node.port,
+                node.controller_port,
+                node_id=node.node_id,
+                voters=voters,
+                brokers=len(nodes),
+            )
+        )
+        run_tool(
+            [
+                java,
+                "-cp",
+                f"{jars}/*",
+                "kafka.tools.StorageTool",
+                "format",
+                # "=" form: a base64url id may start with "-", which argparse would take for an
+                # option.
+                f"--cluster-id={cluster_id}",
+                "-c",
+                str(node.config),
+            ],
+            log=node.data / "format.log",
+            what="formatting Kafka storage",
+        )
+        (node.data / "longboat-format.json").write_text(json.dumps(wanted[node.node_id]))
 
 
 def _listening(port: int) -> bool:
@@ -197,10 +245,51 @@ def start_kafka(
         longboat.errors.InfraError: The broker died or was not ready in time (with its log tail).
     """
     java = require_tool("java")
-    config = _format_storage(java, jars, data, port, controller_port)
-    log4j = data / "log4j2.properties"
+    node = _NodeLayout(data=data, node_id=1, port=port, controller_port=controller_port)
+    _format_nodes(java, jars, [node])
+    started = _spawn_node(java, jars, node, heap=heap)
+    _wait_ready(started, timeout_s=timeout_s)
+    return started
+
+
+def start_kafka_cluster(
+    jars: Path,
+    data: Path,
+    *,
+    ports: list[tuple[int, int]],
+    heap: str = "512m",
+    timeout_s: float = 180.0,
+) -> list[KafkaNode]:
+    """Start one KRaft node per ``(port, controller_port)``, every node a broker and a voter.
+
+    Node ``i`` (from 1) keeps its storage in ``data/node-<i>``. With three or more nodes, the
+    internal topics and new topics get three replicas and ``min.insync.replicas=2``.
+
+    Raises:
+        longboat.errors.InfraError: A node died or was not ready in time (with its log tail).
+    """
+    java = require_tool("java")
+    layout = [
+        _NodeLayout(data=data / f"node-{i}", node_id=i, port=port, controller_port=controller)
+        for i, (port, controller) in enumerate(ports, start=1)
+    ]
+    _format_nodes(java, jars, layout)
+    # Start every node before waiting: a node is only ready once a quorum of voters is up.
+    nodes = [_spawn_node(java, jars, node, heap=heap) for node in layout]
+    try:
+        for node in nodes:
+            _wait_ready(node, timeout_s=timeout_s)
+    except BaseException:
+        for node in nodes:
+            stop_process(node.pid, KAFKA_MARKER)
+        raise
+    return nodes
+
+
+def _spawn_node(java: str, jars: Path, node: _NodeLayout, *, heap: str) -> KafkaNode:
+    log4j = node.data / "log4j2.properties"
     log4j.write_text(_LOG4J2.format(level=os.environ.get("LONGBOAT_KAFKA_LOG_LEVEL", "WARN")))
-    log = data / "kafka.log"
+    log = node.data / "kafka.log"
     log.write_text("")
     pid = spawn(
         [
@@ -213,13 +302,15 @@ def start_kafka(
             "-cp",
             f"{jars}/*",
             KAFKA_MARKER,
-            str(config),
+            str(node.config),
         ],
         log=log,
     )
+    return KafkaNode(pid=pid, port=node.port, controller_port=node.controller_port, log=log)
 
+
+def _wait_ready(node: KafkaNode, *, timeout_s: float) -> None:
     def ready() -> bool:
-        return _READY_LINE in log.read_text(errors="replace") and _listening(port)
+        return _READY_LINE in node.log.read_text(errors="replace") and _listening(node.port)
 
-    wait_until(ready, pid=pid, timeout_s=timeout_s, what="Kafka broker", log=log)
-    return KafkaNode(pid=pid, port=port, controller_port=controller_port, log=log)
+    wait_until(ready, pid=node.pid, timeout_s=timeout_s, what="Kafka broker", log=node.log)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -15,7 +17,10 @@ from longboat.errors import UsageError
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found: list[tuple[str, ...]] = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
         found.append((*prefix, name))
         if isinstance(command, click.Group):
             found += _commands(command, (*prefix, name))
@@ -85,3 +90,33 @@ def test_invalid_settings_give_one_line_and_exit_2(monkeypatch: pytest.MonkeyPat
     assert result.output.startswith("error: invalid settings: LONGBOAT_KAFKA__SECURITY_PROTOCOL")
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_run_agent_imports_no_other_component() -> None:
+    """`longboat run agent` loads neither the coordinator, the gateway nor the MCP SDK."""
+    probe = (
+        "import sys\n"
+        "from longboat.cli import cli\n"
+        "try:\n"
+        "    cli(['run', 'agent', '--help'], prog_name='longboat')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = [m for m in ('longboat.coordinator', 'longboat.gateway', 'longboat.fleet', 'mcp')"
+        " if m in sys.modules]\n"
+        "print('LOADED', loaded)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert "LOADED []" in out, out
+
+
+def test_every_command_is_listed_and_loads() -> None:
+    """Lazy commands: each listed name resolves to a click command with that name."""
+    context = click.Context(cli)
+    names = cli.list_commands(context)
+    assert {"run", "agents", "fleet", "replay", "workflows", "trace"} <= set(names)
+    for name in names:
+        command = cli.get_command(context, name)
+        assert command is not None, name
+        assert command.name == name

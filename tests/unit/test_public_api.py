@@ -100,6 +100,7 @@ PUBLIC = {
         "provision_kafka",
         "provision_opa",
         "start_kafka",
+        "start_kafka_cluster",
         "start_opa",
         "stop_process",
     ],

@@ -173,3 +173,19 @@ async def test_durability_modes_journal_as_documented(
         steps = [json.loads(r.value or b"{}") for r in journal]
         assert {s["name"] for s in steps} == {"double"}
         assert {s["offset"] for s in steps} == {0, 1}
+
+
+async def test_an_idle_partition_commits_without_waiting_for_the_timer(world: AgentWorld) -> None:
+    """Adaptive checkpoints: with a 10-minute timer, each output is committed once its run ends."""
+    await world.create("eager")
+    agent = _echo_agent(world, "eager")
+    settings = world.agent_settings(
+        instance="i1", checkpoint_ms=600_000, checkpoint_records=100_000
+    )
+    async with running(agent, settings):
+        await world.publish([("a", 1)])
+        first = await world.read(world.output_topic, 1)
+        await world.publish([("b", 2)])
+        both = await world.read(world.output_topic, 2)
+    assert [e.data for e in first] == [2]
+    assert sorted(e.data for e in both) == [2, 4]  # type: ignore[type-var]
