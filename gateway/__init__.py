@@ -26,7 +26,8 @@ from longboat.gateway._decision import (
     PolicyInput,
 )
 from longboat.gateway._index import MemoryIndex
-from longboat.gateway._mcp import ToolDefinition
+from longboat.gateway._mcp import IDEMPOTENCY_META_KEY, ToolDefinition
+from longboat.gateway._mcp_auth import AgentTokenAuth
 from longboat.gateway._memory import MEMORY_AUDITS, MEMORY_ITEMS, MemoryAudit, MemoryItem
 from longboat.gateway._models import ModelAnswer, ModelCall
 from longboat.gateway._opa import PolicyEngine, PolicyRejected
@@ -50,11 +51,13 @@ from longboat.gateway._usage import MODEL_USAGE, ModelsPolicyData, ModelUsage, w
 __all__ = [
     "CATALOG_ENTRIES",
     "DECISION_RECORDS",
+    "IDEMPOTENCY_META_KEY",
     "LEDGER_ENTRIES",
     "MEMORY_AUDITS",
     "MEMORY_ITEMS",
     "MODEL_USAGE",
     "POLICY_RECORDS",
+    "AgentTokenAuth",
     "BudgetExceeded",
     "CatalogEntry",
     "DecisionRecord",

@@ -137,6 +137,7 @@ PUBLIC = {
         "write_private_key",
     ],
     "longboat.gateway": [
+        "AgentTokenAuth",
         "BudgetExceeded",
         "CATALOG_ENTRIES",
         "CatalogEntry",
@@ -148,6 +149,7 @@ PUBLIC = {
         "GatewayService",
         "GatewayServiceSettings",
         "GatewaySettings",
+        "IDEMPOTENCY_META_KEY",
         "LEDGER_ENTRIES",
         "LedgerEntry",
         "MEMORY_AUDITS",
