@@ -318,6 +318,7 @@ PUBLIC = {
         "PLATFORM_VARIABLES",
         "ProcessAddresses",
         "PythonToolSpec",
+        "ReconcileHookSpec",
         "RegistryConfig",
         "Resources",
         "SecretRef",

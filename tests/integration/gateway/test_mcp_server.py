@@ -121,9 +121,11 @@ async def test_each_agent_lists_only_the_tools_its_policy_lets_it_call(
             mine = {t.name: t for t in (await client.list_tools(cache_mode="refresh")).tools}
         async with _as(service, intern) as client:
             theirs = {t.name: t for t in (await client.list_tools(cache_mode="refresh")).tools}
-    assert sorted(mine) == ["files.charge", "files.lookup", "files.remember", "files.send"]
+    everything = ["files.charge", "files.lookup", "files.lookup_payment", "files.pay"]
+    everything += ["files.remember", "files.send"]
+    assert sorted(mine) == everything
     # Low tier: the destructive charge is not shown; the Python tool it holds is.
-    assert sorted(theirs) == ["files.lookup", "files.remember", "files.send", "weather"]
+    assert sorted(theirs) == [*everything[1:], "weather"]
     lookup = mine["files.lookup"]
     assert lookup.input_schema["properties"]["city"]["type"] == "string"
     assert lookup.annotations is not None
