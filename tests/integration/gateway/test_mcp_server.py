@@ -18,8 +18,8 @@ from mcp.types import CallToolResult, RequestParamsMeta
 
 from longboat.gateway import DECISION_RECORDS, AgentTokenAuth, GatewayService
 from longboat.kafka import read_decoded
-from longboat.registry import TokenIssuer
-from tests.integration.gateway.conftest import GatewayWorld, serving
+from longboat.registry import TokenIssuer, write_private_key
+from tests.integration.gateway.conftest import REPO, GatewayWorld, serving
 from tests.integration.gateway.test_mcp_tools import _approve_all, _effects, _stdio_tools
 
 
@@ -198,3 +198,35 @@ async def test_the_same_idempotency_key_takes_one_effect(
     assert again.meta["io.longboat/executed"] is False
     assert _error(bad)["error"] == "invalid_request"
     assert _effects(counter) == ["charge 4 triage:pay-1", "send a", "send a"]
+
+
+def _documented_snippet() -> str:
+    """The Python block docs/tools.md marks as tested."""
+    text = (REPO / "docs" / "tools.md").read_text()
+    marker = "<!-- tested: tests/integration/gateway/test_mcp_server.py runs this block -->"
+    after = text.split(marker, 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+async def test_the_documented_client_snippet_works(
+    world: GatewayWorld, counter: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/tools.md's MCP client snippet, run as written: lists, then charges once per key."""
+    await world.publish()
+    issuer = await world.enroll("triage", "tool:files")
+    key_file = tmp_path / "triage.key"
+    write_private_key(issuer._key, key_file)  # as `longboat agents enroll` writes it
+    namespace: dict[str, Any] = {}
+    exec(compile(_documented_snippet(), "docs/tools.md", "exec"), namespace)  # noqa: S102
+    async with serving(world, tools_file=_tools(world, counter)) as service:
+        await _approve_all(world, service)
+        url = f"http://127.0.0.1:{service.port}"
+        await namespace["charge_once"](url, key_file)
+        await namespace["charge_once"](url, key_file)
+    printed = capsys.readouterr().out.splitlines()
+    receipts = [line for line in printed if "receipt" in line]
+    assert len(receipts) == 2
+    assert receipts[0] == receipts[1]
+    assert "files.charge" in receipts[0]
+    assert "False {'receipt': 'r-1'" in receipts[0]
+    assert _effects(counter) == ["charge 5 triage:order-17"]
