@@ -177,7 +177,7 @@ class McpEndpoint:
         await stack.enter_async_context(self._sessions.run())
 
     def routes(self) -> list[web.RouteDef]:
-        """The ``/mcp`` route (POST carries requests; the SDK answers other methods)."""
+        """The ``/mcp`` route (POST carries requests; other methods get 405)."""
         return [web.route("*", MCP_PATH, self._serve)]
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
@@ -186,6 +186,12 @@ class McpEndpoint:
             if found.status == 401:
                 found.headers["WWW-Authenticate"] = 'Bearer realm="longboat"'
             return found
+        if request.method != "POST":
+            # Stateless: no session to end (DELETE), no server-initiated stream to open (GET);
+            # the SDK would hold such a GET open with nothing to send.
+            refused = error_answer(405, "method_not_allowed", "/mcp takes POST (stateless)")
+            refused.headers["Allow"] = "POST"
+            return refused
         body = await _bounded_body(request)
         if isinstance(body, web.Response):
             return body
@@ -257,8 +263,6 @@ class McpEndpoint:
 
 async def _bounded_body(request: web.Request) -> bytes | web.Response:
     """The request body, bounded and strict JSON (the SDK parses it again, leniently)."""
-    if request.method != "POST":
-        return b""
     try:
         if (request.content_length or 0) > _MAX_BODY_BYTES:
             raise JsonTooLarge(request.content_length or 0, _MAX_BODY_BYTES)

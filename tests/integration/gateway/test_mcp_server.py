@@ -99,6 +99,10 @@ async def test_mcp_endpoint_refuses_missing_and_bad_tokens_and_hostile_bodies(
         async with http.post(_url(service), data=b'{"a": NaN}', headers=auth()) as junk:
             assert junk.status == 400
             assert (await junk.json())["error"] == "json_invalid"
+        stream = {**auth(), "Accept": "text/event-stream"}
+        async with http.get(_url(service), headers=stream) as get:  # no stream held open
+            assert get.status == 405
+            assert get.headers["Allow"] == "POST"
         with pytest.raises(Exception) as refused:  # noqa: PT011 - the SDK's own error types vary
             async with mcp_client(_url(service), lambda: "not-a-token") as client:
                 await client.list_tools()
