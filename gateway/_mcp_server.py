@@ -55,13 +55,24 @@ from longboat.registry import VerifiedIdentity
 if TYPE_CHECKING:
     from longboat.gateway._service import GatewayService
 
-__all__ = ["MCP_PATH", "McpEndpoint"]
+__all__ = [
+    "MCP_PATH",
+    "RUN_META_KEY",
+    "WORKFLOW_META_KEY",
+    "McpEndpoint",
+    "call_result",
+    "idempotency_key",
+    "meta_text",
+]
 
 MCP_PATH = "/mcp"
 # Requests are JSON-RPC envelopes around tool arguments: the same bound as a tool invocation.
 _MAX_BODY_BYTES = 256 * 1024
 # Policy, classification and the ledger around the slowest upstream call.
 _OVERHEAD_S = 30.0
+# Optional _meta entries a client may send with tools/call: kept with the decision and the call.
+WORKFLOW_META_KEY = "io.longboat/workflow-id"
+RUN_META_KEY = "io.longboat/run-id"
 _CALLER = "longboat.caller"
 _KEY_CHARS = 200
 _OPEN_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": True}
@@ -104,20 +115,27 @@ def _plain(name: str, kind: str) -> Tool:
     return Tool(name=name, description=description, input_schema=dict(_OPEN_SCHEMA))
 
 
+def meta_text(meta: object, name: str) -> str | None:
+    """The string ``name`` of a request's ``_meta``, if the client sent it.
+
+    Raises:
+        ValueError: It is there but is not a string of 1 to 200 characters.
+    """
+    if not isinstance(meta, dict) or name not in meta:
+        return None
+    value = meta[name]
+    if not isinstance(value, str) or not 0 < len(value) <= _KEY_CHARS:
+        raise ValueError(f"_meta.{name} must be a string of 1 to {_KEY_CHARS} characters")
+    return value
+
+
 def idempotency_key(meta: object) -> str | None:
     """The client's key from a request's ``_meta`` (``io.longboat/idempotency-key``), if any.
 
     Raises:
         ValueError: The key is there but is not a string of 1 to 200 characters.
     """
-    if not isinstance(meta, dict) or IDEMPOTENCY_META_KEY not in meta:
-        return None
-    key = meta[IDEMPOTENCY_META_KEY]
-    if not isinstance(key, str) or not 0 < len(key) <= _KEY_CHARS:
-        raise ValueError(
-            f"_meta.{IDEMPOTENCY_META_KEY} must be a string of 1 to {_KEY_CHARS} characters"
-        )
-    return key
+    return meta_text(meta, IDEMPOTENCY_META_KEY)
 
 
 def _refused(error: ErrorBody) -> CallToolResult:
@@ -252,11 +270,15 @@ class McpEndpoint:
         caller = _caller(ctx)
         try:
             key = idempotency_key(params.meta)
-            arguments = _JSON.validate_python(params.arguments or {})
+            body = ToolInvocation(
+                arguments=_JSON.validate_python(params.arguments or {}),
+                # No key from the client: a fresh one, so this request runs at most once.
+                idempotency_key=key or f"mcp-{uuid.uuid4().hex}",
+                workflow_id=meta_text(params.meta, WORKFLOW_META_KEY),
+                run_id=meta_text(params.meta, RUN_META_KEY),
+            )
         except (ValueError, ValidationError) as e:
             return _refused(ErrorBody(error="invalid_request", message=str(e)))
-        # No key from the client: a fresh one, so this request runs at most once.
-        body = ToolInvocation(arguments=arguments, idempotency_key=key or f"mcp-{uuid.uuid4().hex}")
         response = await self._gateway.invoke_tool(params.name, body, caller.identity, caller.facts)
         return call_result(response)
 

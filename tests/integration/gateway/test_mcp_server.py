@@ -153,7 +153,12 @@ async def test_mcp_calls_take_the_governed_path(world: GatewayWorld, counter: Pa
     async with serving(world, tools_file=_tools(world, counter)) as service:
         await _approve_all(world, service)
         async with _as(service, triage) as client:
-            looked = await client.call_tool("files.lookup", {"city": "Oslo"})
+            traced = {"io.longboat/workflow-id": "wf-9", "io.longboat/run-id": "run-9"}
+            looked = await client.call_tool(
+                "files.lookup",
+                {"city": "Oslo"},
+                meta=traced,  # type: ignore[arg-type]
+            )
             pii = await client.call_tool("files.remember", {"text": "mail alice@example.com"})
             unknown = await client.call_tool("files.nothing", {})
         async with _as(service, stranger) as client:
@@ -176,6 +181,8 @@ async def test_mcp_calls_take_the_governed_path(world: GatewayWorld, counter: Pa
     assert logged[decision_id].input.action == "tool.invoke"
     assert logged[decision_id].input.agent.id == "triage"
     assert logged[decision_id].decision.allow
+    assert logged[decision_id].input.context.workflow_id == "wf-9"
+    assert logged[decision_id].input.context.run_id == "run-9"
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
