@@ -74,9 +74,11 @@ def _tools(world: GatewayWorld, counter: Path) -> Path:
 async def test_mcp_endpoint_refuses_missing_and_bad_tokens_and_hostile_bodies(
     world: GatewayWorld, counter: Path
 ) -> None:
-    """No token, a forged token, oversized and non-JSON bodies get clear 4xx answers."""
+    """No token, a forged token, a revoked agent's token, oversized and non-JSON bodies and
+    other methods than POST get clear 4xx answers."""
     await world.publish()
     issuer = await world.enroll("triage", "tool:files")
+    revoked = await world.enroll("gone", "tool:files", status="revoked")
     ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     async with (
         serving(world, tools_file=_tools(world, counter)) as service,
@@ -90,6 +92,10 @@ async def test_mcp_endpoint_refuses_missing_and_bad_tokens_and_hostile_bodies(
         async with http.post(_url(service), json=ping, headers=forged) as bad:
             assert bad.status == 401
             assert (await bad.json())["error"].startswith("identity_")
+        dead = {"Authorization": f"Bearer {revoked.issue()}"}
+        async with http.post(_url(service), json=ping, headers=dead) as refused_agent:
+            assert refused_agent.status == 401
+            assert (await refused_agent.json())["error"] == "identity_revoked"
 
         def auth() -> dict[str, str]:  # tokens are single-use
             return {"Authorization": f"Bearer {issuer.issue()}", "Content-Type": "application/json"}
