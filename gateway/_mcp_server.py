@@ -34,6 +34,7 @@ from aiohttp import web
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import (
     CallToolRequestParams,
     CallToolResult,
@@ -90,8 +91,10 @@ class _Caller:
 def _caller(ctx: ServerRequestContext[Any, Any]) -> _Caller:
     request = ctx.request
     caller = getattr(request, "scope", {}).get(_CALLER)
-    # Every request reaches the SDK through McpEndpoint._serve, after authentication.
-    assert isinstance(caller, _Caller), "an MCP request reached the SDK unauthenticated"
+    if not isinstance(caller, _Caller):
+        # Every request reaches the SDK through McpEndpoint._serve, after authentication;
+        # refuse rather than act for nobody if that ever stops being true.
+        raise PermissionError("an MCP request reached the gateway's handlers unauthenticated")
     return caller
 
 
@@ -184,7 +187,13 @@ class McpEndpoint:
             get_tool_input_schema=self._input_schema,
         )
         self._sessions = StreamableHTTPSessionManager(
-            server, stateless=True, json_response=True, max_request_body_size=_MAX_BODY_BYTES
+            server,
+            stateless=True,
+            json_response=True,
+            max_request_body_size=_MAX_BODY_BYTES,
+            # No Host/Origin allow-list (DNS-rebinding defence): every request needs a fresh
+            # agent token a browser page cannot mint, and the Host differs per deployment.
+            security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
         timeouts = [s.timeout_s for s in gateway.tools.servers.values()]
         timeouts += [getattr(s, "timeout_s", 0.0) for s in gateway.tools.specs.values()]
