@@ -5,7 +5,9 @@ Every request carries the agent's registry token; the gateway builds the policy 
 ``lb.decisions`` and only then reads or writes memory or calls a tool. Agents holding
 ``policy:<name>`` may also ask a governed policy question (``data.longboat.<name>.decision``).
 Upstream MCP servers' tools are called as ``<server>.<tool>`` once an operator approved their
-definition (:func:`approve_tool`). See docs/policies.md and docs/tools.md.
+definition (:func:`approve_tool`). MCP-speaking agents reach the same governed tools at
+``/mcp`` (Streamable HTTP; :class:`AgentTokenAuth` signs their requests). See
+docs/policies.md and docs/tools.md.
 """
 
 from longboat.gateway._bundle import (
