@@ -41,9 +41,8 @@ def _scope(request: web.Request, extra: dict[str, object]) -> dict[str, Any]:
         "raw_path": request.rel_url.raw_path.encode(),
         "query_string": request.query_string.encode(),
         "root_path": "",
-        "headers": [
-            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()
-        ],
+        # The bytes as received: re-encoding decoded text could fail on a hostile header.
+        "headers": [(name.lower(), value) for name, value in request.raw_headers],
         "client": tuple(peer[:2]) if isinstance(peer, tuple) else None,
         "server": (host, int(port) if port.isdigit() else 80),
         "state": {},

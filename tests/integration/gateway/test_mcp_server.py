@@ -105,6 +105,9 @@ async def test_mcp_endpoint_refuses_missing_and_bad_tokens_and_hostile_bodies(
         async with http.post(_url(service), data=b'{"a": NaN}', headers=auth()) as junk:
             assert junk.status == 400
             assert (await junk.json())["error"] == "json_invalid"
+        odd = {**auth(), "X-Note": "€ ☃"}  # not Latin-1: still an ordinary request
+        async with http.post(_url(service), json=ping, headers=odd) as noted:
+            assert noted.status < 500
         stream = {**auth(), "Accept": "text/event-stream"}
         async with http.get(_url(service), headers=stream) as get:  # no stream held open
             assert get.status == 405
