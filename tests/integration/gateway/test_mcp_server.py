@@ -56,6 +56,20 @@ def _error(result: CallToolResult) -> dict[str, Any]:
     return result.structured_content
 
 
+# Well-formed JSON that is not a valid MCP request: protocol errors, never a 5xx.
+_JUNK_RPC = [
+    b"[]",
+    b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]',
+    b'"just a string"',
+    b'{"jsonrpc": "2.0", "id": 1, "method": "no/such"}',
+    b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": 5}}',
+    b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call",'
+    b' "params": {"name": "files.lookup", "arguments": [1]}}',
+    b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call",'
+    b' "params": {"name": "files.lookup", "arguments": {"city": "x"}, "_meta": 7}}',
+]
+
+
 @pytest.fixture
 def counter(tmp_path: Path) -> Path:
     return tmp_path / "effects.txt"
@@ -108,6 +122,11 @@ async def test_mcp_endpoint_refuses_missing_and_bad_tokens_and_hostile_bodies(
         odd = {**auth(), "X-Note": "€ ☃"}  # not Latin-1: still an ordinary request
         async with http.post(_url(service), json=ping, headers=odd) as noted:
             assert noted.status < 500
+        for era in ({}, {"MCP-Protocol-Version": "2026-07-28"}):
+            for junk_rpc in _JUNK_RPC:
+                headers = {**auth(), "Accept": "application/json, text/event-stream", **era}
+                async with http.post(_url(service), data=junk_rpc, headers=headers) as answer:
+                    assert answer.status < 500, (junk_rpc, era, await answer.text())
         stream = {**auth(), "Accept": "text/event-stream"}
         async with http.get(_url(service), headers=stream) as get:  # no stream held open
             assert get.status == 405
