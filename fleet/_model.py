@@ -28,6 +28,7 @@ __all__ = [
     "McpToolSpec",
     "OpaConfig",
     "PythonToolSpec",
+    "ReconcileHookSpec",
     "RegistryConfig",
     "Resources",
     "SecretRef",
@@ -192,6 +193,13 @@ class PythonToolSpec(FleetPart):
     callable: str = Field(pattern=_MODULE_ATTR)
 
 
+class ReconcileHookSpec(FleetPart):
+    """A read-only tool of the same server that says whether an in-doubt call took effect."""
+
+    tool: str = Field(min_length=1)
+    argument: str = Field(default="idempotency_key", min_length=1)
+
+
 class McpToolSpec(FleetPart):
     """An upstream MCP server behind the gateway; its tools are ``<name>.<tool>`` (docs/tools.md).
 
@@ -216,6 +224,9 @@ class McpToolSpec(FleetPart):
     timeout_s: float = Field(default=30, gt=0, le=600)
     secrets: dict[str, SecretRef] = Field(
         default_factory=dict, description="gateway variable -> Secret key (Kubernetes)"
+    )
+    reconcile: dict[str, ReconcileHookSpec] = Field(
+        default_factory=dict, description="tool -> its reconcile hook (docs/tools.md)"
     )
 
     @model_validator(mode="after")

@@ -5,7 +5,9 @@ Every request carries the agent's registry token; the gateway builds the policy 
 ``lb.decisions`` and only then reads or writes memory or calls a tool. Agents holding
 ``policy:<name>`` may also ask a governed policy question (``data.longboat.<name>.decision``).
 Upstream MCP servers' tools are called as ``<server>.<tool>`` once an operator approved their
-definition (:func:`approve_tool`). See docs/policies.md and docs/tools.md.
+definition (:func:`approve_tool`). MCP-speaking agents reach the same governed tools at
+``/mcp`` (Streamable HTTP; :class:`AgentTokenAuth` signs their requests). See
+docs/policies.md and docs/tools.md.
 """
 
 from longboat.gateway._bundle import (
@@ -26,7 +28,8 @@ from longboat.gateway._decision import (
     PolicyInput,
 )
 from longboat.gateway._index import MemoryIndex
-from longboat.gateway._mcp import ToolDefinition
+from longboat.gateway._mcp import IDEMPOTENCY_META_KEY, ToolDefinition
+from longboat.gateway._mcp_auth import AgentTokenAuth
 from longboat.gateway._memory import MEMORY_AUDITS, MEMORY_ITEMS, MemoryAudit, MemoryItem
 from longboat.gateway._models import ModelAnswer, ModelCall
 from longboat.gateway._opa import PolicyEngine, PolicyRejected
@@ -50,11 +53,13 @@ from longboat.gateway._usage import MODEL_USAGE, ModelsPolicyData, ModelUsage, w
 __all__ = [
     "CATALOG_ENTRIES",
     "DECISION_RECORDS",
+    "IDEMPOTENCY_META_KEY",
     "LEDGER_ENTRIES",
     "MEMORY_AUDITS",
     "MEMORY_ITEMS",
     "MODEL_USAGE",
     "POLICY_RECORDS",
+    "AgentTokenAuth",
     "BudgetExceeded",
     "CatalogEntry",
     "DecisionRecord",

@@ -31,6 +31,7 @@ Action = Literal[
     "profile.read",
     "profile.write",
     "tool.invoke",
+    "tool.list",
     "policy.decide",
     "model.invoke",
 ]

@@ -42,6 +42,8 @@ __all__ = [
     "IDEMPOTENCY_META_KEY",
     "McpServerSpec",
     "McpUpstreams",
+    "ReconcileAnswer",
+    "ReconcileHook",
     "ToolDefinition",
     "UpstreamAnswer",
 ]
@@ -50,6 +52,28 @@ __all__ = [
 # Upstream servers may rely on it: never change it.
 IDEMPOTENCY_META_KEY = "io.longboat/idempotency-key"
 _JSON: TypeAdapter[JsonValue] = TypeAdapter(JsonValue)
+
+
+class ReconcileHook(BaseModel):
+    """How to find out whether an in-doubt call of a tool took effect: a read-only tool of the
+    same server, called with the call's idempotency key (docs/tools.md, "Reconcile hooks")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tool: str = Field(min_length=1, description="a read-only tool of the same server")
+    argument: str = Field(
+        default="idempotency_key", min_length=1, description="the argument given the key"
+    )
+
+
+class ReconcileAnswer(BaseModel):
+    """What a reconcile tool answers (its structured result): whether the call with that key
+    took effect and, if it did, the result to record for it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    happened: bool
+    result: JsonValue = None
 
 
 class McpServerSpec(BaseModel):
@@ -71,6 +95,10 @@ class McpServerSpec(BaseModel):
         default_factory=dict, description="http: header -> name of a gateway env variable"
     )
     timeout_s: float = Field(default=30, gt=0, le=600)
+    reconcile: dict[str, ReconcileHook] = Field(
+        default_factory=dict,
+        description="tool -> its reconcile hook (in-doubt calls are checked, not refused)",
+    )
 
     @model_validator(mode="after")
     def _transport_fields(self) -> McpServerSpec:
@@ -198,7 +226,12 @@ class McpUpstreams:
         return streamable_http_client(spec.url, http_client=create_mcp_http_client(headers))
 
     async def discover(self) -> list[ToolDefinition]:
-        """Every tool of every server, with its digest (paginated listings followed)."""
+        """Every tool of every server, with its digest (paginated listings followed).
+
+        Raises:
+            ConfigError: A reconcile hook names a tool the server does not serve, or a
+                reconcile tool that is not annotated read-only.
+        """
         found: list[ToolDefinition] = []
         for name, client in self._clients.items():
             cursor: str | None = None
@@ -208,6 +241,8 @@ class McpUpstreams:
                 cursor = listing.next_cursor
                 if not cursor:
                     break
+        for name, spec in self.specs.items():
+            _check_hooks(name, spec, {d.tool: d for d in found if d.server == name})
         return found
 
     async def call(
@@ -225,6 +260,20 @@ class McpUpstreams:
         meta = cast(RequestParamsMeta, {IDEMPOTENCY_META_KEY: key})  # an open map by the spec
         answer = await client.call_tool(definition.tool, arguments, meta=meta)
         return UpstreamAnswer(result=_result(answer), is_error=answer.is_error)
+
+
+def _check_hooks(server: str, spec: McpServerSpec, served: dict[str, ToolDefinition]) -> None:
+    for tool, hook in spec.reconcile.items():
+        where = f"tools.{server}.reconcile.{tool}"
+        for needed in (tool, hook.tool):
+            if needed not in served:
+                known = ", ".join(sorted(served)) or "none"
+                raise ConfigError(f"{where}: server {server} serves no tool {needed!r} ({known})")
+        if served[hook.tool].hints.read_only is not True:
+            raise ConfigError(
+                f"{where}: {hook.tool} is not annotated readOnlyHint: true; a reconcile tool "
+                "must only look (the gateway calls it when a call is in doubt)"
+            )
 
 
 def _result(answer: CallToolResult) -> JsonValue:

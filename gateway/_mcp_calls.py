@@ -8,8 +8,9 @@ result (its PII kinds with it) before the answer.
 
 In-doubt rule (a key found started but never completed, e.g. a gateway was SIGKILLed mid-call):
 the call is repeated with the same key only if the tool is annotated idempotent or declares an
-``idempotency_key`` argument (it dedupes by itself); otherwise it is refused with
-``tool_in_doubt`` (409) and an operator decides — never blindly repeated.
+``idempotency_key`` argument (it dedupes by itself); else, when its server names a reconcile
+hook for it, the hook says whether it took effect (``_reconcile.py``); otherwise it is refused
+with ``tool_in_doubt`` (409) and an operator decides — never blindly repeated.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from longboat.gateway._decision import (
 from longboat.gateway._mcp import ToolDefinition
 from longboat.gateway._pii import classify_write
 from longboat.gateway._protocol import ToolInvocation, ToolResult, answer, error_answer
+from longboat.gateway._reconcile import reconciler
 from longboat.gateway._tools import ToolFailed, ToolInDoubt, ToolUnavailable
 from longboat.registry import VerifiedIdentity
 
@@ -85,7 +87,13 @@ async def invoke_mcp_tool(
     rerun = bool(definition.hints.idempotent) or definition.takes_key
     try:
         entry, executed = await gateway.ledger.once(
-            key, definition.name, identity.agent_id, call, record_start=True, rerun_in_doubt=rerun
+            key,
+            definition.name,
+            identity.agent_id,
+            call,
+            record_start=True,
+            rerun_in_doubt=rerun,
+            reconcile=reconciler(gateway, definition, key),
         )
     except ToolUnavailable as e:
         return error_answer(503, e.code, str(e), retryable=True)

@@ -33,6 +33,7 @@ from longboat.gateway._distribution import PolicyDistributor
 from longboat.gateway._guard import Guard, RateLimiter, declares
 from longboat.gateway._mcp import McpUpstreams
 from longboat.gateway._mcp_calls import invoke_mcp_tool
+from longboat.gateway._mcp_server import McpEndpoint
 from longboat.gateway._memory import (
     MAX_VALUE_BYTES,
     MemoryStore,
@@ -124,7 +125,8 @@ def _pii_context(body: MemoryWrite, report: PiiReport) -> PolicyContext:
 
 
 class GatewayService(Service):
-    """Serves ``/v1/memory``, ``/v1/profiles``, ``/v1/tools``, ``/v1/decisions`` and health."""
+    """Serves ``/v1/memory``, ``/v1/profiles``, ``/v1/tools``, ``/v1/decisions``, ``/mcp`` and
+    health."""
 
     def __init__(self, settings: GatewaySettings, *, clock: Clock = utc_now) -> None:
         """Validate settings now (the tools file is read here).
@@ -166,6 +168,9 @@ class GatewayService(Service):
         self.usage = await enter(UsageLedger(kafka, self.names.models_usage, clock=self._clock))
         provider = provider_from_settings(gw.llm)
         stack.push_async_callback(provider.close)
+        # /mcp serves the same governed tools to MCP clients (routes added in _routes).
+        self.mcp_endpoint = McpEndpoint(self)
+        await self.mcp_endpoint.open(stack)
         self.models = ModelRoutes(
             engine=self.engine,
             ledger=self.usage,
@@ -201,6 +206,7 @@ class GatewayService(Service):
             web.post("/v1/tools/{name}/invoke", self._guarded(self._invoke)),
             web.post("/v1/decisions/{policy}", self._guarded(self._question)),
             web.post("/v1/models/complete", self._guarded(self.models.complete)),
+            *self.mcp_endpoint.routes(),
         ]
 
     async def _policy(self, _: web.Request) -> web.Response:
@@ -386,10 +392,19 @@ class GatewayService(Service):
     async def _invoke(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
-        name = request.match_info["name"]
         body = await read_body(request, ToolInvocation, limit=MAX_VALUE_BYTES)
         if isinstance(body, web.Response):
             return body
+        return await self.invoke_tool(request.match_info["name"], body, identity, facts)
+
+    async def invoke_tool(
+        self, name: str, body: ToolInvocation, identity: VerifiedIdentity, facts: AgentFacts
+    ) -> web.Response:
+        """The one governed tool call, for ``POST /v1/tools/{name}/invoke`` and MCP ``/mcp``.
+
+        Both transports answer from this response, so a call is governed the same way
+        whichever way the agent speaks.
+        """
         if (definition := self.catalogue.served(name)) is not None:
             return await invoke_mcp_tool(self, definition, body, identity, facts)
         context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id)

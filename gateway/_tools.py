@@ -22,7 +22,7 @@ import asyncio
 import importlib
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +40,7 @@ from longboat.kafka import Decoded, Producer, TopicFollower
 __all__ = [
     "LEDGER_ENTRIES",
     "LedgerEntry",
+    "Reconcile",
     "ToolFailed",
     "ToolInDoubt",
     "ToolLedger",
@@ -115,6 +116,9 @@ class LedgerEntry(BaseModel):
 
 LEDGER_ENTRIES: RecordCodec[LedgerEntry] = RecordCodec(LedgerEntry)
 """The serde of ``lb.tools.ledger`` values (key: the agent-scoped idempotency key)."""
+
+Reconcile = Callable[[], Awaitable[tuple[JsonValue, list[str]] | None]]
+"""Asks whether an in-doubt call took effect: its (result, PII kinds), or None if it did not."""
 
 
 class ToolRegistry:
@@ -269,6 +273,7 @@ class ToolLedger(FollowingWriter):
         *,
         record_start: bool = False,
         rerun_in_doubt: bool = True,
+        reconcile: Reconcile | None = None,
     ) -> tuple[LedgerEntry, bool]:
         """The recorded entry for ``key``, calling ``call`` only if there is none.
 
@@ -276,7 +281,11 @@ class ToolLedger(FollowingWriter):
             record_start: Record ``started`` before calling, so a crash mid-call leaves the
                 key in doubt instead of unknown.
             rerun_in_doubt: For a key found started but not completed: call again (the tool
-                is idempotent or dedupes by the key) or raise :class:`ToolInDoubt`.
+                is idempotent or dedupes by the key), else reconcile or raise
+                :class:`ToolInDoubt`.
+            reconcile: For a key in doubt that is not re-run: asks the tool's server whether
+                the call took effect; its ``(result, PII kinds)`` is recorded as the outcome,
+                ``None`` (it did not) lets the call run now.
 
         ``call`` returns the result, or ``(result, PII kinds found in it)``.
 
@@ -287,7 +296,8 @@ class ToolLedger(FollowingWriter):
             return entry, False
         if (pending := self._inflight.get(key)) is not None:
             return await asyncio.shield(pending), False  # a concurrent retry: share its outcome
-        if key in self._entries and not rerun_in_doubt:
+        in_doubt = key in self._entries and not rerun_in_doubt
+        if in_doubt and reconcile is None:
             raise ToolInDoubt(
                 f"tool {tool}: the call with this idempotency key started before a gateway "
                 "stopped and never completed; the tool is not idempotent, so it is not repeated. "
@@ -296,33 +306,47 @@ class ToolLedger(FollowingWriter):
         future: asyncio.Future[LedgerEntry] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            if record_start:
-                # Durable before the call: a crash from here on leaves the key in doubt.
-                await self._record(
-                    LedgerEntry(key=key, tool=tool, agent=agent, time=utc_now(), state="started")
-                )
-            result = await call()
-            pii: list[str] = []
-            if isinstance(result, tuple):
-                result, pii = result
-            entry = LedgerEntry(
-                key=key, tool=tool, agent=agent, result=result, time=utc_now(), pii=pii
-            )
-            # Durable before answered: a retry after a crash finds the result, not a second call.
-            await self._record(entry)
+            if in_doubt and reconcile is not None:
+                found = await reconcile()
+                if found is not None:
+                    # It took effect before the crash: its result is the outcome, never a rerun.
+                    result, pii = found
+                    entry = LedgerEntry(
+                        key=key, tool=tool, agent=agent, result=result, time=utc_now(), pii=pii
+                    )
+                    await self._record(entry)
+                    future.set_result(entry)
+                    return entry, False
+            entry = await self._execute(key, tool, agent, call, record_start=record_start)
             future.set_result(entry)
             return entry, True
-        except TerminalError as e:
-            if record_start:
-                # The tool answered that it failed: nothing is in doubt, a retry may call again.
-                await self._producer.send(self._topic, None, key=key.encode())
-                self._entries.pop(key, None)
-            future.set_exception(e)
-            future.exception()
-            raise
         except BaseException as e:
             future.set_exception(e)
             future.exception()  # retrieved: waiters re-raise it
             raise
         finally:
             del self._inflight[key]
+
+    async def _execute(
+        self, key: str, tool: str, agent: str, call: Callable[[], Any], *, record_start: bool
+    ) -> LedgerEntry:
+        try:
+            if record_start:
+                # Durable before the call: a crash from here on leaves the key in doubt.
+                await self._record(
+                    LedgerEntry(key=key, tool=tool, agent=agent, time=utc_now(), state="started")
+                )
+            result = await call()
+        except TerminalError:
+            if record_start:
+                # The tool answered that it failed: nothing is in doubt, a retry may call again.
+                await self._producer.send(self._topic, None, key=key.encode())
+                self._entries.pop(key, None)
+            raise
+        pii: list[str] = []
+        if isinstance(result, tuple):
+            result, pii = result
+        entry = LedgerEntry(key=key, tool=tool, agent=agent, result=result, time=utc_now(), pii=pii)
+        # Durable before answered: a retry after a crash finds the result, not a second call.
+        await self._record(entry)
+        return entry

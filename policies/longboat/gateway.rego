@@ -34,6 +34,10 @@ reasons := [] if allow
 
 _writes := {"memory.write", "memory.delete", "profile.write", "tool.invoke"}
 
+# tool.list: whether the gateway's MCP endpoint shows a tool in tools/list. Listing is granted
+# exactly where a call without arguments would be, so an agent sees only what it may call.
+_tool_uses := {"tool.invoke", "tool.list"}
+
 default _banks := {}
 
 _banks := data.longboat.config.banks
@@ -99,6 +103,11 @@ deny contains "draining agents may only read" if {
 	input.action in _writes
 }
 
+deny contains "draining agents may only read" if {
+	input.agent.status == "draining"
+	input.action == "tool.list"
+}
+
 deny contains sprintf("canary agents may not use high-risk tool %s", [input.resource.name]) if {
 	input.agent.status == "canary"
 	input.resource.kind == "tool"
@@ -124,13 +133,13 @@ deny contains sprintf("high-risk tool %s needs a high or medium risk-tier agent"
 
 # MCP tools: annotations come from the approved definition (an operator reviewed them).
 deny contains sprintf("destructive tool %s needs a high or medium risk-tier agent", [input.resource.name]) if {
-	input.action == "tool.invoke"
+	input.action in _tool_uses
 	input.resource.annotations.destructive == true
 	input.agent.risk_tier == "low"
 }
 
 deny contains sprintf("canary agents may not use destructive tool %s", [input.resource.name]) if {
-	input.action == "tool.invoke"
+	input.action in _tool_uses
 	input.resource.annotations.destructive == true
 	input.agent.status == "canary"
 }

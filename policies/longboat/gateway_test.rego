@@ -167,3 +167,24 @@ test_pii_in_tool_arguments_refused_unless_classified if {
 	gateway.decision.allow with input as _mcp("active", "medium", caps, {}, ["email"])
 		with data.longboat.config.tools as {"files.charge": {"pii": ["email"]}}
 }
+
+_listing(status, tier, caps, annotations) := object.union(
+	_mcp(status, tier, caps, annotations, []),
+	{"action": "tool.list", "context": {}},
+)
+
+test_tool_listed_exactly_where_a_call_would_be_allowed if {
+	caps := [{"kind": "tool", "name": "files"}]
+	gateway.decision.allow with input as _listing("active", "medium", caps, {"destructive": true})
+	not gateway.decision.allow with input as _listing("active", "medium", [{"kind": "tool", "name": "crm"}], {})
+	d := gateway.decision with input as _listing("active", "low", caps, {"destructive": true})
+	d.reasons == ["destructive tool files.charge needs a high or medium risk-tier agent"]
+	not gateway.decision.allow with input as _listing("canary", "medium", caps, {"destructive": true})
+	not gateway.decision.allow with input as _listing("draining", "medium", caps, {})
+	not gateway.decision.allow with input as _listing("revoked", "medium", caps, {})
+}
+
+test_listing_carries_no_tool_obligation if {
+	d := gateway.decision with input as _listing("active", "medium", [{"kind": "tool", "name": "files"}], {})
+	d.obligations == []
+}

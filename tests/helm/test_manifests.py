@@ -216,6 +216,7 @@ def test_mcp_servers_reach_the_gateways_tools_file_and_its_secrets(render: Rende
         "command": "python",
         "args": ["-m", "files_server"],
         "timeoutS": 5,
+        "reconcile": {"pay": {"tool": "lookup_payment", "argument": "key"}},
     }
     manifests = render(fleet)
     configmap = _by_kind(manifests, "ConfigMap")["claims-gateway-tools"]
@@ -232,6 +233,7 @@ def test_mcp_servers_reach_the_gateways_tools_file_and_its_secrets(render: Rende
         "command": "python",
         "args": ["-m", "files_server"],
         "timeout_s": 5,
+        "reconcile": {"pay": {"tool": "lookup_payment", "argument": "key"}},
     }
     gateway = _pod_templates(manifests)["Deployment/claims-gateway"]["spec"]["containers"][0]
     assert _env(gateway)["GW_CRM_AUTH"] == {

@@ -138,6 +138,7 @@ PUBLIC = {
         "write_private_key",
     ],
     "longboat.gateway": [
+        "AgentTokenAuth",
         "BudgetExceeded",
         "CATALOG_ENTRIES",
         "CatalogEntry",
@@ -149,6 +150,7 @@ PUBLIC = {
         "GatewayService",
         "GatewayServiceSettings",
         "GatewaySettings",
+        "IDEMPOTENCY_META_KEY",
         "LEDGER_ENTRIES",
         "LedgerEntry",
         "MEMORY_AUDITS",
@@ -320,6 +322,7 @@ PUBLIC = {
         "PLATFORM_VARIABLES",
         "ProcessAddresses",
         "PythonToolSpec",
+        "ReconcileHookSpec",
         "RegistryConfig",
         "Resources",
         "SecretRef",

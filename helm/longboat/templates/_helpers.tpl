@@ -201,7 +201,7 @@ policy, another agent's version) leave its pod template, and so its pods, untouc
 {{- else if eq $tool.kind "mcp" -}}
 {{- /* The gateway's McpServerSpec (snake_case); secrets fill the gateway's env instead. */ -}}
 {{- $_ := set $spec "transport" $tool.transport -}}
-{{- range $field, $key := dict "command" "command" "args" "args" "env" "env" "envFrom" "env_from" "url" "url" "headers" "headers" "headersFrom" "headers_from" "timeoutS" "timeout_s" -}}
+{{- range $field, $key := dict "command" "command" "args" "args" "env" "env" "envFrom" "env_from" "url" "url" "headers" "headers" "headersFrom" "headers_from" "timeoutS" "timeout_s" "reconcile" "reconcile" -}}
 {{- if hasKey $tool $field }}{{ $_ := set $spec $key (get $tool $field) }}{{ end -}}
 {{- end -}}
 {{- else -}}

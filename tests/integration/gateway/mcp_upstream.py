@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 
 server = MCPServer("upstream")
@@ -82,6 +82,34 @@ def remember(text: str) -> str:
     """Count the call."""
     _count(f"remember {text}")
     return "ok"
+
+
+@server.tool(
+    description="Pay an amount (not idempotent; it sees the gateway's key only in _meta).",
+    annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False),
+)
+def pay(amount: int, ctx: Context) -> dict[str, object]:
+    """Count the payment, marked with the key the gateway passed in ``_meta``."""
+    _hold()
+    meta = ctx.request_context.meta or {}
+    key = meta.get("io.longboat/idempotency-key", "")
+    count = _count(f"pay {amount} {key}")
+    return {"receipt": f"p-{count}", "amount": amount}
+
+
+@server.tool(
+    description="Whether the payment with this idempotency key took effect, and its receipt.",
+    annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True),
+)
+def lookup_payment(idempotency_key: str) -> dict[str, object]:
+    """The reconcile tool of ``pay``: reads the counter, changes nothing."""
+    counter = Path(os.environ["MCP_COUNTER_FILE"])
+    lines = counter.read_text().splitlines() if counter.exists() else []
+    for number, line in enumerate(lines, start=1):
+        verb, amount, key = [*line.split(" ", 2), "", ""][:3]
+        if verb == "pay" and key == idempotency_key:
+            return {"happened": True, "result": {"receipt": f"p-{number}", "amount": int(amount)}}
+    return {"happened": False}
 
 
 if __name__ == "__main__":

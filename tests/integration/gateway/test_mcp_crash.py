@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +92,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _held_tools(world: GatewayWorld, counter: Path, hold: Path) -> Path:
+def _held_tools(
+    world: GatewayWorld, counter: Path, hold: Path, reconcile: Mapping[str, object] | None = None
+) -> Path:
     """The stdio MCP server; its calls wait while ``hold`` exists."""
     tools = world.data_dir.parent / "crash-tools.json"
-    server = {
+    server: dict[str, object] = {
         "kind": "mcp",
         "transport": "stdio",
         "command": "python",
@@ -106,6 +108,8 @@ def _held_tools(world: GatewayWorld, counter: Path, hold: Path) -> Path:
             "PYTHONPATH": str(REPO),
         },
     }
+    if reconcile:
+        server["reconcile"] = dict(reconcile)
     tools.write_text(json.dumps({"tools": {"files": server}}))
     return tools
 
@@ -234,6 +238,40 @@ async def test_gateway_sigkilled_mid_call_reconciles_without_a_second_effect(
     assert charged["result"] == again["result"]
     assert charged["result"]["key"] == "triage:c"
     assert not again["executed"]
+
+
+async def test_gateway_sigkilled_mid_call_reconciles_through_the_hook(
+    world: GatewayWorld, processes: Processes, tmp_path: Path
+) -> None:
+    """Gateway SIGKILLed mid-call of a non-idempotent tool with a reconcile hook: the retry gets
+    the reconciled result when the effect happened, and runs the call once when it did not."""
+    counter, hold = tmp_path / "effects.txt", tmp_path / "hold"
+    await world.publish()
+    issuer = await world.enroll("triage", "tool:files")
+    hook = {"pay": {"tool": "lookup_payment"}}
+    gateway = GatewayProcess(world, processes, _held_tools(world, counter, hold, hook))
+    await gateway.start()
+    await _approve_from_outside(world, gateway)
+    for key, finishes in (("done", True), ("lost", False)):
+        hold.touch()
+        call = asyncio.create_task(gateway.invoke(issuer, "files.pay", {"amount": 3}, key))
+        upstream = await _until_started(hold)
+        processes.upstream_pids.append(upstream)
+        await gateway.kill()
+        with pytest.raises(GatewayUnavailable):
+            await call  # the caller lost its answer
+        if not finishes:
+            os.kill(upstream, signal.SIGKILL)  # the call dies with its server: no effect
+        hold.unlink()  # else the orphaned upstream finishes its call: the effect happened
+        await assert_eventually(_ended(upstream), bool, what="orphaned upstream ended")
+        await gateway.start()
+    done = await gateway.invoke(issuer, "files.pay", {"amount": 3}, "done")
+    lost = await gateway.invoke(issuer, "files.pay", {"amount": 3}, "lost")
+    again = await gateway.invoke(issuer, "files.pay", {"amount": 3}, "lost")
+    assert _effects(counter) == ["pay 3 triage:done", "pay 3 triage:lost"]
+    assert done == {**done, "executed": False, "result": {"receipt": "p-1", "amount": 3}}
+    assert lost["executed"]
+    assert lost["result"] == again["result"] == {"receipt": "p-2", "amount": 3}
 
 
 def _effects_per_call(counter: Path) -> Counter[str]:

@@ -115,6 +115,8 @@ async def test_unapproved_tool_is_refused_until_an_operator_approves_it(
         assert service.catalogue.names == [
             "files.charge",
             "files.lookup",
+            "files.lookup_payment",
+            "files.pay",
             "files.remember",
             "files.send",
         ]

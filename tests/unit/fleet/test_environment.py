@@ -212,7 +212,8 @@ def test_an_mcp_server_in_the_fleet_becomes_the_gateways_server_spec() -> None:
         "name: a\n"
         "tools:\n"
         "  files: {kind: mcp, transport: stdio, command: python, args: [-m, files_server],\n"
-        "          envFrom: {FILES_TOKEN: GW_FILES_TOKEN}, timeoutS: 5}\n"
+        "          envFrom: {FILES_TOKEN: GW_FILES_TOKEN}, timeoutS: 5,\n"
+        "          reconcile: {pay: {tool: lookup_payment}}}\n"
         "  crm: {kind: mcp, transport: http, url: 'https://crm.internal/mcp',\n"
         "        headersFrom: {Authorization: GW_CRM_AUTH},\n"
         "        secrets: {GW_CRM_AUTH: {name: crm, key: authorization}}}\n"
@@ -230,6 +231,7 @@ def test_an_mcp_server_in_the_fleet_becomes_the_gateways_server_spec() -> None:
         "args": ["-m", "files_server"],
         "env_from": {"FILES_TOKEN": "GW_FILES_TOKEN"},
         "timeout_s": 5,
+        "reconcile": {"pay": {"tool": "lookup_payment"}},
     }
     assert crm.model_dump(exclude_defaults=True)["headers_from"] == {"Authorization": "GW_CRM_AUTH"}
     assert "secrets" not in content
