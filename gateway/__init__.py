@@ -8,6 +8,12 @@ Upstream MCP servers' tools are called as ``<server>.<tool>`` once an operator a
 definition (:func:`approve_tool`). See docs/policies.md and docs/tools.md.
 """
 
+from longboat.gateway._budget_report import (
+    DEFAULT_WARN_AT,
+    BudgetStatus,
+    budget_report,
+    warn_at_of,
+)
 from longboat.gateway._bundle import (
     POLICY_RECORDS,
     GatewayPolicyStatus,
@@ -50,12 +56,14 @@ from longboat.gateway._usage import MODEL_USAGE, ModelsPolicyData, ModelUsage, w
 __all__ = [
     "CATALOG_ENTRIES",
     "DECISION_RECORDS",
+    "DEFAULT_WARN_AT",
     "LEDGER_ENTRIES",
     "MEMORY_AUDITS",
     "MEMORY_ITEMS",
     "MODEL_USAGE",
     "POLICY_RECORDS",
     "BudgetExceeded",
+    "BudgetStatus",
     "CatalogEntry",
     "DecisionRecord",
     "ErrorBody",
@@ -90,10 +98,12 @@ __all__ = [
     "ToolRegistry",
     "ToolResult",
     "approve_tool",
+    "budget_report",
     "bundle_key",
     "check_bundle",
     "classify",
     "publish_bundle",
     "read_catalogue",
+    "warn_at_of",
     "window_bounds",
 ]
