@@ -78,7 +78,7 @@ def budget_report(
                 size = _WINDOWS[spec.window] if isinstance(spec.window, str) else spec.window
                 start, end = window_bounds(now, size)
                 spent = [e for e in entries if start <= e.time < end]
-                window = f"until {end:%H:%M:%S}"
+                window = f"until {end:%Y-%m-%d %H:%M:%S} UTC"
             tokens, cost = _tokens(spent), round(sum(e.cost for e in spent), 6)
             used_tokens = _used(tokens, spec.max_tokens)
             used_cost = _used(cost, spec.max_cost)
