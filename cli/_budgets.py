@@ -54,7 +54,7 @@ def budgets(ctx: click.Context, folder: Path, agent: str | None, as_json: bool) 
             if row.get("max_" + k) is not None
         )
         click.echo(
-            f"{row['agent']:<20} {row['budget']:<12} {row['window']:<18} {limit}"
+            f"{row['agent']:<20} {row['budget']:<12} {row['window']:<29} {limit}"
             + ("  APPROACHING" if row["approaching"] else "")
             + ("  EXCEEDED" if row["exceeded"] else "")
         )
