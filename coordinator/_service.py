@@ -3,7 +3,9 @@
 API (``LONGBOAT_COORDINATOR__PORT``, default 8470): ``GET /v1/inbox`` (needs your input /
 errors / completed), ``GET /v1/workflows[?status=&definition=&version=&older_than_s=]``,
 ``GET /v1/workflows/{id}``, ``GET /v1/workflows/{id}/history``,
-``POST /v1/workflows/{id}/signals``, the console's routes (:mod:`._console`), and the
+``POST /v1/workflows/{id}/signals``, the console's routes (:mod:`._console`; gateways, budgets
+and registry changes in :mod:`._console_ops`; failures and run traces in
+:mod:`._console_failures`), and the
 lifecycle's ``/livez``, ``/readyz`` (both agents hold partitions) and ``/metrics`` (both
 agents' metrics). Every API route needs an operator (see :mod:`._console_auth`); a signal is
 recorded with who sent it.
