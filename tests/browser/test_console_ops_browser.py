@@ -2,7 +2,7 @@
 
 The fleet view shows records/s and dead-letter counts moving as a real agent works; the
 digest a real gateway runs, and its change after a publish, without a reload; a registry
-change; a budget at 80 % flagged. An inbox error links to its run's trace and dead letter.
+change; a budget flagged live at 80 %. An inbox error links to its run's trace and dead letter.
 Each page is kept as a screenshot (``test-artifacts/browser``).
 """
 
@@ -54,8 +54,9 @@ async def test_the_fleet_shows_records_per_second_and_dead_letters_moving(
 async def test_the_fleet_shows_gateway_digests_budgets_and_registry_changes(
     page: Page, gateway_world: GatewayWorld, tmp_path: Path, unique: str
 ) -> None:
-    """The gateway's digest is on the page and changes after a publish without a reload; the
-    budget at 8 of 10 tokens is flagged approaching; a revocation appears as a change."""
+    """The gateway's digest is on the page and changes after a publish without a reload; a
+    budget is flagged approaching live when spend reaches 80 %; a revocation appears as a
+    change."""
     async with governed_fleet(gateway_world, tmp_path, unique) as (fleet, first):
         await _log_in(page, fleet.base, "olga")
         await page.click("nav a[data-tab=fleet]")
@@ -63,16 +64,19 @@ async def test_the_fleet_shows_gateway_digests_budgets_and_registry_changes(
         await page.locator(f"[data-gateway-digest=gw-test]:text-is('{first}')").wait_for(
             timeout=_WAIT_MS
         )
-        flagged = page.locator("[data-budget='claims/decade'].budget-approaching")
-        await flagged.wait_for(timeout=_WAIT_MS)
+        budget = "[data-budget='claims/decade']"
+        await page.locator(f"{budget}.budget-ok").wait_for(timeout=_WAIT_MS)  # 8 of 20
         assert await page.locator("text=flagged at 80 %").count() == 1
+        await fleet.spend("k2")  # 16 of 20: flagged on the open page, no reload
+        await page.locator(f"{budget}.budget-approaching").wait_for(timeout=_WAIT_MS)
         await page.locator("[data-change='enrolled:claims@1.0']").wait_for()
         await screenshot(page, "fleet-governance")
-        second = await fleet.republish()
+        second = await fleet.republish()  # the limit raised to 24: no longer flagged
         await page.locator(f"[data-gateway-digest=gw-test]:text-is('{second}')").wait_for(
             timeout=_WAIT_MS
         )
         assert await digest.inner_text() == second
+        await page.locator(f"{budget}.budget-ok").wait_for(timeout=_WAIT_MS)
         await fleet.revoke("claims")
         await page.locator("[data-change='status_changed:claims@1.0']").wait_for(timeout=_WAIT_MS)
         await screenshot(page, "fleet-governance-changed")

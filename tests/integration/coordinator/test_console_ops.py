@@ -23,6 +23,7 @@ from pydantic import JsonValue
 from longboat import Envelope, Settings, TopicNames, TopicSpec
 from longboat.agents import Agent, Context
 from longboat.devinfra._opa import OpaNode
+from longboat.gateway import GatewayClient
 from longboat.kafka import Admin
 from longboat.registry import (
     RegistryClient,
@@ -211,17 +212,29 @@ async def gateway_world(
     return GatewayWorld(settings, names, node, binary, tmp_path / "opa", tools)
 
 
+_CHAT: JsonValue = {
+    "model": "longboat-local",
+    "messages": [{"role": "user", "content": "classify this claim"}],
+}
+
+
 @dataclass
 class GovernedFleet:
-    """A coordinator beside a real gateway (and OPA) that spent 8 of 10 budget tokens."""
+    """A coordinator beside a real gateway (and OPA); agent ``claims`` spent 8 of 20 tokens."""
 
     base: str
     gateway_world: GatewayWorld
     tmp_path: Path
+    gateway: GatewayClient
+
+    async def spend(self, key: str) -> None:
+        """One model call through the gateway: 8 more tokens (the local provider counts
+        words: 3 in, 5 out)."""
+        await self.gateway.model_complete(_CHAT, idempotency_key=key)
 
     async def republish(self) -> str:
-        """Publish a changed bundle; returns its digest."""
-        bundle = await self.gateway_world.publish(budget_policies(self.tmp_path, "v2", 12))
+        """Publish a changed bundle (the budget raised to 24 tokens); returns its digest."""
+        bundle = await self.gateway_world.publish(budget_policies(self.tmp_path, "v2", 24))
         return bundle.digest
 
     async def revoke(self, agent: str) -> None:
@@ -242,26 +255,19 @@ async def governed_fleet(
     """Yield the world and the first published digest; the gateway runs until the block ends."""
     _, folder = await _setup(gw_world.settings, tmp_path, unique)
     issuer = await gw_world.enroll("claims")
-    first = await gw_world.publish(budget_policies(tmp_path, "v1", 10))
+    first = await gw_world.publish(budget_policies(tmp_path, "v1", 20))
     async with serving(gw_world) as gateway, client(gateway, issuer) as gw:
-        # The local provider counts words: this call costs 3 + 5 = 8 tokens, 80 % of 10.
-        chat: JsonValue = {
-            "model": "longboat-local",
-            "messages": [{"role": "user", "content": "classify this claim"}],
-        }
-        await gw.model_complete(chat, idempotency_key="k1")
+        await gw.model_complete(_CHAT, idempotency_key="k1")  # 8 of 20: 40 %
         async with coordinator(gw_world.settings, folder) as service:
-            yield (
-                GovernedFleet(f"http://127.0.0.1:{service.port}", gw_world, tmp_path),
-                first.digest,
-            )
+            base = f"http://127.0.0.1:{service.port}"
+            yield GovernedFleet(base, gw_world, tmp_path, gw), first.digest
 
 
 async def test_gateway_digests_registry_changes_and_budgets(
     gateway_world: GatewayWorld, tmp_path: Path, unique: str
 ) -> None:
     """The digest the gateway runs is shown and follows a new publish; an enrolment and a
-    revocation are registry changes; 8 of 10 budget tokens is flagged approaching at 80 %."""
+    revocation are registry changes; 16 of 20 budget tokens is flagged approaching at 80 %."""
     scenario = governed_fleet(gateway_world, tmp_path, unique)
     async with scenario as (fleet, first), api(fleet.base) as get:
         gateways = await assert_eventually(
@@ -274,7 +280,15 @@ async def test_gateway_digests_registry_changes_and_budgets(
         budgets = await get("/v1/budgets")
         assert budgets["warn_at"] == 0.8
         (row,) = budgets["budgets"]
-        assert (row["agent"], row["tokens"], row["approaching"]) == ("claims", 8, True)
+        assert (row["agent"], row["tokens"], row["approaching"]) == ("claims", 8, False)
+        await fleet.spend("k2")  # 16 of 20: 80 %
+        budgets = await assert_eventually(
+            lambda: get("/v1/budgets"),
+            lambda b: [r["tokens"] for r in b["budgets"]] == [16],
+            timeout_s=30,
+            what="the second call's spend",
+        )
+        assert [(b["approaching"], b["used_tokens"]) for b in budgets["budgets"]] == [(True, 0.8)]
         second = await fleet.republish()
         await assert_eventually(
             lambda: get("/v1/gateways"),
@@ -292,7 +306,7 @@ async def test_gateway_digests_registry_changes_and_budgets(
         kinds = [(c["kind"], c["agent_id"], c["detail"]) for c in changes["changes"]]
         assert kinds[0] == ("status_changed", "claims", "active → revoked")
         assert ("enrolled", "claims", "active, owner unknown") in kinds
-        budgets = await get("/v1/budgets")  # 8 of 12 after the republish: no longer flagged
+        budgets = await get("/v1/budgets")  # 16 of 24 after the republish: no longer flagged
         assert [b["approaching"] for b in budgets["budgets"]] == [False]
 
 
