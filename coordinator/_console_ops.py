@@ -148,7 +148,10 @@ class ConsoleFeeds:
     def _use(self, item: Decoded[ModelUsage]) -> None:
         self._applied += 1
         if item.value is not None:
-            self._usage[item.key] = item.value
+            # Spend is all the console reads: the recorded answers (most of each record's
+            # bytes) are dropped so that the view stays small beside the gateways' ledgers.
+            answer = item.value.answer.model_copy(update={"text": ""})
+            self._usage[item.key] = item.value.model_copy(update={"answer": answer})
 
     def _registry(self, item: Decoded[AgentRecord]) -> None:
         self._applied += 1

@@ -357,3 +357,12 @@ async def test_an_inbox_error_links_to_the_failed_runs_trace_and_dead_letter(
         letters = await get("/v1/dead-letters?agent=payments")
         assert [d["details"]["run_id"] for d in letters["dead_letters"]] == [failure["run_id"]]
         assert (await get("/v1/failures?workflow=c-declined"))["failures"] == [failure]
+        async with aiohttp.ClientSession() as http:
+            for path, status in (
+                ("/v1/runs/payments/no-such-run", 404),
+                ("/v1/runs/..%2Fetc/x", 400),
+                ("/v1/failures?workflow=no-such-workflow", 404),
+            ):
+                async with http.get(base + path, headers=OPERATOR) as response:
+                    body = await response.json(content_type=None)
+                    assert (response.status, sorted(body)) == (status, ["error", "message"]), path
