@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 
 from longboat import get_logger
 from longboat.agents._agent import Agent
 from longboat.agents._options import AgentSettings
 from longboat.errors import LongboatError
+from longboat.registry import InstanceCounters
 
 __all__ = ["code_digest", "keep_present"]
 
@@ -31,9 +33,18 @@ def code_digest(agent: Agent) -> str | None:
 
 
 async def keep_present(
-    agent: Agent, settings: AgentSettings, instance: str, stopping: asyncio.Event
+    agent: Agent,
+    settings: AgentSettings,
+    instance: str,
+    stopping: asyncio.Event,
+    *,
+    counters: Callable[[], InstanceCounters] | None = None,
 ) -> None:
-    """Heartbeat every ``heartbeat_s`` until ``stopping`` is set (no-op without a key file)."""
+    """Heartbeat every ``heartbeat_s`` until ``stopping`` is set (no-op without a key file).
+
+    Each heartbeat carries ``counters()``: the process's totals (records, errors, dead
+    letters), from which the registry derives records per second for Mission Control.
+    """
     key_file = settings.agent.key_file
     if key_file is None:
         _log.info(
@@ -52,7 +63,10 @@ async def keep_present(
         while not stopping.is_set():
             try:
                 await registry.heartbeat(
-                    agent.name, token=issuer.issue(ttl_s=60), code_digest=digest
+                    agent.name,
+                    token=issuer.issue(ttl_s=60),
+                    code_digest=digest,
+                    counters=counters() if counters else None,
                 )
                 _log.debug("heartbeat_sent", agent_id=agent.name)
             except LongboatError as e:

@@ -179,7 +179,15 @@ class AgentRunner(Service):
             )
         )
         self._consumer, self._group = consumer, children
-        children.create_task(keep_present(self.agent, self.settings, self.instance, self._stopping))
+        children.create_task(
+            keep_present(
+                self.agent,
+                self.settings,
+                self.instance,
+                self._stopping,
+                counters=self.metrics.totals,
+            )
+        )
         await self._poll(consumer)
         await self.on_revoked(set(self._workers))
 

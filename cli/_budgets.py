@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
     from longboat.gateway import ModelsPolicyData, ModelUsage
 
 __all__ = ["budgets"]
-
-_WINDOWS = {"hour": 3600, "day": 86_400}
 
 
 @click.command()
@@ -57,7 +54,7 @@ def budgets(ctx: click.Context, folder: Path, agent: str | None, as_json: bool) 
             if row.get("max_" + k) is not None
         )
         click.echo(
-            f"{row['agent']:<20} {row['budget']:<12} {row['window']:<18} {limit}"
+            f"{row['agent']:<20} {row['budget']:<12} {row['window']:<29} {limit}"
             + ("  APPROACHING" if row["approaching"] else "")
             + ("  EXCEEDED" if row["exceeded"] else "")
         )
@@ -73,53 +70,10 @@ async def _read(settings: Settings) -> list[ModelUsage]:
 def _rows(
     usage: list[ModelUsage], data: ModelsPolicyData, now: datetime, only: str | None
 ) -> list[dict[str, object]]:
-    from longboat.gateway import window_bounds
+    """One JSON-ready row per (agent, budget); fractions only for the limits a budget sets."""
+    from longboat.gateway import budget_report
 
-    by_agent: dict[str, list[ModelUsage]] = defaultdict(list)
-    for entry in usage:
-        if only is None or entry.agent == only:
-            by_agent[entry.agent].append(entry)
-    warn_at = data.model_extra.get("warn_at", 0.8) if data.model_extra else 0.8
-    rows: list[dict[str, object]] = []
-    for agent, entries in sorted(by_agent.items()):
-        for name, spec in sorted(data.budgets.items()):
-            if spec.window == "workflow":
-                runs: dict[str, list[ModelUsage]] = defaultdict(list)
-                for entry in entries:
-                    runs[entry.workflow_id or "-"].append(entry)
-                label, spent = max(runs.items(), key=lambda r: _tokens(r[1]))
-                window = f"run {label[:12]}"
-            else:
-                size = _WINDOWS[spec.window] if isinstance(spec.window, str) else spec.window
-                start, end = window_bounds(now, size)
-                spent = [e for e in entries if start <= e.time < end]
-                window = f"until {end:%H:%M:%S}"
-            row: dict[str, object] = {
-                "agent": agent,
-                "budget": name,
-                "window": window,
-                "tokens": _tokens(spent),
-                "cost": round(sum(e.cost for e in spent), 6),
-                "max_tokens": spec.max_tokens,
-                "max_cost": spec.max_cost,
-            }
-            rows.append(_judged(row, float(warn_at)))
-    return rows
-
-
-def _tokens(entries: list[ModelUsage]) -> int:
-    return sum(e.input_tokens + e.output_tokens for e in entries)
-
-
-def _judged(row: dict[str, object], warn_at: float) -> dict[str, object]:
-    """Add used fractions and the policy's verdicts (same thresholds as models.rego)."""
-    fractions = []
-    for k in ("tokens", "cost"):
-        limit, spent = row["max_" + k], row[k]
-        if isinstance(limit, int | float) and isinstance(spent, int | float):
-            used = 1.0 if limit == 0 else spent / limit
-            row["used_" + k] = used
-            fractions.append(used)
-    row["exceeded"] = any(f >= 1 for f in fractions)
-    row["approaching"] = not row["exceeded"] and any(f >= warn_at for f in fractions)
-    return row
+    return [
+        {k: v for k, v in status.model_dump().items() if v is not None or not k.startswith("used_")}
+        for status in budget_report(usage, data, now, agent=only)
+    ]

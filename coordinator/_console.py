@@ -36,7 +36,7 @@ from longboat.coordinator._console_auth import SESSION_COOKIE, ConsoleAuth, Prin
 from longboat.errors import TopicError, UsageError
 from longboat.gateway import DECISION_RECORDS, MEMORY_AUDITS, DecisionRecord
 from longboat.kafka import group_lag, read_decoded
-from longboat.registry import AgentRecord, RegistryView
+from longboat.registry import AgentRecord, RegistryView, VersionEntry
 
 __all__ = ["PUBLIC_PATHS", "MissionControl"]
 
@@ -169,15 +169,15 @@ class MissionControl:
     async def _agent_row(self, record: AgentRecord) -> AgentRow:
         now = datetime.now(UTC)
         versions = [
-            VersionRow(
-                version=v.version,
-                status=v.status,
-                code_digest=v.code_digest,
-                instances=[
+            version_row(
+                v,
+                [
                     InstanceRow(
                         instance=i.instance,
                         last_heartbeat=i.last_heartbeat,
                         stale=self._is_stale(i.last_heartbeat, now),
+                        counters=i.counters,
+                        records_per_s=i.records_per_s,
                     )
                     for i in v.instances.values()
                 ],
@@ -308,6 +308,25 @@ class MissionControl:
         ]
         text = self._changes() + repr(fleet)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def version_row(entry: VersionEntry, instances: list[InstanceRow]) -> VersionRow:
+    """One version's row: its instances, and their rates and totals added up.
+
+    A stale instance's last rate is not current throughput, so it counts for no rate; its
+    totals still count (those records were processed, those letters still exist).
+    """
+    rates = [i.records_per_s for i in instances if i.records_per_s is not None and not i.stale]
+    totals = [i.counters for i in instances if i.counters is not None]
+    return VersionRow(
+        version=entry.version,
+        status=entry.status,
+        code_digest=entry.code_digest,
+        instances=instances,
+        records_per_s=round(sum(rates), 3) if rates else None,
+        errors=sum(c.errors for c in totals),
+        dead_lettered=sum(c.dead_lettered for c in totals),
+    )
 
 
 def _matches(record: DecisionRecord, query: Mapping[str, str]) -> bool:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from longboat.coordinator._console_auth import Role
 from longboat.gateway import DecisionRecord, MemoryAudit
+from longboat.registry import InstanceCounters
 
 __all__ = [
     "AgentRow",
@@ -64,6 +65,10 @@ class InstanceRow(_Answer):
     instance: str
     last_heartbeat: datetime
     stale: bool = Field(description="no heartbeat within the stale window")
+    counters: InstanceCounters | None = Field(
+        default=None, description="totals since the process started, from its heartbeats"
+    )
+    records_per_s: float | None = None
 
 
 class VersionRow(_Answer):
@@ -73,6 +78,11 @@ class VersionRow(_Answer):
     status: str
     code_digest: str | None
     instances: list[InstanceRow]
+    records_per_s: float | None = Field(
+        default=None, description="sum over live instances; None: none reports a rate"
+    )
+    errors: int = Field(default=0, description="failed step attempts, summed over instances")
+    dead_lettered: int = Field(default=0, description="records dead-lettered, summed")
 
 
 class AgentRow(_Answer):

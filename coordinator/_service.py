@@ -3,7 +3,9 @@
 API (``LONGBOAT_COORDINATOR__PORT``, default 8470): ``GET /v1/inbox`` (needs your input /
 errors / completed), ``GET /v1/workflows[?status=&definition=&version=&older_than_s=]``,
 ``GET /v1/workflows/{id}``, ``GET /v1/workflows/{id}/history``,
-``POST /v1/workflows/{id}/signals``, the console's routes (:mod:`._console`), and the
+``POST /v1/workflows/{id}/signals``, the console's routes (:mod:`._console`; gateways, budgets
+and registry changes in :mod:`._console_ops`; failures and run traces in
+:mod:`._console_failures`), and the
 lifecycle's ``/livez``, ``/readyz`` (both agents hold partitions) and ``/metrics`` (both
 agents' metrics). Every API route needs an operator (see :mod:`._console_auth`); a signal is
 recorded with who sent it.
@@ -45,6 +47,8 @@ from longboat.coordinator._api import (
     WorkflowSummary,
 )
 from longboat.coordinator._console import MissionControl, principal_of
+from longboat.coordinator._console_failures import FailureLinks
+from longboat.coordinator._console_ops import ConsoleFeeds
 from longboat.coordinator._definitions import ApprovalStep, DefinitionSet
 from longboat.coordinator._engine import CoordinatorEngine, CoordinatorRecord
 from longboat.coordinator._protocol import SignalData, history_entry_of, signal_event
@@ -70,11 +74,14 @@ class CoordinatorService(Service):
         self.instance = settings.coordinator.instance or socket.gethostname()
         self.auth = settings.console_auth()  # no token, no start: Mission Control never runs open
         self.registry = RegistryView(settings.kafka, self.names.registry)
+        self.feeds = ConsoleFeeds(settings.kafka, self.names)
+        self.failures = FailureLinks(settings, self.engine, self.definitions)
         self.console = MissionControl(
             settings,
             self.auth,
             self.registry,
-            self._inbox_fingerprint,
+            # The live stream also fires on policy, spend and registry changes.
+            lambda: self._inbox_fingerprint() + self.feeds.fingerprint(),
             stale_after_s=settings.coordinator.stale_after_s,
         )
         self._runners = [
@@ -104,6 +111,7 @@ class CoordinatorService(Service):
     async def _open(self, stack: AsyncExitStack) -> None:
         self._producer = await stack.enter_async_context(Producer(self.settings.kafka))
         await stack.enter_async_context(self.registry)
+        await stack.enter_async_context(self.feeds)
         for runner in self._runners:
             await stack.enter_async_context(runner)
 
@@ -138,6 +146,8 @@ class CoordinatorService(Service):
     def _routes(self) -> list[web.RouteDef]:
         return [
             *self.console.routes(),
+            *self.feeds.routes(),
+            *self.failures.routes(),
             web.get("/v1/inbox", self._inbox),
             web.get("/v1/workflows", self._list),
             web.get("/v1/workflows/{id}", self._get),

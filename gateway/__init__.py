@@ -10,6 +10,12 @@ definition (:func:`approve_tool`). MCP-speaking agents reach the same governed t
 docs/policies.md and docs/tools.md.
 """
 
+from longboat.gateway._budget_report import (
+    DEFAULT_WARN_AT,
+    BudgetStatus,
+    budget_report,
+    warn_at_of,
+)
 from longboat.gateway._bundle import (
     POLICY_RECORDS,
     GatewayPolicyStatus,
@@ -53,6 +59,7 @@ from longboat.gateway._usage import MODEL_USAGE, ModelsPolicyData, ModelUsage, w
 __all__ = [
     "CATALOG_ENTRIES",
     "DECISION_RECORDS",
+    "DEFAULT_WARN_AT",
     "IDEMPOTENCY_META_KEY",
     "LEDGER_ENTRIES",
     "MEMORY_AUDITS",
@@ -61,6 +68,7 @@ __all__ = [
     "POLICY_RECORDS",
     "AgentTokenAuth",
     "BudgetExceeded",
+    "BudgetStatus",
     "CatalogEntry",
     "DecisionRecord",
     "ErrorBody",
@@ -95,10 +103,12 @@ __all__ = [
     "ToolRegistry",
     "ToolResult",
     "approve_tool",
+    "budget_report",
     "bundle_key",
     "check_bundle",
     "classify",
     "publish_bundle",
     "read_catalogue",
+    "warn_at_of",
     "window_bounds",
 ]

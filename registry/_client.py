@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from longboat import ErrorBody, JsonHttpClient, describe_errors
 from longboat.errors import RetryableError, TerminalError, UsageError
-from longboat.registry._model import AgentRecord, Capability, RiskTier, Status
+from longboat.registry._model import AgentRecord, Capability, InstanceCounters, RiskTier, Status
 from longboat.registry._protocol import AgentList, EnrollRequest, HeartbeatRequest, StatusRequest
 
 __all__ = ["RegistryClient", "RegistryRefused", "RegistryUnavailable"]
@@ -126,8 +126,15 @@ class RegistryClient(JsonHttpClient):
         """One agent."""
         return await self._call("GET", f"/v1/agents/{agent_id}", AgentRecord)
 
-    async def heartbeat(self, agent_id: str, *, token: str, code_digest: str | None) -> AgentRecord:
-        """Report an instance alive (authenticated by the agent's own token)."""
-        body = HeartbeatRequest(code_digest=code_digest)
+    async def heartbeat(
+        self,
+        agent_id: str,
+        *,
+        token: str,
+        code_digest: str | None,
+        counters: InstanceCounters | None = None,
+    ) -> AgentRecord:
+        """Report an instance alive (authenticated by the agent's own token), with its totals."""
+        body = HeartbeatRequest(code_digest=code_digest, counters=counters)
         path = f"/v1/agents/{agent_id}/heartbeat"
         return await self._call("POST", path, AgentRecord, body=body, token=token)

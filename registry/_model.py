@@ -20,6 +20,7 @@ __all__ = [
     "AgentRecord",
     "Capability",
     "CapabilityKind",
+    "InstanceCounters",
     "InstanceInfo",
     "RiskTier",
     "Status",
@@ -106,6 +107,19 @@ class AgentKey(_Frozen):
         return check_public_key(value)
 
 
+_COUNTER_MAX = 2**63 - 1  # a Kafka-sized counter; bounds what an agent can write
+
+
+class InstanceCounters(_Frozen):
+    """Totals an instance reports with each heartbeat, counted since that process started."""
+
+    processed: int = Field(default=0, ge=0, le=_COUNTER_MAX, description="records finished")
+    errors: int = Field(default=0, ge=0, le=_COUNTER_MAX, description="step attempts that raised")
+    dead_lettered: int = Field(
+        default=0, ge=0, le=_COUNTER_MAX, description="records sent to the dead-letter topic"
+    )
+
+
 class InstanceInfo(_Frozen):
     """A running process of an agent version."""
 
@@ -113,6 +127,10 @@ class InstanceInfo(_Frozen):
     code_digest: str | None = None
     started_at: datetime
     last_heartbeat: datetime
+    counters: InstanceCounters | None = None
+    records_per_s: float | None = Field(
+        default=None, description="records finished per second between its last two heartbeats"
+    )
 
 
 class VersionEntry(_Frozen):

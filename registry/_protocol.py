@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from longboat.registry._model import (
     CODE_DIGEST_PATTERN,
     AgentRecord,
+    InstanceCounters,
     RiskTier,
     Status,
     check_public_key,
@@ -62,6 +63,7 @@ class HeartbeatRequest(_Body):
     """Body of ``POST /v1/agents/{id}/heartbeat``: an agent writes this, so it is bounded."""
 
     code_digest: str | None = Field(default=None, pattern=CODE_DIGEST_PATTERN)
+    counters: InstanceCounters | None = None
 
 
 class AgentList(_Body):

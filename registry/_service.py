@@ -224,7 +224,11 @@ class RegistryService(Service):
         assert isinstance(body, HeartbeatRequest)
         try:
             record = await self.store.heartbeat(
-                identity.agent_id, identity.version, identity.instance, body.code_digest
+                identity.agent_id,
+                identity.version,
+                identity.instance,
+                body.code_digest,
+                counters=body.counters,
             )
         except HeartbeatInvalid as e:
             return _error(400, e.code, str(e))

@@ -24,6 +24,7 @@ from longboat.registry._model import (
     AgentKey,
     AgentRecord,
     Capability,
+    InstanceCounters,
     InstanceInfo,
     RiskTier,
     Status,
@@ -38,6 +39,7 @@ __all__ = [
     "RecordTooLarge",
     "RegistryStore",
     "UnknownAgent",
+    "records_per_s",
 ]
 
 MAX_RECORD_BYTES = 512 * 1024
@@ -94,6 +96,25 @@ def _without_instances(record: AgentRecord) -> AgentRecord:
     """``record`` with no instances: liveness only, refilled by the next heartbeats."""
     versions = {v: e.model_copy(update={"instances": {}}) for v, e in record.versions.items()}
     return record.model_copy(update={"versions": versions})
+
+
+def records_per_s(
+    previous: InstanceInfo | None, counters: InstanceCounters | None, now: datetime
+) -> float | None:
+    """Records finished per second since ``previous`` heartbeat; None when it cannot be known.
+
+    The agent reports totals, not rates, so that a lost heartbeat loses no records: the next
+    one covers the whole gap. Totals that went down mean the process restarted (they count
+    from its start): no rate for that one interval rather than a negative or a wrong one.
+    """
+    before = previous.counters if previous else None
+    if previous is None or before is None or counters is None:
+        return None
+    seconds = (now - previous.last_heartbeat).total_seconds()
+    done = counters.processed - before.processed
+    if seconds <= 0 or done < 0:
+        return None
+    return round(done / seconds, 3)
 
 
 def _keep_freshest(instances: dict[str, InstanceInfo]) -> dict[str, InstanceInfo]:
@@ -256,9 +277,15 @@ class RegistryStore:
             )
 
     async def heartbeat(
-        self, agent_id: str, version: str, instance: str, code_digest: str | None
+        self,
+        agent_id: str,
+        version: str,
+        instance: str,
+        code_digest: str | None,
+        *,
+        counters: InstanceCounters | None = None,
     ) -> AgentRecord:
-        """Record that ``instance`` of ``agent_id`` ``version`` is alive.
+        """Record that ``instance`` of ``agent_id`` ``version`` is alive, with its totals.
 
         Raises:
             HeartbeatInvalid: The instance name or code digest is out of bounds.
@@ -275,6 +302,8 @@ class RegistryStore:
                 code_digest=code_digest,
                 started_at=known.started_at if known else now,
                 last_heartbeat=now,
+                counters=counters,
+                records_per_s=records_per_s(known, counters, now),
             )
             # Entries written before the bounds existed are dropped as they are met.
             kept = {k: i for k, i in entry.instances.items() if _bounded(i.instance, i.code_digest)}

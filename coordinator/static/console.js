@@ -81,13 +81,59 @@ async function renderInbox(view) {
         d.waiting_for.prompt + (d.waiting_for.escalated_to ? " · escalated to " + d.waiting_for.escalated_to : ""),
         ago(d.updated_at), json(triggerData(d.state.trigger)), json(outputs(d)), approvalCell(d)]),
     el("h2", {}, "Errors (" + inbox.errors.length + ")"),
-    table(["workflow", "definition", "reason", "dead letters"], inbox.errors,
-      (w) => [wfLink(w.workflow_id), w.definition + "@" + w.version, w.reason,
-        link("#governance", "dead letters")]),
+    await errorsTable(inbox.errors),
     el("h2", {}, "Completed (" + inbox.completed.length + ")"),
     table(["workflow", "definition", "status", "reason", "ended"], inbox.completed,
       (w) => [wfLink(w.workflow_id), w.definition + "@" + w.version, w.status, w.reason,
         ago(w.updated_at) + " ago"]));
+}
+
+// Each failed workflow links to the step that failed, the agent run behind it (its trace)
+// and the dead letter that run left.
+async function errorsTable(errors) {
+  const failures = errors.length ? (await api("/v1/failures")).failures : [];
+  const byWorkflow = (id) => failures.filter((f) => f.workflow_id === id);
+  return table(["workflow", "definition", "reason", "failed step", "trace / dead letter"], errors,
+    (w) => [wfLink(w.workflow_id), w.definition + "@" + w.version, w.reason,
+      el("div", {}, ...byWorkflow(w.workflow_id).map((f) => el("div", {}, f.step + (f.agent ? " (" + f.agent + ")" : "")))),
+      el("div", {}, ...byWorkflow(w.workflow_id).map(failureLinks))]);
+}
+
+function failureLinks(f) {
+  if (!f.run_id) return el("span", { class: "empty" }, "no dead letter found");
+  const run = "#run/" + encodeURIComponent(f.agent) + "/" + encodeURIComponent(f.run_id);
+  return el("div", {}, el("a", { href: run, "data-trace": f.workflow_id }, "trace"), " · ",
+    el("a", { href: run + "/dead-letter", "data-dead-letter": f.workflow_id },
+      "dead letter" + (f.replayed ? " (replayed)" : "")));
+}
+
+// -- one agent run: its trace and its dead letter --------------------------------------------
+async function renderRun(view, agent, runId) {
+  const [trace, letters] = await Promise.all([
+    api("/v1/runs/" + encodeURIComponent(agent) + "/" + encodeURIComponent(runId)),
+    api("/v1/dead-letters?agent=" + encodeURIComponent(agent))]);
+  const h = trace.header;
+  const mine = letters.dead_letters.filter((l) => l.details.run_id === runId);
+  view.append(el("h2", { id: "run-title" }, "Run " + runId + " · " + agent + " · " + h.outcome),
+    table(["input", "workflow", "started", "ended", "error"], [h],
+      (x) => [x.topic + "/" + x.partition + "@" + x.offset, x.workflow_id ? wfLink(x.workflow_id) : "",
+        x.started ?? "", x.ended ?? "", x.error ? el("span", { class: "error" }, x.error) : ""]),
+    el("h2", {}, "Steps"),
+    table(["#", "step", "status", "attempts", "result / error"], trace.steps,
+      (st) => [st.index, st.name, st.status, st.attempts,
+        st.error ? el("span", { class: "error" }, st.error) : json(st.result)]),
+    el("h2", { id: "dead-letter" }, "Dead letter"),
+    table(["time", "from", "error", "reason", "attempts", "replay"], mine,
+      (l) => [l.time, l.topic + "/" + l.partition + "@" + l.offset, l.error_type, l.reason,
+        l.details.attempts, l.replayed ? "replayed" : replayButton(l)]));
+}
+
+function replayButton(l) {
+  if (session.role !== "approver") return "";
+  return el("button", {
+    onclick: () => api("/v1/dead-letters/" + encodeURIComponent(l.agent) + "/replay", "POST",
+      { ids: [l.id] }).then(refresh, showError),
+  }, "replay");
 }
 
 // -- workflows -----------------------------------------------------------------------------
@@ -125,16 +171,53 @@ async function renderWorkflow(view, id) {
 }
 
 // -- fleet ---------------------------------------------------------------------------------
+const rate = (r) => (r == null ? "–" : r.toFixed(r < 10 ? 2 : 0));
+
 async function renderFleet(view) {
-  const fleet = await api("/v1/fleet");
+  const [fleet, gateways, budgets, changes] = await Promise.all([
+    api("/v1/fleet"), api("/v1/gateways"), api("/v1/budgets"), api("/v1/registry/changes")]);
   const rows = fleet.agents.flatMap((a) => a.versions.map((v) => ({ a, v })));
   view.append(el("h2", {}, "Agents"),
-    table(["agent", "version", "status", "instances (last heartbeat)", "lag", "dead letters", "owner"],
+    table(["agent", "version", "status", "instances (last heartbeat)", "records/s", "errors",
+      "dead-lettered", "DLQ pending", "lag", "owner"],
       rows, ({ a, v }) => [a.agent_id, v.version, v.status,
         el("div", {}, ...v.instances.map((i) => el("div", {
           class: i.stale ? "stale" : "", "data-instance": i.instance,
         }, i.instance + " · " + new Date(i.last_heartbeat).toLocaleTimeString() + (i.stale ? " · stale" : "")))),
-        a.lag ?? "?", a.dead_letters, a.owner]));
+        el("span", { "data-rate": a.agent_id + "@" + v.version }, rate(v.records_per_s)),
+        el("span", { "data-errors": a.agent_id + "@" + v.version }, v.errors),
+        el("span", { "data-dead-lettered": a.agent_id + "@" + v.version }, v.dead_lettered),
+        el("span", { "data-dlq": a.agent_id }, a.dead_letters),
+        a.lag ?? "?", a.owner]),
+    el("p", { class: "note" }, "records/s: between each live instance's last two heartbeats; " +
+      "errors and dead-lettered: totals since each instance started; DLQ pending: dead letters " +
+      "on the agent's DLQ topic not yet replayed."),
+    el("h2", {}, "Gateways"),
+    el("p", { class: "note" }, "published: " + (gateways.published.map((b) => b.name + " " +
+      b.digest.slice(0, 19)).join(", ") || "nothing")),
+    table(["gateway", "bundle", "policy digest", "loaded", "state"], gateways.gateways,
+      (g) => [g.gateway, g.bundle, el("code", { "data-gateway-digest": g.gateway }, g.digest || "none"),
+        when(Date.parse(g.loaded_at) / 1000),
+        g.ok ? (g.current ? "current" : el("span", { class: "stale" }, "behind the published bundle"))
+          : el("span", { class: "error" }, "ERROR " + (g.error || ""))]),
+    el("h2", {}, "Budgets"),
+    el("p", { class: "note" }, budgets.problem ||
+      "flagged at " + Math.round(budgets.warn_at * 100) + " % of a limit (warn_at in the policy data)"),
+    table(["agent", "budget", "window", "spent", "state"], budgets.budgets, budgetCells),
+    el("h2", {}, "Registry changes"),
+    table(["time", "agent", "version", "change", "detail"], changes.changes,
+      (c) => [when(Date.parse(c.time) / 1000), c.agent_id, c.version ?? "",
+        el("span", { "data-change": c.kind + ":" + c.agent_id + "@" + (c.version ?? "") }, c.kind.replace("_", " ")),
+        c.detail]));
+}
+
+function budgetCells(b) {
+  const parts = [["tokens", b.tokens, b.max_tokens, b.used_tokens], ["cost", b.cost, b.max_cost, b.used_cost]]
+    .filter(([, , limit]) => limit != null)
+    .map(([k, spent, limit, used]) => spent + " of " + limit + " " + k + " (" + Math.round(used * 100) + " %)");
+  const state = b.exceeded ? "exceeded" : b.approaching ? "approaching" : "ok";
+  return [b.agent, b.budget, b.window, parts.join(", "),
+    el("span", { class: "budget-" + state, "data-budget": b.agent + "/" + b.budget }, state)];
 }
 
 // -- governance ----------------------------------------------------------------------------
@@ -182,9 +265,11 @@ async function refresh() {
   const view = el("section", { id: "view" });
   try {
     if (tab === "workflow") await renderWorkflow(view, decodeURIComponent(arg));
+    else if (tab === "run") await renderRun(view, ...location.hash.slice(1).split("/").slice(1, 3).map(decodeURIComponent));
     else await (views[tab] || renderInbox)(view);
   } catch (e) { view.append(el("p", { class: "error" }, String(e.message || e))); }
   $("view").replaceWith(view);
+  if (tab === "run" && location.hash.endsWith("/dead-letter")) $("dead-letter").scrollIntoView();
   $("updated").textContent = "· updated " + new Date().toLocaleTimeString();
 }
 
