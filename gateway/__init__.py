@@ -5,9 +5,20 @@ Every request carries the agent's registry token; the gateway builds the policy 
 ``lb.decisions`` and only then reads or writes memory or calls a tool. Agents holding
 ``policy:<name>`` may also ask a governed policy question (``data.longboat.<name>.decision``).
 Upstream MCP servers' tools are called as ``<server>.<tool>`` once an operator approved their
-definition (:func:`approve_tool`). See docs/policies.md and docs/tools.md.
+definition (:func:`approve_tool`). A policy may park a tool call for a person
+(``require_approval``): see :mod:`._approvals`. See docs/policies.md and docs/tools.md.
 """
 
+from longboat.gateway._approvals import (
+    APPROVAL_RECORDS,
+    ApprovalAnswer,
+    ApprovalBook,
+    ApprovalTimeout,
+    ToolApproval,
+    ToolRejected,
+    approval_id,
+    read_approvals,
+)
 from longboat.gateway._bundle import (
     POLICY_RECORDS,
     GatewayPolicyStatus,
@@ -21,6 +32,8 @@ from longboat.gateway._catalog import CATALOG_ENTRIES, CatalogEntry, approve_too
 from longboat.gateway._client import BudgetExceeded, GatewayClient, PolicyDenied
 from longboat.gateway._decision import (
     DECISION_RECORDS,
+    ApprovalFact,
+    ApprovalRequirement,
     DecisionRecord,
     PolicyDecision,
     PolicyInput,
@@ -48,6 +61,7 @@ from longboat.gateway._tools import LEDGER_ENTRIES, LedgerEntry, ToolRegistry
 from longboat.gateway._usage import MODEL_USAGE, ModelsPolicyData, ModelUsage, window_bounds
 
 __all__ = [
+    "APPROVAL_RECORDS",
     "CATALOG_ENTRIES",
     "DECISION_RECORDS",
     "LEDGER_ENTRIES",
@@ -55,6 +69,11 @@ __all__ = [
     "MEMORY_ITEMS",
     "MODEL_USAGE",
     "POLICY_RECORDS",
+    "ApprovalAnswer",
+    "ApprovalBook",
+    "ApprovalFact",
+    "ApprovalRequirement",
+    "ApprovalTimeout",
     "BudgetExceeded",
     "CatalogEntry",
     "DecisionRecord",
@@ -85,15 +104,19 @@ __all__ = [
     "PolicyQuestion",
     "PolicyRecord",
     "PolicyRejected",
+    "ToolApproval",
     "ToolDefinition",
     "ToolInvocation",
     "ToolRegistry",
+    "ToolRejected",
     "ToolResult",
+    "approval_id",
     "approve_tool",
     "bundle_key",
     "check_bundle",
     "classify",
     "publish_bundle",
+    "read_approvals",
     "read_catalogue",
     "window_bounds",
 ]
