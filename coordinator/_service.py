@@ -45,11 +45,13 @@ from longboat.coordinator._api import (
     WorkflowSummary,
 )
 from longboat.coordinator._console import MissionControl, principal_of
+from longboat.coordinator._console_approvals import ToolApprovalDesk
 from longboat.coordinator._definitions import ApprovalStep, DefinitionSet
 from longboat.coordinator._engine import CoordinatorEngine, CoordinatorRecord
 from longboat.coordinator._protocol import SignalData, history_entry_of, signal_event
 from longboat.coordinator._settings import CoordinatorSettings
 from longboat.errors import EventError
+from longboat.gateway import ApprovalBook
 from longboat.kafka import Producer, read_to_end
 from longboat.registry import RegistryView
 
@@ -70,6 +72,7 @@ class CoordinatorService(Service):
         self.instance = settings.coordinator.instance or socket.gethostname()
         self.auth = settings.console_auth()  # no token, no start: Mission Control never runs open
         self.registry = RegistryView(settings.kafka, self.names.registry)
+        self.tool_approvals = ToolApprovalDesk(ApprovalBook(settings.kafka, self.names))
         self.console = MissionControl(
             settings,
             self.auth,
@@ -103,6 +106,7 @@ class CoordinatorService(Service):
     async def _open(self, stack: AsyncExitStack) -> None:
         self._producer = await stack.enter_async_context(Producer(self.settings.kafka))
         await stack.enter_async_context(self.registry)
+        await stack.enter_async_context(self.tool_approvals.book)
         for runner in self._runners:
             await stack.enter_async_context(runner)
 
@@ -137,6 +141,7 @@ class CoordinatorService(Service):
     def _routes(self) -> list[web.RouteDef]:
         return [
             *self.console.routes(),
+            *self.tool_approvals.routes(),
             web.get("/v1/inbox", self._inbox),
             web.get("/v1/workflows", self._list),
             web.get("/v1/workflows/{id}", self._get),
@@ -145,12 +150,13 @@ class CoordinatorService(Service):
         ]
 
     def _inbox_fingerprint(self) -> str:
+        # Tool approvals count too: a parked call must appear without a reload.
         return repr(
             sorted(
                 (r.state.workflow_id, r.state.status, r.state.updated_at)
                 for r in self.engine.all_records()
             )
-        )
+        ) + repr(self.tool_approvals.book.revision)
 
     def _summary(self, record: CoordinatorRecord) -> WorkflowSummary:
         state = record.state

@@ -272,6 +272,7 @@ PUBLIC = {
     ],
     "longboat.coordinator": [
         "ApprovalStep",
+        "ApproveCall",
         "CoordinatorClient",
         "CoordinatorEngine",
         "CoordinatorRecord",
@@ -289,6 +290,7 @@ PUBLIC = {
         "HistoryItem",
         "Inbox",
         "ParallelStep",
+        "RejectCall",
         "SIGNAL_TYPE",
         "SignalAccepted",
         "SignalData",
@@ -296,6 +298,7 @@ PUBLIC = {
         "TaskSpec",
         "TaskStep",
         "TimerStep",
+        "ToolApprovalList",
         "WaitingFor",
         "WorkflowDetail",
         "WorkflowList",
