@@ -24,11 +24,15 @@ decision := {
 
 default approval := null
 
-# The tightest deadline of the rules that ask for a person.
-approval := {"reasons": sort(approval_reasons), "timeout_s": min(_approval_timeouts)} if {
+approval := {"reasons": sort(approval_reasons), "timeout_s": _approval_timeout} if {
 	allow
 	count(approval_reasons) > 0
 }
+
+# The tightest deadline of the data rules that ask for a person; 3600 s for rules of your own.
+default _approval_timeout := 3600
+
+_approval_timeout := min(_approval_timeouts) if count(_approval_timeouts) > 0
 
 _approval_timeouts contains object.get(rule, "timeout_s", 3600) if {
 	some rule in _approval_rules

@@ -221,3 +221,9 @@ test_shipped_data_parks_payments_above_ten_thousand if {
 test_memory_access_has_no_approval if {
 	gateway.decision.approval == null with input as _memory("memory.read", "claims", [])
 }
+
+test_own_approval_rule_parks_with_the_default_timeout if {
+	d := gateway.decision with input as _charge("payments", {"amount": 1})
+		with gateway.approval_reasons as {"new payee"}
+	d.approval == {"reasons": ["new payee"], "timeout_s": 3600}
+}
