@@ -17,12 +17,13 @@ call once more on the arguments it runs with before running it (docs/tools.md).
 
 from __future__ import annotations
 
-from typing import Literal
+from types import TracebackType
+from typing import Literal, Self
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from longboat import answer, error_answer, read_body, utc_now
+from longboat import KafkaSettings, TopicNames, answer, error_answer, read_body, utc_now
 from longboat.coordinator._console_auth import Principal
 from longboat.gateway import ApprovalBook, ToolApproval
 
@@ -63,11 +64,40 @@ class ToolApprovalList(_Body):
 
 
 class ToolApprovalDesk:
-    """The routes over one followed :class:`ApprovalBook`."""
+    """The routes over one followed :class:`ApprovalBook` (``async with`` follows it)."""
 
-    def __init__(self, book: ApprovalBook) -> None:
-        """Serve ``book`` (entered by the service)."""
-        self.book = book
+    def __init__(self, kafka: KafkaSettings, names: TopicNames) -> None:
+        """Serve the approvals of ``names``; nothing connects before ``async with``."""
+        self._kafka = kafka
+        self._names = names
+        self._book: ApprovalBook | None = None
+
+    async def __aenter__(self) -> Self:
+        # Built here, not in __init__: Kafka clients need the running loop.
+        book = ApprovalBook(self._kafka, self._names)
+        await book.__aenter__()
+        self._book = book
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._book is not None:
+            await self._book.__aexit__(exc_type, exc, tb)
+
+    @property
+    def book(self) -> ApprovalBook:
+        """The followed approvals."""
+        assert self._book is not None, "use `async with ToolApprovalDesk(...)` first"
+        return self._book
+
+    @property
+    def revision(self) -> int:
+        """Changes so far (0 before the book is open): part of the inbox's fingerprint."""
+        return 0 if self._book is None else self._book.revision
 
     def routes(self) -> list[web.RouteDef]:
         """The tool-approval routes."""

@@ -51,7 +51,6 @@ from longboat.coordinator._engine import CoordinatorEngine, CoordinatorRecord
 from longboat.coordinator._protocol import SignalData, history_entry_of, signal_event
 from longboat.coordinator._settings import CoordinatorSettings
 from longboat.errors import EventError
-from longboat.gateway import ApprovalBook
 from longboat.kafka import Producer, read_to_end
 from longboat.registry import RegistryView
 
@@ -72,7 +71,7 @@ class CoordinatorService(Service):
         self.instance = settings.coordinator.instance or socket.gethostname()
         self.auth = settings.console_auth()  # no token, no start: Mission Control never runs open
         self.registry = RegistryView(settings.kafka, self.names.registry)
-        self.tool_approvals = ToolApprovalDesk(ApprovalBook(settings.kafka, self.names))
+        self.tool_approvals = ToolApprovalDesk(settings.kafka, self.names)
         self.console = MissionControl(
             settings,
             self.auth,
@@ -106,7 +105,7 @@ class CoordinatorService(Service):
     async def _open(self, stack: AsyncExitStack) -> None:
         self._producer = await stack.enter_async_context(Producer(self.settings.kafka))
         await stack.enter_async_context(self.registry)
-        await stack.enter_async_context(self.tool_approvals.book)
+        await stack.enter_async_context(self.tool_approvals)
         for runner in self._runners:
             await stack.enter_async_context(runner)
 
@@ -156,7 +155,7 @@ class CoordinatorService(Service):
                 (r.state.workflow_id, r.state.status, r.state.updated_at)
                 for r in self.engine.all_records()
             )
-        ) + repr(self.tool_approvals.book.revision)
+        ) + repr(self.tool_approvals.revision)
 
     def _summary(self, record: CoordinatorRecord) -> WorkflowSummary:
         state = record.state
