@@ -87,6 +87,10 @@ async def clear_tool_call(
     known = gateway.approvals.of_key(key)
     if known is None:
         return await _first_ask(gateway, identity, facts, resource, context, key)
+    if known.tool != resource.name:
+        # An approval answers one call: it never lends itself to another tool under its key.
+        message = f"idempotency key already names a call of tool {known.tool} ({known.id})"
+        return error_answer(409, "invalid_request", message, retryable=False)
     if known.overdue(utc_now()):
         known = await gateway.approvals.expire(known)
     return await _resume(gateway, known, facts, resource, context)

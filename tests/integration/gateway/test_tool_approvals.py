@@ -85,6 +85,11 @@ async def test_allow_deny_or_park_per_tool_and_argument(
         # The same key again: the same approval, no second request, still nothing run.
         again = await _raw_invoke(gateway, world, "triage", "payments", {"amount": 501}, "a-2")
         assert again == (202, body)
+        # The key's approval answers that call only, never another tool's.
+        status, other = await _raw_invoke(gateway, world, "triage", "weather", {}, "a-2")
+        assert status == 409
+        assert isinstance(other, dict)
+        assert "names a call of tool payments" in other["message"]
         status, _ = await _raw_invoke(gateway, world, "triage", "weather", {"amount": 9999}, "a-3")
         assert status == 200  # the threshold is the payments tool's, not the argument's
         status, denied = await _raw_invoke(
