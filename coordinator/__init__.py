@@ -18,6 +18,7 @@ from longboat.coordinator._api import (
     WorkflowList,
     WorkflowSummary,
 )
+from longboat.coordinator._console_approvals import ApproveCall, RejectCall, ToolApprovalList
 from longboat.coordinator._definitions import (
     ApprovalStep,
     Definition,
@@ -48,6 +49,7 @@ __all__ = [
     "HISTORY_TYPE",
     "SIGNAL_TYPE",
     "ApprovalStep",
+    "ApproveCall",
     "CoordinatorClient",
     "CoordinatorEngine",
     "CoordinatorRecord",
@@ -64,12 +66,14 @@ __all__ = [
     "HistoryItem",
     "Inbox",
     "ParallelStep",
+    "RejectCall",
     "SignalAccepted",
     "SignalData",
     "Step",
     "TaskSpec",
     "TaskStep",
     "TimerStep",
+    "ToolApprovalList",
     "WaitingFor",
     "WorkflowDetail",
     "WorkflowList",

@@ -23,9 +23,11 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
 from longboat import ErrorBody, JsonHttpClient, describe_errors
+from longboat.coordinator._console_approvals import ApproveCall, RejectCall, ToolApprovalList
 from longboat.coordinator._machine import ScheduleTimer, WorkflowState, WorkflowStatus
 from longboat.coordinator._protocol import SignalData
 from longboat.errors import RetryableError, TerminalError
+from longboat.gateway import ToolApproval
 
 __all__ = [
     "CoordinatorClient",
@@ -151,7 +153,8 @@ class CoordinatorClient(JsonHttpClient):
     async def _call(
         self, method: str, path: str, answer: type[A], body: BaseModel | None = None
     ) -> A:
-        sent = None if body is None else body.model_dump(mode="json")
+        # Unset fields are not sent: an approval's ``arguments`` mean "edited" by being present.
+        sent = None if body is None else body.model_dump(mode="json", exclude_unset=True)
         status, payload = await self.request(method, path, body=sent, bearer=self._token)
         if status >= 400:
             error = ErrorBody.of_answer(status, payload)
@@ -186,3 +189,30 @@ class CoordinatorClient(JsonHttpClient):
         """Send an approve / reject / cancel / resume signal through the coordinator."""
         path = f"/v1/workflows/{quote(workflow_id)}/signals"
         return await self._call("POST", path, SignalAccepted, body=signal)
+
+    async def tool_approvals(self, *, pending: bool = True) -> list[ToolApproval]:
+        """Tool calls parked for a person (open ones only, unless ``pending=False``)."""
+        query = "?state=pending" if pending else ""
+        return (await self._call("GET", "/v1/tool-approvals" + query, ToolApprovalList)).approvals
+
+    async def approve_call(
+        self,
+        approval: str,
+        *,
+        arguments: JsonValue = None,
+        edited: bool = False,
+        note: str | None = None,
+        by: str | None = None,
+    ) -> ToolApproval:
+        """Approve a parked tool call (with ``edited=True``: run it with ``arguments``)."""
+        fields: dict[str, JsonValue] = {k: v for k, v in (("note", note), ("by", by)) if v}
+        if edited:
+            fields["arguments"] = arguments
+        path = f"/v1/tool-approvals/{quote(approval, safe='')}/approve"
+        return await self._call("POST", path, ToolApproval, body=ApproveCall.model_validate(fields))
+
+    async def reject_call(self, approval: str, *, note: str, by: str | None = None) -> ToolApproval:
+        """Reject a parked tool call; its step fails with ``tool_rejected`` and ``note``."""
+        path = f"/v1/tool-approvals/{quote(approval, safe='')}/reject"
+        body = RejectCall.model_validate({"note": note, **({"by": by} if by else {})})
+        return await self._call("POST", path, ToolApproval, body=body)

@@ -45,7 +45,11 @@ _STATIC = Path(__file__).with_name("static")
 # probes and scrapers.
 PUBLIC_PATHS = frozenset({"/", "/login", "/livez", "/readyz", "/metrics"})
 # The page's own files, by name: nothing else under static/ is ever served.
-_ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+_ASSETS = {
+    "console.js": "text/javascript",
+    "console.css": "text/css",
+    "tool_approvals.js": "text/javascript",
+}
 _DECISION_LIMIT = 200
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

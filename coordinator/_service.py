@@ -47,6 +47,7 @@ from longboat.coordinator._api import (
     WorkflowSummary,
 )
 from longboat.coordinator._console import MissionControl, principal_of
+from longboat.coordinator._console_approvals import ToolApprovalDesk
 from longboat.coordinator._console_failures import FailureLinks
 from longboat.coordinator._console_ops import ConsoleFeeds
 from longboat.coordinator._definitions import ApprovalStep, DefinitionSet
@@ -76,6 +77,7 @@ class CoordinatorService(Service):
         self.registry = RegistryView(settings.kafka, self.names.registry)
         self.feeds = ConsoleFeeds(settings.kafka, self.names)
         self.failures = FailureLinks(settings, self.engine, self.definitions)
+        self.tool_approvals = ToolApprovalDesk(settings.kafka, self.names)
         self.console = MissionControl(
             settings,
             self.auth,
@@ -112,6 +114,7 @@ class CoordinatorService(Service):
         self._producer = await stack.enter_async_context(Producer(self.settings.kafka))
         await stack.enter_async_context(self.registry)
         await stack.enter_async_context(self.feeds)
+        await stack.enter_async_context(self.tool_approvals)
         for runner in self._runners:
             await stack.enter_async_context(runner)
 
@@ -148,6 +151,7 @@ class CoordinatorService(Service):
             *self.console.routes(),
             *self.feeds.routes(),
             *self.failures.routes(),
+            *self.tool_approvals.routes(),
             web.get("/v1/inbox", self._inbox),
             web.get("/v1/workflows", self._list),
             web.get("/v1/workflows/{id}", self._get),
@@ -156,12 +160,13 @@ class CoordinatorService(Service):
         ]
 
     def _inbox_fingerprint(self) -> str:
+        # Tool approvals count too: a parked call must appear without a reload.
         return repr(
             sorted(
                 (r.state.workflow_id, r.state.status, r.state.updated_at)
                 for r in self.engine.all_records()
             )
-        )
+        ) + repr(self.tool_approvals.revision)
 
     def _summary(self, record: CoordinatorRecord) -> WorkflowSummary:
         state = record.state

@@ -6,10 +6,21 @@ Every request carries the agent's registry token; the gateway builds the policy 
 ``policy:<name>`` may also ask a governed policy question (``data.longboat.<name>.decision``).
 Upstream MCP servers' tools are called as ``<server>.<tool>`` once an operator approved their
 definition (:func:`approve_tool`). MCP-speaking agents reach the same governed tools at
-``/mcp`` (Streamable HTTP; :class:`AgentTokenAuth` signs their requests). See
-docs/policies.md and docs/tools.md.
+``/mcp`` (Streamable HTTP; :class:`AgentTokenAuth` signs their requests). A policy may park a
+tool call for a person (``require_approval``): see :mod:`._approvals`. See docs/policies.md and
+docs/tools.md.
 """
 
+from longboat.gateway._approvals import (
+    APPROVAL_RECORDS,
+    ApprovalAnswer,
+    ApprovalBook,
+    ApprovalTimeout,
+    ToolApproval,
+    ToolRejected,
+    approval_id,
+    read_approvals,
+)
 from longboat.gateway._budget_report import (
     DEFAULT_WARN_AT,
     BudgetStatus,
@@ -29,6 +40,8 @@ from longboat.gateway._catalog import CATALOG_ENTRIES, CatalogEntry, approve_too
 from longboat.gateway._client import BudgetExceeded, GatewayClient, PolicyDenied
 from longboat.gateway._decision import (
     DECISION_RECORDS,
+    ApprovalFact,
+    ApprovalRequirement,
     DecisionRecord,
     PolicyDecision,
     PolicyInput,
@@ -57,6 +70,7 @@ from longboat.gateway._tools import LEDGER_ENTRIES, LedgerEntry, ToolRegistry
 from longboat.gateway._usage import MODEL_USAGE, ModelsPolicyData, ModelUsage, window_bounds
 
 __all__ = [
+    "APPROVAL_RECORDS",
     "CATALOG_ENTRIES",
     "DECISION_RECORDS",
     "DEFAULT_WARN_AT",
@@ -67,6 +81,11 @@ __all__ = [
     "MODEL_USAGE",
     "POLICY_RECORDS",
     "AgentTokenAuth",
+    "ApprovalAnswer",
+    "ApprovalBook",
+    "ApprovalFact",
+    "ApprovalRequirement",
+    "ApprovalTimeout",
     "BudgetExceeded",
     "BudgetStatus",
     "CatalogEntry",
@@ -98,16 +117,20 @@ __all__ = [
     "PolicyQuestion",
     "PolicyRecord",
     "PolicyRejected",
+    "ToolApproval",
     "ToolDefinition",
     "ToolInvocation",
     "ToolRegistry",
+    "ToolRejected",
     "ToolResult",
+    "approval_id",
     "approve_tool",
     "budget_report",
     "bundle_key",
     "check_bundle",
     "classify",
     "publish_bundle",
+    "read_approvals",
     "read_catalogue",
     "warn_at_of",
     "window_bounds",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, JsonValue, ValidationError
 
 from longboat import ErrorBody, JsonHttpClient, describe_errors
 from longboat.errors import RetryableError, TerminalError, UsageError
+from longboat.gateway._approvals import ApprovalAnswer, ApprovalTimeout, ToolRejected
 from longboat.gateway._memory import MemoryItem
 from longboat.gateway._models import ModelAnswer, ModelCall
 from longboat.gateway._protocol import (
@@ -80,10 +81,22 @@ class GatewayClient(JsonHttpClient):
     unavailable = GatewayUnavailable
     service = "gateway"
 
-    def __init__(self, base_url: str, *, token: Callable[[], str], timeout_s: float = 30) -> None:
-        """Create a client; ``token`` mints a fresh token per request."""
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: Callable[[], str],
+        timeout_s: float = 30,
+        approval_poll_s: float = 20,
+    ) -> None:
+        """Create a client; ``token`` mints a fresh token per request.
+
+        ``approval_poll_s``: how long one long-poll of a parked tool call may wait (kept below
+        ``timeout_s``, so a quiet wait is never mistaken for a gateway that does not answer).
+        """
         super().__init__(base_url, timeout_s=timeout_s)
         self._token = token
+        self._poll_s = max(0.0, min(approval_poll_s, timeout_s - 5))
 
     async def _call(
         self, method: str, path: str, answer: type[A], body: BaseModel | None = None
@@ -163,12 +176,36 @@ class GatewayClient(JsonHttpClient):
     ) -> dict[str, Any]:
         """Call ``tool`` through the gateway; ``{"result", "executed", "decision_id"}``.
 
-        ``context``: ``workflow_id``, ``run_id``.
+        ``context``: ``workflow_id``, ``run_id``. A call the policy parks for a person
+        (``202``) is waited for here: long-polls of the approval (no CPU while waiting), then
+        the same request again, which runs the approved call once under the same key.
+
+        Raises:
+            ToolRejected: An operator rejected the call (the note says why).
+            ApprovalTimeout: Nobody approved it before its deadline.
+            PolicyDenied: The policy denied it.
         """
         fields = {"arguments": arguments, "idempotency_key": idempotency_key, **context}
         body = _request(ToolInvocation, fields, f"invoke({tool!r})")
         path = f"/v1/tools/{self._path(tool)}/invoke"
-        return (await self._required("POST", path, ToolResult, body)).model_dump(mode="json")
+        sent = body.model_dump(mode="json")
+        while True:
+            status, payload = await self.request("POST", path, body=sent, bearer=self._token())
+            if status != 202:
+                break
+            await self._await_approval(_parse(ApprovalAnswer, status, payload))
+        if status >= 400:
+            raise _refusal(status, ErrorBody.of_answer(status, payload))
+        return _parse(ToolResult, status, payload).model_dump(mode="json")
+
+    async def _await_approval(self, pending: ApprovalAnswer) -> None:
+        """Long-poll the approval until it is no longer pending (or its deadline passed)."""
+        path = f"/v1/tools/approvals/{self._path(pending.approval_id)}?wait_s={self._poll_s:g}"
+        while pending.state == "pending":
+            found = await self._call("GET", path, ApprovalAnswer)
+            if found is None:
+                return  # gone (an operator cleared it): the next invoke asks the policy anew
+            pending = found
 
     async def decide(
         self, policy: str, question: JsonValue, **context: str | None
@@ -209,11 +246,29 @@ def _request(model: type[A], fields: Mapping[str, object], what: str) -> A:
         raise UsageError(f"{what}: {describe_errors(e)}") from e
 
 
+def _parse(model: type[A], status: int, payload: object) -> A:
+    try:
+        return model.model_validate(payload)
+    except ValidationError as e:
+        raise GatewayUnavailable(
+            f"gateway answered {status} with something that is not a {model.__name__}: "
+            f"{describe_errors(e)}"
+        ) from e
+
+
+_RESOLVED: dict[str, type[TerminalError]] = {
+    "tool_rejected": ToolRejected,
+    "approval_timeout": ApprovalTimeout,
+}
+
+
 def _refusal(status: int, error: ErrorBody) -> TerminalError | RetryableError:
     if status == 429 and error.error == "budget_exceeded":
         return BudgetExceeded(
             error.message or "budget exceeded", error.reasons or [], str(error.decision_id)
         )
+    if error.error in _RESOLVED:
+        return _RESOLVED[error.error](error.message or error.error)
     if status == 403 and error.error == "policy_denied":
         return PolicyDenied(error.reasons or [], str(error.decision_id))
     if status == 429 or error.retryable:

@@ -13,6 +13,8 @@ __all__ = [
     "DECISION_RECORDS",
     "Action",
     "AgentFacts",
+    "ApprovalFact",
+    "ApprovalRequirement",
     "BudgetFact",
     "DecisionRecord",
     "PiiFindingFact",
@@ -120,12 +122,42 @@ class PolicyInput(_Frozen):
     context: PolicyContext
 
 
+class ApprovalRequirement(_Frozen):
+    """A policy's ``require_approval`` verdict on an allowed tool call: park it for a person.
+
+    ``reasons`` are shown to the approver; ``timeout_s`` bounds the wait (then the call fails
+    with ``approval_timeout``).
+    """
+
+    reasons: list[str] = Field(min_length=1)
+    timeout_s: int = Field(default=3600, ge=1, le=30 * 86400)
+
+
 class PolicyDecision(_Frozen):
-    """OPA's answer, or the gateway's fail-closed stand-in."""
+    """OPA's answer, or the gateway's fail-closed stand-in.
+
+    ``allow`` stays a strict boolean; ``approval`` (tool calls only) means "allowed once a
+    person approves it". A denial ignores it.
+    """
 
     allow: bool
     reasons: list[str] = Field(default_factory=list)
     obligations: list[str] = Field(default_factory=list)
+    approval: ApprovalRequirement | None = None
+
+
+class ApprovalFact(_Frozen):
+    """In the decision log: the operator's approval a tool call runs under.
+
+    ``input.context.arguments`` holds the arguments the call runs with; ``requested_arguments``
+    the agent's, when the approver edited them (both redacted if either holds personal data).
+    """
+
+    approval_id: str
+    by: str
+    note: str | None = None
+    edited: bool = False
+    requested_arguments: JsonValue = None
 
 
 class DecisionRecord(_Frozen):
@@ -147,6 +179,7 @@ class DecisionRecord(_Frozen):
         description="gateway: refused before asking OPA (an unapproved tool definition)"
     )
     answer: dict[str, JsonValue] | None = None
+    approval: ApprovalFact | None = None
 
 
 DECISION_RECORDS: RecordCodec[DecisionRecord] = RecordCodec(DecisionRecord)

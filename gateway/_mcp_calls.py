@@ -24,6 +24,7 @@ from aiohttp import web
 from mcp import MCPError
 from pydantic import JsonValue
 
+from longboat.gateway._approval_gate import Cleared, clear_tool_call
 from longboat.gateway._decision import (
     AgentFacts,
     PiiFindingFact,
@@ -76,10 +77,16 @@ async def invoke_mcp_tool(
     )
     if not gateway.catalogue.approved(definition):
         return await _unapproved(gateway, definition, facts, resource, context)
-    allowed = await gateway.allowed(facts, "tool.invoke", resource, context)
-    if isinstance(allowed, web.Response):
-        return allowed
     key = f"{identity.agent_id}:{body.idempotency_key}"  # per agent, as for every tool
+    cleared = await clear_tool_call(
+        gateway, identity=identity, facts=facts, resource=resource, context=context, key=key
+    )
+    if not isinstance(cleared, Cleared):
+        return cleared  # denied, or parked for a person, or refused by one
+    if not isinstance(cleared.arguments, dict):
+        message = f"tool {definition.name}: the approved arguments are not a JSON object"
+        return error_answer(422, "tool_failed", message, retryable=False)
+    arguments = cleared.arguments
 
     async def call() -> tuple[JsonValue, list[str]]:
         return await _call_upstream(gateway, definition, arguments, key)
@@ -103,7 +110,9 @@ async def invoke_mcp_tool(
         return error_answer(409, e.code, str(e), retryable=False)
     gateway.metrics.tool_called(definition.name, executed)
     return answer(
-        ToolResult(result=entry.result, executed=executed, decision_id=allowed, pii=entry.pii)
+        ToolResult(
+            result=entry.result, executed=executed, decision_id=cleared.decision_id, pii=entry.pii
+        )
     )
 
 

@@ -47,6 +47,7 @@ from mcp.types import (
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from longboat import ErrorBody, JsonInvalid, JsonTooLarge, loads_strict
+from longboat.gateway._approvals import ApprovalAnswer
 from longboat.gateway._asgi import serve_asgi
 from longboat.gateway._decision import AgentFacts, PolicyContext, Resource
 from longboat.gateway._mcp import IDEMPOTENCY_META_KEY, ToolDefinition
@@ -169,7 +170,25 @@ def call_result(response: web.Response) -> CallToolResult:
     payload = response.text or "null"
     if response.status == 200:
         return _completed(ToolResult.model_validate_json(payload))
+    if response.status == 202:
+        return _parked(ApprovalAnswer.model_validate_json(payload))
     return _refused(ErrorBody.of_answer(response.status, json.loads(payload)))
+
+
+def _parked(parked: ApprovalAnswer) -> CallToolResult:
+    """A call the policy parked for a person: not executed; the same key asks again later."""
+    return _refused(
+        ErrorBody(
+            error="approval_pending",
+            message=(
+                f"{parked.tool} waits for an operator's approval ({parked.approval_id}, until "
+                f"{parked.deadline.isoformat()}); call again with the same idempotency key "
+                "once it is approved"
+            ),
+            reasons=list(parked.reasons),
+            retryable=True,
+        )
+    )
 
 
 class McpEndpoint:

@@ -15,7 +15,8 @@ route                                      request body         answer (200)
 ``DELETE /v1/memory/{bank}/{key}``         —                    :class:`MemoryDeleted`
 ``GET /v1/memory/{bank}?q=&limit=``        :class:`MemorySearch`  :class:`MemorySearchResult`
 ``GET|PUT|DELETE /v1/profiles/{key}``      as memory            as memory
-``POST /v1/tools/{name}/invoke``           :class:`ToolInvocation`  :class:`ToolResult`
+``POST /v1/tools/{name}/invoke``           :class:`ToolInvocation`  :class:`ToolResult`, 202 parked
+``GET /v1/tools/approvals/{id}?wait_s=``   —                    ``ApprovalAnswer`` (long-poll)
 ``POST /v1/decisions/{policy}``             :class:`PolicyQuestion`  :class:`PolicyAnswer`
 =========================================  ===================  =================================
 """

@@ -17,11 +17,19 @@ from pydantic import JsonValue
 
 from longboat import HttpEndpoint, Service, TopicNames, get_logger, utc_now
 from longboat.errors import LongboatError
+from longboat.gateway._approval_gate import (
+    Cleared,
+    approval_status,
+    clear_tool_call,
+    tool_context,
+)
+from longboat.gateway._approvals import ApprovalBook
 from longboat.gateway._catalog import ToolCatalogue
 from longboat.gateway._decision import (
     DECISION_RECORDS,
     Action,
     AgentFacts,
+    ApprovalFact,
     DecisionRecord,
     PiiFindingFact,
     PolicyContext,
@@ -156,6 +164,7 @@ class GatewayService(Service):
         self.guard = Guard(view, RateLimiter(gw.rate_limit_per_minute))
         self.memory = await enter(MemoryStore(kafka, self.names, writer_id=self.instance))
         self.ledger = await enter(ToolLedger(kafka, self.names.tools_ledger))
+        self.approvals = await enter(ApprovalBook(kafka, self.names))
         await enter(self.tools)
         self.catalogue = await enter(ToolCatalogue(kafka, self.names, instance=self.instance))
         # MCP sessions close with the gateway; what they serve is checked against approvals.
@@ -204,6 +213,7 @@ class GatewayService(Service):
             web.put("/v1/profiles/{key}", self._guarded(self._put)),
             web.delete("/v1/profiles/{key}", self._guarded(self._delete)),
             web.post("/v1/tools/{name}/invoke", self._guarded(self._invoke)),
+            web.get("/v1/tools/approvals/{id}", self._guarded(self._approval)),
             web.post("/v1/decisions/{policy}", self._guarded(self._question)),
             web.post("/v1/models/complete", self._guarded(self.models.complete)),
             *self.mcp_endpoint.routes(),
@@ -236,8 +246,13 @@ class GatewayService(Service):
         source: DecisionSource | Literal["gateway"],
         started: float,
         answer: dict[str, JsonValue] | None = None,
+        approval: ApprovalFact | None = None,
     ) -> str:
-        """Count and log one decision to ``lb.decisions``; returns its id."""
+        """Count and log one decision to ``lb.decisions``; returns its id.
+
+        ``approval``: the operator's approval a tool call runs under (who, and the arguments
+        they edited).
+        """
         duration = time.perf_counter() - started
         decision_id = uuid.uuid4().hex
         self.metrics.decided(decision.allow, source, duration)
@@ -252,6 +267,7 @@ class GatewayService(Service):
                 duration_ms=round(duration * 1000, 3),
                 source=source,
                 answer=answer,
+                approval=approval,
             )
             try:
                 # Queued, not awaited: the log must not add a broker round trip to every request.
@@ -407,26 +423,39 @@ class GatewayService(Service):
         """
         if (definition := self.catalogue.served(name)) is not None:
             return await invoke_mcp_tool(self, definition, body, identity, facts)
-        context = PolicyContext(workflow_id=body.workflow_id, run_id=body.run_id)
-        allowed = await self.allowed(
-            facts, "tool.invoke", Resource(kind="tool", name=name), context
-        )
-        if isinstance(allowed, web.Response):
-            return allowed
-        if name not in self.tools.specs:
-            return error_answer(404, "tool_unknown", f"no tool {name!r} is registered")
+        context = await tool_context(self, body, body.arguments)
         # Keys are scoped per agent: one agent can never read another's recorded results.
         key = f"{identity.agent_id}:{body.idempotency_key}"
+        cleared = await clear_tool_call(
+            self,
+            identity=identity,
+            facts=facts,
+            resource=Resource(kind="tool", name=name),
+            context=context,
+            key=key,
+        )
+        if not isinstance(cleared, Cleared):
+            return cleared  # denied, or parked for a person, or refused by one
+        if name not in self.tools.specs:
+            return error_answer(404, "tool_unknown", f"no tool {name!r} is registered")
+        arguments = cleared.arguments
         try:
             entry, executed = await self.ledger.once(
-                key, name, identity.agent_id, lambda: self.tools.call(name, body.arguments, key)
+                key, name, identity.agent_id, lambda: self.tools.call(name, arguments, key)
             )
         except ToolUnavailable as e:
             return error_answer(503, e.code, str(e), retryable=True)
         except ToolFailed as e:
             return error_answer(422, e.code, str(e), retryable=False)
         self.metrics.tool_called(name, executed)
-        return answer(ToolResult(result=entry.result, executed=executed, decision_id=allowed))
+        return answer(
+            ToolResult(result=entry.result, executed=executed, decision_id=cleared.decision_id)
+        )
+
+    async def _approval(
+        self, request: web.Request, identity: VerifiedIdentity, _: AgentFacts
+    ) -> web.Response:
+        return await approval_status(self, request, identity)
 
     # -- governed policy questions ----------------------------------------------------------
     async def _question(

@@ -105,6 +105,11 @@ class TopicNames:
         return f"{self.prefix}tools.catalog"
 
     @property
+    def tools_approvals(self) -> str:
+        """Tool calls a policy parked for an operator, and their resolutions (compacted)."""
+        return f"{self.prefix}tools.approvals"
+
+    @property
     def decisions(self) -> str:
         """Every policy decision the gateway made."""
         return f"{self.prefix}decisions"
@@ -158,6 +163,8 @@ class TopicNames:
             spec(self.tools_ledger, 12, _COMPACT),
             # Small and read whole by every gateway, like the registry: one total order.
             TopicSpec(self.tools_catalog, 1, dict(_COMPACT)),
+            # Read whole by every gateway and the coordinator's inbox; few records.
+            TopicSpec(self.tools_approvals, 1, dict(_COMPACT)),
             spec(
                 self.decisions, 12, {"cleanup.policy": "delete", "retention.ms": str(30 * _DAY_MS)}
             ),

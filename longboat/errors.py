@@ -42,6 +42,8 @@ The components add their own leaves, each under the branch that says what the ca
     ├── PolicyRejected                 policy_rejected          longboat.gateway
     ├── ToolFailed                     tool_failed              longboat.gateway
     ├── ToolInDoubt                    tool_in_doubt            longboat.gateway
+    ├── ToolRejected                   tool_rejected            longboat.gateway
+    ├── ApprovalTimeout                approval_timeout         longboat.gateway
     ├── RegistryRefused                registry_refused         longboat.registry
     ├── IdentityRefused                identity_refused         longboat.registry
     ├── CoordinatorRefused             coordinator_refused      longboat.coordinator

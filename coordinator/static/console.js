@@ -79,8 +79,9 @@ async function renderInbox(view) {
     table(["workflow", "definition", "gate", "waiting", "input", "outputs so far", "decide"],
       details, (d) => [wfLink(d.workflow_id), d.definition + "@" + d.version,
         d.waiting_for.prompt + (d.waiting_for.escalated_to ? " · escalated to " + d.waiting_for.escalated_to : ""),
-        ago(d.updated_at), json(triggerData(d.state.trigger)), json(outputs(d)), approvalCell(d)]),
-    el("h2", {}, "Errors (" + inbox.errors.length + ")"),
+        ago(d.updated_at), json(triggerData(d.state.trigger)), json(outputs(d)), approvalCell(d)]));
+  await renderToolApprovals(view); // tool_approvals.js: calls parked by require_approval
+  view.append(el("h2", {}, "Errors (" + inbox.errors.length + ")"),
     await errorsTable(inbox.errors),
     el("h2", {}, "Completed (" + inbox.completed.length + ")"),
     table(["workflow", "definition", "status", "reason", "ended"], inbox.completed,

@@ -5,17 +5,68 @@
 #   and before every governed policy question.
 #   Default deny: an agent reaches only the banks and tools its registry capabilities declare;
 #   PII only goes into banks classified for it; canary, draining and revoked agents are restricted.
+#   A tool call may be allowed only once a person approves it (approval, from policy data).
 package longboat.gateway
 
 default allow := false
 
 # METADATA
-# description: The one entrypoint. {allow, reasons, obligations}.
+# description: |
+#   The one entrypoint. {allow, reasons, obligations, approval}; approval is null, or for an
+#   allowed tool call {reasons, timeout_s}: park the call until an operator approves it.
 # entrypoint: true
 decision := {
 	"allow": allow,
 	"reasons": reasons,
 	"obligations": sort(obligations),
+	"approval": approval,
+}
+
+default approval := null
+
+approval := {"reasons": sort(approval_reasons), "timeout_s": _approval_timeout} if {
+	allow
+	count(approval_reasons) > 0
+}
+
+# The tightest deadline of the data rules that ask for a person; 3600 s for rules of your own.
+default _approval_timeout := 3600
+
+_approval_timeout := min(_approval_timeouts) if count(_approval_timeouts) > 0
+
+_approval_timeouts contains object.get(rule, "timeout_s", 3600) if {
+	some rule in _approval_rules
+	_needs_approval(rule)
+}
+
+# data.longboat.config.tools.NAME.approval: {"argument": "amount", "above": 10000,
+# "timeout_s": 86400} asks for a person when that numeric argument exceeds the threshold;
+# {"always": true} for every call of the tool.
+_approval_rules contains rule if {
+	input.action == "tool.invoke"
+	rule := _tools[input.resource.name].approval
+}
+
+_needs_approval(rule) if rule.always == true
+
+_needs_approval(rule) if {
+	value := object.get(input.context, ["arguments", rule.argument], null)
+	is_number(value)
+	value > rule.above
+}
+
+approval_reasons contains sprintf("%s: every call needs an operator's approval", [input.resource.name]) if {
+	some rule in _approval_rules
+	rule.always == true
+}
+
+approval_reasons contains sprintf(
+	"%s: %s %v is above %v and needs an operator's approval",
+	[input.resource.name, rule.argument, input.context.arguments[rule.argument], rule.above],
+) if {
+	some rule in _approval_rules
+	not rule.always == true
+	_needs_approval(rule)
 }
 
 allow if {

@@ -188,3 +188,63 @@ test_listing_carries_no_tool_obligation if {
 	d := gateway.decision with input as _listing("active", "medium", [{"kind": "tool", "name": "files"}], {})
 	d.obligations == []
 }
+
+# -- require_approval: allow, deny or park per tool and per argument value -----------------
+
+_charge(name, arguments) := object.union(_tool("active", name, "medium"), {"context": {
+	"workflow_id": "wf", "run_id": "r", "pii": [], "arguments": arguments,
+}})
+
+_thresholds := {
+	"payments": {"risk": "high", "approval": {"argument": "amount", "above": 500, "timeout_s": 600}},
+	"weather": {"approval": {"always": true}},
+}
+
+test_call_below_threshold_allowed_without_approval if {
+	d := gateway.decision with input as _charge("payments", {"amount": 500})
+		with data.longboat.config.tools as _thresholds
+	d.allow
+	d.approval == null
+}
+
+test_call_above_threshold_needs_approval if {
+	d := gateway.decision with input as _charge("payments", {"amount": 501})
+		with data.longboat.config.tools as _thresholds
+	d.allow
+	d.approval == {"reasons": ["payments: amount 501 is above 500 and needs an operator's approval"], "timeout_s": 600}
+}
+
+test_non_numeric_argument_needs_no_approval if {
+	d := gateway.decision with input as _charge("payments", {"amount": "9999"})
+		with data.longboat.config.tools as _thresholds
+	d.approval == null
+}
+
+test_always_rule_parks_every_call_with_default_timeout if {
+	d := gateway.decision with input as _charge("weather", {"city": "Oslo"})
+		with data.longboat.config.tools as _thresholds
+	d.approval == {"reasons": ["weather: every call needs an operator's approval"], "timeout_s": 3600}
+}
+
+test_denied_call_is_never_parked if {
+	low := object.union(_charge("payments", {"amount": 900}), {"agent": {"risk_tier": "low"}})
+	d := gateway.decision with input as low with data.longboat.config.tools as _thresholds
+	not d.allow
+	d.approval == null
+}
+
+test_shipped_data_parks_payments_above_ten_thousand if {
+	gateway.decision.approval == null with input as _charge("payments", {"amount": 10000})
+	d := gateway.decision with input as _charge("payments", {"amount": 10000.5})
+	d.approval.timeout_s == 86400
+}
+
+test_memory_access_has_no_approval if {
+	gateway.decision.approval == null with input as _memory("memory.read", "claims", [])
+}
+
+test_own_approval_rule_parks_with_the_default_timeout if {
+	d := gateway.decision with input as _charge("payments", {"amount": 1})
+		with gateway.approval_reasons as {"new payee"}
+	d.approval == {"reasons": ["new payee"], "timeout_s": 3600}
+}

@@ -12,6 +12,7 @@ COMPACTED = {
     "memory",
     "tools.ledger",
     "tools.catalog",
+    "tools.approvals",
     "models.usage",
     "policies",
     "workflows.state",
@@ -31,6 +32,7 @@ def test_every_system_topic_of_the_architecture_exists() -> None:
         "models.usage",
         "tools.ledger",
         "tools.catalog",
+        "tools.approvals",
         "decisions",
         "policies",
         "progress",
@@ -56,6 +58,7 @@ def test_registry_and_policies_have_one_partition() -> None:
     assert specs["lb.registry"].partitions == 1
     assert specs["lb.policies"].partitions == 1
     assert specs["lb.tools.catalog"].partitions == 1
+    assert specs["lb.tools.approvals"].partitions == 1
     assert specs["lb.results"].partitions == 8
 
 
