@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from longboat.devinfra import DevPorts, DevStack
+from longboat.devinfra import KAFKA_MARKER, DevPorts, DevStack, is_running
 from longboat.fleet import FleetPaths, read_state
 
 __all__ = ["Fault", "FaultKind", "FaultLog", "Injector", "plan_faults"]
@@ -81,7 +81,7 @@ def plan_faults(*, seed: int, kills: int, span_s: float, opa_stop_s: float) -> l
     another; kills are spread at random (seeded) between 5 % and 85 % of the span.
     """
     rng = random.Random(seed)
-    pairs = kills // 8  # each pair is two kills at the same moment
+    pairs = max(1, kills // 6) if kills >= 2 else 0  # each pair: two kills at one moment
     singles = kills - 2 * pairs
     moments = sorted(rng.uniform(0.05, 0.85) * span_s for _ in range(singles + pairs))
     widths = [2] * pairs + [1] * singles
@@ -185,7 +185,11 @@ class Injector:
             return
         killed = time.time()
         os.kill(state.kafka_pid, signal.SIGKILL)
-        # ``up`` sees the broker gone and starts it again on the same ports and data folder.
+        # SIGKILL lands asynchronously: ``up`` must see the broker gone, or it returns the old
+        # state as running. Then it starts the broker again on the same ports and data folder.
+        gone_by = time.monotonic() + 30
+        while is_running(state.kafka_pid, KAFKA_MARKER) and time.monotonic() < gone_by:
+            time.sleep(0.05)
         stack.up(ports=self.ports)
         self.log.injected.append(Injected("broker", "kafka", "kafka", killed, time.time()))
 

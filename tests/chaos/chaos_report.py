@@ -26,6 +26,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
+from longboat.gateway import DecisionRecord
 from tests.chaos.chaos_faults import FaultLog, Injected
 from tests.chaos.chaos_topics import Evidence
 
@@ -53,6 +54,7 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     recovery: dict[str, list[float | None]] = field(default_factory=dict)
     states: dict[str, int] = field(default_factory=dict)
+    figures: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -67,6 +69,7 @@ class Report:
             "states": self.states,
             "checks": [vars(c) for c in self.checks],
             "recovery": self.recovery,
+            "figures": self.figures,
         }
 
 
@@ -89,6 +92,19 @@ def evaluate(evidence: Evidence, log: FaultLog, claims: dict[str, float]) -> Rep
         key = fault.kind if fault.kind != "kill" else f"kill {fault.component}"
         report.recovery.setdefault(key, []).append(_recovery(evidence, fault))
     report.checks.append(_recovered(report))
+    inside = _in_opa_window(evidence, log)
+    report.figures = {
+        "workflows": len(claims),
+        "completed": len(completed),
+        "kills": report.faults.get("kill", 0),
+        "kills_in_pairs": report.faults["kill (in pairs)"],
+        "task_ids": len(evidence.task_ids),
+        "payouts": len(evidence.payouts),
+        "memory_revisions": len(evidence.memory),
+        "decisions": len(evidence.decisions),
+        "opa_window_decisions": len(inside),
+        "opa_window_fail_closed": sum(d.source == "fail_closed" for d in inside),
+    }
     return report
 
 
@@ -148,16 +164,22 @@ def _payouts(evidence: Evidence, completed: set[str]) -> list[Check]:
     ]
 
 
-def _opa_window(evidence: Evidence, log: FaultLog) -> Check:
+def _in_opa_window(evidence: Evidence, log: FaultLog) -> list[DecisionRecord]:
+    """The decisions stamped while OPA was stopped (less the grace at the start)."""
     windows = [(f.started + OPA_STAMP_GRACE_S, f.ended) for f in log.injected if f.kind == "opa"]
-    inside = [
+    return [
         d for d in evidence.decisions if any(lo <= d.time.timestamp() <= hi for lo, hi in windows)
     ]
+
+
+def _opa_window(evidence: Evidence, log: FaultLog) -> Check:
+    inside = _in_opa_window(evidence, log)
+    stopped = any(f.kind == "opa" for f in log.injected)
     allowed = [d for d in inside if d.decision.allow and d.source == "opa"]
     closed = sum(d.source == "fail_closed" for d in inside)
     return Check(
         "no request allowed while OPA was stopped",
-        bool(windows) and not allowed,
+        stopped and not allowed,
         f"{len(inside)} decisions in the window: {closed} fail-closed denials, "
         f"{len(allowed)} OPA allows",
     )

@@ -122,13 +122,13 @@ class Watcher:
         ):
             consumer.assign(tps)
             await consumer.seek_to_beginning(tps)
-            reported = 0
+            reported = time.monotonic()
             while time.monotonic() < deadline:
                 await self._poll(consumer)
                 await self._approve(session)
-                if self.finished >= reported + 500:
-                    reported = self.finished
-                    say(f"{self.finished} workflows finished")
+                if time.monotonic() - reported > 15:
+                    reported = time.monotonic()
+                    say(f"{self.finished} workflows finished, {len(self.approved)} approved")
 
     async def _poll(self, consumer: Consumer) -> None:
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import random
 import shutil
@@ -32,8 +33,8 @@ from typing import Any
 
 import yaml
 
-from longboat import KafkaSettings, TopicNames
-from longboat.devinfra import DevPorts, DevStack, free_port
+from longboat import KafkaSettings, TopicNames, load_settings
+from longboat.devinfra import DevPorts, DevStack, cache_dir, free_port
 from longboat.fleet import FleetPaths, read_state
 from tests.chaos.chaos_faults import Injector, plan_faults
 from tests.chaos.chaos_report import evaluate, render
@@ -202,10 +203,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the chaos run; the exit code is 1 on any violation."""
     args = parse(argv)
+    # aiokafka logs every failed reconnect while the broker restarts: expected here, not news.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     tmp = Path(tempfile.mkdtemp(prefix="longboat-chaos-"))
+    # The developer's cache (jars, OPA): a fresh dev home must not provision them again.
+    cache = cache_dir(load_settings().dev_home.resolve())
     env = {k: v for k, v in os.environ.items() if not k.startswith("LONGBOAT_")}
-    if "LONGBOAT_CACHE_DIR" in os.environ:
-        env["LONGBOAT_CACHE_DIR"] = os.environ["LONGBOAT_CACHE_DIR"]
+    env["LONGBOAT_CACHE_DIR"] = os.environ["LONGBOAT_CACHE_DIR"] = str(cache.resolve())
     env["LONGBOAT_DEV_HOME"] = str(tmp / "home")
     os.environ["LONGBOAT_DEV_HOME"] = env["LONGBOAT_DEV_HOME"]  # DevStack here, same home
     try:
