@@ -177,7 +177,18 @@ class Injector:
             os.kill(opa.pid, signal.SIGCONT)
         self.log.injected.append(Injected("opa", opa.instance, "opa", stopped, resumed))
 
+    def _all_running(self, timeout_s: float) -> None:
+        """Wait (bounded) until every fleet process runs: the broker restart hits a whole
+        fleet, not one still starting after a kill (whose restarts would all fail meanwhile)."""
+        until = time.monotonic() + timeout_s
+        while time.monotonic() < until:
+            state = read_state(self.paths)
+            if state is not None and all(c.status == "running" for c in state.children):
+                return
+            time.sleep(0.5)
+
     def _restart_broker(self) -> None:
+        self._all_running(timeout_s=60)
         stack = DevStack(self.home)
         state = stack.read_state()
         if state is None:

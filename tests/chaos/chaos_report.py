@@ -73,8 +73,11 @@ class Report:
         }
 
 
-def evaluate(evidence: Evidence, log: FaultLog, claims: dict[str, float]) -> Report:
-    """Check every invariant on ``evidence`` for the published ``claims`` (id -> amount)."""
+def evaluate(
+    evidence: Evidence, log: FaultLog, claims: dict[str, float], *, given_up: list[str]
+) -> Report:
+    """Check every invariant on ``evidence`` for the published ``claims`` (id -> amount);
+    ``given_up``: the fleet processes the supervisor marked failed."""
     report = Report(states=dict(Counter(evidence.final(c) for c in claims)))
     report.faults = dict(Counter(f.kind for f in log.injected))
     report.faults["kill (in pairs)"] = sum(f.pair for f in log.injected)
@@ -87,6 +90,11 @@ def evaluate(evidence: Evidence, log: FaultLog, claims: dict[str, float]) -> Rep
         _memory(evidence),
         _policy(evidence, log),
         Check("faults injected as planned", not log.problems, "; ".join(log.problems) or "yes"),
+        Check(
+            "the supervisor brought every process back",
+            not given_up,
+            f"given up: {', '.join(given_up)}" if given_up else "yes",
+        ),
     ]
     for fault in log.injected:
         key = fault.kind if fault.kind != "kill" else f"kill {fault.component}"

@@ -35,6 +35,7 @@ import yaml
 
 from longboat import KafkaSettings, TopicNames, load_settings
 from longboat.devinfra import DevPorts, DevStack, cache_dir, free_port
+from longboat.errors import LongboatError
 from longboat.fleet import FleetPaths, read_state
 from tests.chaos.chaos_faults import Injector, plan_faults
 from tests.chaos.chaos_report import evaluate, render
@@ -144,8 +145,10 @@ async def run_chaos(args: argparse.Namespace, tmp: Path, env: dict[str, str]) ->
         await watcher.until_done(deadline)
         watching.cancel()
     say(f"finished {watcher.finished} of {args.workflows}; reading the topics (read_committed)")
+    final = read_state(paths)
+    given_up = [c.instance for c in final.children if c.status == "failed"] if final else []
     evidence = await gather(kafka, names, payout_file)
-    report = evaluate(evidence, injector.log, publisher.claims)
+    report = evaluate(evidence, injector.log, publisher.claims, given_up=given_up)
     show(render(report))
     if args.json:
         body = {**report.to_json(), "faults_log": injector.log.to_json(), "args": vars(args)}
@@ -163,7 +166,11 @@ async def _inject(injector: Injector, plan: list[Any], deadline: float) -> None:
             injector.log.problems.append(f"{fault.kind} at {fault.at_s:.0f}s: past the deadline")
             continue
         say(f"fault: {fault.kind}{' x2 (simultaneous)' if fault.width > 1 else ''}")
-        await asyncio.to_thread(injector.carry_out, fault)
+        try:
+            await asyncio.to_thread(injector.carry_out, fault)
+        except LongboatError as e:  # e.g. the broker did not come back: reported, not raised
+            injector.log.problems.append(f"{fault.kind}: {e}")
+            say(f"fault {fault.kind} failed: {e}")
 
 
 def _teardown(env: dict[str, str], tmp: Path, *, keep: bool) -> None:
