@@ -55,6 +55,7 @@ class Report:
     recovery: dict[str, list[float | None]] = field(default_factory=dict)
     states: dict[str, int] = field(default_factory=dict)
     figures: dict[str, int] = field(default_factory=dict)
+    idle: list[str] = field(default_factory=list)  # killed agents that had no work after
 
     @property
     def ok(self) -> bool:
@@ -70,6 +71,7 @@ class Report:
             "checks": [vars(c) for c in self.checks],
             "recovery": self.recovery,
             "figures": self.figures,
+            "idle": self.idle,
         }
 
 
@@ -98,7 +100,13 @@ def evaluate(
     ]
     for fault in log.injected:
         key = fault.kind if fault.kind != "kill" else f"kill {fault.component}"
-        report.recovery.setdefault(key, []).append(_recovery(evidence, fault))
+        took = _recovery(evidence, fault)
+        if took is None and fault.agent is not None and evidence.idle(fault.agent):
+            # Killed with nothing left to do (the notifier only runs compensations): it can
+            # show no new work, and owes none.
+            report.idle.append(fault.target)
+            continue
+        report.recovery.setdefault(key, []).append(took)
     report.checks.append(_recovered(report))
     inside = _in_opa_window(evidence, log)
     report.figures = {
@@ -249,6 +257,10 @@ def render(report: Report) -> str:
         median = f"{statistics.median(seen):8.2f}" if seen else "       -"
         worst = f"{max(seen):8.2f}" if seen else "       -"
         lines.append(f"  {kind:<24} {len(values):>3} {median} {worst}")
+    if report.idle:
+        lines.append(
+            f"  killed with no work left (no recovery to measure): {', '.join(report.idle)}"
+        )
     lines.append("")
     lines.append("RESULT: " + ("all invariants held" if report.ok else "VIOLATIONS (exit 1)"))
     return "\n".join(lines)

@@ -19,9 +19,9 @@ from longboat.gateway import (
 )
 from longboat.kafka import read_decoded, read_to_end
 
-__all__ = ["MODERATED", "TASK_AGENTS", "Evidence", "HistoryLine", "gather"]
+__all__ = ["MODERATED", "POSTED", "TASK_AGENTS", "Evidence", "HistoryLine", "gather"]
 
-MODERATED = "content.moderated"  # the moderator's verdicts (it takes no tasks)
+POSTED, MODERATED = "content.posted", "content.moderated"  # the moderator's input and output
 # The agents the claim workflow hands tasks to (the notifier only for a compensation).
 TASK_AGENTS = ("triage", "fraud", "coverage", "payments", "notifier")
 
@@ -42,6 +42,7 @@ class Evidence:
     history: dict[str, list[HistoryLine]] = field(default_factory=lambda: defaultdict(list))
     task_ids: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     results: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    inputs: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # records per agent
     decisions: list[DecisionRecord] = field(default_factory=list)
     ledger: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     memory: set[tuple[str, str, int]] = field(default_factory=set)
@@ -54,6 +55,10 @@ class Evidence:
         terminal = [h.type for h in lines if h.type.startswith("Workflow")]
         last = terminal[-1] if terminal else "missing"
         return "running" if last == "WorkflowStarted" else last
+
+    def idle(self, agent: str) -> bool:
+        """Whether ``agent`` answered every input it was given (nothing left to do)."""
+        return len(self.results.get(agent, [])) >= self.inputs.get(agent, 0)
 
     def completions(self) -> list[float]:
         """When each workflow completed, sorted."""
@@ -82,10 +87,13 @@ async def _coordination(evidence: Evidence, kafka: KafkaSettings, names: TopicNa
     for agent in TASK_AGENTS:
         async for raw in read_to_end(kafka, names.tasks(agent)):
             evidence.task_ids[serde.decode(raw.value, raw.headers).id] += 1
+            evidence.inputs[agent] += 1
     async for raw in read_to_end(kafka, names.results):
         data = serde.decode(raw.value, raw.headers).data
         if isinstance(data, dict) and isinstance(data.get("agent"), str):
             evidence.results[str(data["agent"])].append(raw.timestamp_ms / 1000)
+    async for _ in read_to_end(kafka, POSTED):
+        evidence.inputs["moderator"] += 1
     async for raw in read_to_end(kafka, MODERATED):
         evidence.results["moderator"].append(raw.timestamp_ms / 1000)
 
