@@ -32,6 +32,7 @@ FaultKind = Literal["kill", "broker", "opa", "policy"]
 _SAME_TARGET_GAP_S = 30.0
 _KILLABLE = ("registry", "gateway", "coordinator", "agent")
 LONGBOAT = str(Path(sys.executable).with_name("longboat"))
+_Target = tuple[str, str, int, str | None]  # instance, component, pid, agent
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class Injector:
         else:
             self._publish_policy()
 
-    def _targets(self) -> list[tuple[str, str, int, str | None]]:
+    def _targets(self) -> list[_Target]:
         state = read_state(self.paths)
         if state is None:
             return []
@@ -148,7 +149,7 @@ class Injector:
         if len(targets) < width:
             self.log.problems.append(f"kill x{width}: only {len(targets)} processes were running")
             return
-        chosen = self.rng.sample(targets, width)
+        chosen = self.choose_targets(targets, width)
         moment = time.time()
         for instance, _, pid, _ in chosen:
             try:
@@ -160,6 +161,21 @@ class Injector:
             self.log.injected.append(
                 Injected("kill", instance, component, moment, moment, agent, pair=width > 1)
             )
+
+    def choose_targets(self, targets: list[_Target], width: int) -> list[_Target]:
+        """Random targets, but each kind (agent, coordinator, gateway, registry) is hit once
+        before any kind is hit again, so a run of 4+ kills covers every kind."""
+        hit = {f.component for f in self.log.injected if f.kind == "kill"}
+        fresh = [t for t in targets if t[1] not in hit]
+        chosen: list[_Target] = []
+        while len(chosen) < width:
+            pool = [t for t in (fresh or targets) if t not in chosen] or [
+                t for t in targets if t not in chosen
+            ]
+            pick = self.rng.choice(pool)
+            chosen.append(pick)
+            fresh = [t for t in fresh if t[1] != pick[1]]
+        return chosen
 
     def _stop_opa(self) -> None:
         state = read_state(self.paths)

@@ -67,6 +67,8 @@ def test_fleet_survives_kills_broker_restart_opa_stop_and_policy_publish(
     # Not vacuous: the faults happened, the work was done, the OPA window saw requests.
     assert figures["kills"] >= KILLS, shown
     assert figures["kills_in_pairs"] >= 2, shown
+    killed = {f["component"] for f in report["faults_log"] if f["kind"] == "kill"}
+    assert killed == {"agent", "coordinator", "gateway", "registry"}, shown
     assert (faults.get("broker"), faults.get("opa"), faults.get("policy")) == (1, 1, 1), shown
     assert figures["completed"] == WORKFLOWS, shown
     assert figures["payouts"] == WORKFLOWS, shown

@@ -4,11 +4,14 @@ each violation it exists to catch, or ``make chaos`` could pass on a broken flee
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from longboat.devinfra import DevPorts
+from longboat.fleet import FleetPaths
 from longboat.gateway import DecisionRecord
-from tests.chaos.chaos_faults import FaultLog, Injected, plan_faults
+from tests.chaos.chaos_faults import FaultLog, Injected, Injector, plan_faults
 from tests.chaos.chaos_report import Report, evaluate, render
 from tests.chaos.chaos_topics import Evidence, HistoryLine
 
@@ -156,3 +159,24 @@ def test_the_schedule_has_the_kills_pairs_and_one_of_each_fault() -> None:
     assert sorted(f.kind for f in plan if f.kind != "kill") == ["broker", "opa", "policy"]
     assert all(0 <= f.at_s <= 200 for f in plan)
     assert plan == plan_faults(seed=3, kills=20, span_s=200, opa_stop_s=10)
+
+
+def test_the_first_kills_cover_every_kind_of_process(tmp_path: Path) -> None:
+    """Four kills hit an agent, the coordinator, the gateway and the registry, in some order."""
+    injector = Injector(
+        home=tmp_path,
+        paths=FleetPaths(tmp_path, "claims"),
+        ports=DevPorts(kafka=1, controller=2, opa=3),
+        policies=tmp_path,
+        seed=5,
+        opa_stop_s=10,
+    )
+    agents = [(f"a{i}-0", "agent", 100 + i, f"a{i}") for i in range(6)]
+    targets = [*agents, ("coordinator-0", "coordinator", 7, None)]
+    targets += [("gateway-0", "gateway", 8, None), ("registry-0", "registry", 9, None)]
+    kinds = []
+    for width in (2, 1, 1):
+        for instance, component, _, agent in injector.choose_targets(targets, width):
+            kinds.append(component)
+            injector.log.injected.append(Injected("kill", instance, component, T0, T0, agent))
+    assert sorted(kinds) == ["agent", "coordinator", "gateway", "registry"]
