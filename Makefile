@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed
 LB     := $(BIN)/longboat
 OPA     = $$($(LB) dev provision 2>/dev/null | awk '/^opa /{print $$2}')
 
-.PHONY: help venv lint typecheck provision provision-test test unit helm-test integration policy-test demo demo-down bench clean distclean lock
+.PHONY: help venv lint typecheck provision provision-test test unit helm-test integration policy-test demo demo-down bench chaos clean distclean lock
 
 help:
 	@echo "make demo   - run the governed claims fleet (fleet up) and drive it end to end"
 	@echo "make test   - install everything, lint, type-check and run the whole suite"
 	@echo "make bench  - run the benchmarks (figures beside a raw-aiokafka baseline)"
+	@echo "make chaos  - the claims fleet under kills, a broker restart, OPA stopped (docs/chaos.md)"
 	@echo "make clean  - stop the local stack, remove the venv and caches (keeps jars/opa)"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -97,6 +98,12 @@ bench: provision
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.restart
 	$(BIN)/python -m bench.scaling --charts docs/img
+
+# The whole fleet under faults on its own broker (docs/chaos.md); exits 1 on any violation.
+# CHAOS_ARGS overrides the configuration, e.g. CHAOS_ARGS="--workflows 1000 --kills 6".
+CHAOS_ARGS ?= --workflows 10000 --kills 24 --rate 10 --deadline-min 25
+chaos: provision
+	$(BIN)/python -m tests.chaos.fleet_chaos $(CHAOS_ARGS)
 
 clean:
 	-@test -x $(LB) && $(LB) dev down
