@@ -29,7 +29,7 @@ class GatewayPort(Protocol):
     async def memory_put(
         self, bank: str, key: str, value: JsonValue, **context: str | None
     ) -> int: ...
-    async def memory_delete(self, bank: str, key: str) -> bool: ...
+    async def memory_delete(self, bank: str, key: str, **context: str | None) -> bool: ...
     async def memory_search(
         self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
     ) -> list[dict[str, Any]]: ...
@@ -96,11 +96,15 @@ class MemoryAccess:
         return revision
 
     async def delete(self, bank: str, key: str) -> bool:
-        """Forget ``bank/key``."""
+        """Forget ``bank/key`` (policy-checked; the audit record keeps the run's provenance)."""
         gateway = _require(self._gateway)
-        deleted: bool = await self._ctx.step(
-            "longboat.memory.delete", gateway.memory_delete, bank, key
-        )
+        context = self._context()
+
+        # Provenance rides outside the step's arguments: fingerprints stay (bank, key).
+        async def delete(b: str, k: str) -> bool:
+            return await gateway.memory_delete(b, k, **context)
+
+        deleted: bool = await self._ctx.step("longboat.memory.delete", delete, bank, key)
         return deleted
 
     async def search(
@@ -125,8 +129,9 @@ class MemoryAccess:
         """Turn ``material`` into facts (an LLM step) consolidated against ``bank``'s ``scope``.
 
         Each fact is added, updates the remembered fact it restates (a new revision), or is
-        left unchanged when already remembered; every write is a governed, PII-checked,
-        audited ``put``. See ``agents/_remember.py``.
+        left unchanged when already remembered; a fact the material says is no longer true
+        retires the remembered fact it restates (a governed, audited ``delete``). Every write
+        is a governed, PII-checked, audited ``put``. See ``agents/_remember.py``.
 
         Raises:
             StepFailed: A write was refused (e.g. a fact holds PII the bank may not hold).

@@ -77,12 +77,12 @@ class ReplayGateway:
         port = self._writer(f"memory.put:{bank}/{key}", self._allow_writes, "--allow-memory-writes")
         return await port.memory_put(bank, key, value, **context)
 
-    async def memory_delete(self, bank: str, key: str) -> bool:
+    async def memory_delete(self, bank: str, key: str, **context: str | None) -> bool:
         """Delete only when allowed."""
         port = self._writer(
             f"memory.delete:{bank}/{key}", self._allow_writes, "--allow-memory-writes"
         )
-        return await port.memory_delete(bank, key)
+        return await port.memory_delete(bank, key, **context)
 
     async def profile_put(self, key: str, value: JsonValue) -> int:
         """Write the profile only when allowed."""

@@ -163,8 +163,8 @@ class InMemoryGateway:
         self.memory.setdefault(bank, {})[key] = value
         return self._next_revision()
 
-    async def memory_delete(self, bank: str, key: str) -> bool:
-        """Forget ``bank/key``; whether it existed."""
+    async def memory_delete(self, bank: str, key: str, **context: str | None) -> bool:
+        """Forget ``bank/key``; whether it existed (``context``: provenance, not kept here)."""
         self._check("memory.delete", bank)
         return self.memory.get(bank, {}).pop(key, None) is not None
 

@@ -34,6 +34,7 @@ from longboat.gateway._pii import classify
 from longboat.gateway._protocol import (
     ErrorBody,
     MemoryDeleted,
+    MemoryDeletion,
     MemorySearch,
     MemorySearchResult,
     MemoryWrite,
@@ -67,6 +68,7 @@ __all__ = [
     "LedgerEntry",
     "MemoryAudit",
     "MemoryDeleted",
+    "MemoryDeletion",
     "MemoryIndex",
     "MemoryItem",
     "MemorySearch",

@@ -14,6 +14,7 @@ from longboat.gateway._memory import MemoryItem
 from longboat.gateway._models import ModelAnswer, ModelCall
 from longboat.gateway._protocol import (
     MemoryDeleted,
+    MemoryDeletion,
     MemorySearch,
     MemorySearchResult,
     MemoryWrite,
@@ -131,9 +132,16 @@ class GatewayClient(JsonHttpClient):
         path = "/v1/memory/" + self._path(bank, key)
         return (await self._required("PUT", path, MemoryItem, body)).revision
 
-    async def memory_delete(self, bank: str, key: str) -> bool:
-        """Forget ``bank/key``."""
+    async def memory_delete(self, bank: str, key: str, **context: str | None) -> bool:
+        """Forget ``bank/key``.
+
+        ``context``: ``workflow_id``, ``run_id``, ``source_event`` (the audit's provenance).
+        """
+        where = _request(MemoryDeletion, context, "memory_delete")
         path = "/v1/memory/" + self._path(bank, key)
+        query = where.model_dump(exclude_none=True)
+        if query:
+            path += "?" + urlencode(query)
         return (await self._required("DELETE", path, MemoryDeleted)).deleted
 
     async def memory_search(

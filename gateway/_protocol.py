@@ -12,7 +12,7 @@ route                                      request body         answer (200)
 =========================================  ===================  =================================
 ``GET /v1/memory/{bank}/{key}``            —                    :class:`MemoryItem` (404 if none)
 ``PUT /v1/memory/{bank}/{key}``            :class:`MemoryWrite`  :class:`MemoryItem`
-``DELETE /v1/memory/{bank}/{key}``         —                    :class:`MemoryDeleted`
+``DELETE /v1/memory/{bank}/{key}``         :class:`MemoryDeletion`  :class:`MemoryDeleted`
 ``GET /v1/memory/{bank}?q=&limit=``        :class:`MemorySearch`  :class:`MemorySearchResult`
 ``GET|PUT|DELETE /v1/profiles/{key}``      as memory            as memory
 ``POST /v1/tools/{name}/invoke``           :class:`ToolInvocation`  :class:`ToolResult`
@@ -33,6 +33,7 @@ from longboat.gateway._memory import MemoryItem
 __all__ = [
     "ErrorBody",
     "MemoryDeleted",
+    "MemoryDeletion",
     "MemorySearch",
     "MemorySearchResult",
     "MemoryWrite",
@@ -91,6 +92,22 @@ class MemorySearch(_Body):
 
     @classmethod
     def of_request(cls, request: web.Request) -> MemorySearch | web.Response:
+        """The query of ``request``, or the 400 :class:`~longboat.ErrorBody` answer to send."""
+        try:
+            return cls.model_validate(dict(request.query))
+        except ValidationError as e:
+            return error_answer(400, "invalid_request", describe_errors(e))
+
+
+class MemoryDeletion(_Body):
+    """Query of ``DELETE /v1/memory/{bank}/{key}``: where the deletion came from (provenance)."""
+
+    workflow_id: str | None = Field(default=None, max_length=200)
+    run_id: str | None = Field(default=None, max_length=200)
+    source_event: str | None = Field(default=None, max_length=200)
+
+    @classmethod
+    def of_request(cls, request: web.Request) -> MemoryDeletion | web.Response:
         """The query of ``request``, or the 400 :class:`~longboat.ErrorBody` answer to send."""
         try:
             return cls.model_validate(dict(request.query))

@@ -46,6 +46,7 @@ from longboat.gateway._opa import DecisionSource, PolicyEngine, QuestionOutcome
 from longboat.gateway._pii import PiiReport, classify_write
 from longboat.gateway._protocol import (
     MemoryDeleted,
+    MemoryDeletion,
     MemorySearch,
     MemorySearchResult,
     MemoryWrite,
@@ -370,12 +371,19 @@ class GatewayService(Service):
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
         bank, resource, action = self._target(request, identity, "delete")
-        allowed = await self.allowed(facts, action, resource, PolicyContext())
+        where = MemoryDeletion.of_request(request)
+        if isinstance(where, web.Response):
+            return where
+        context = PolicyContext(workflow_id=where.workflow_id, run_id=where.run_id)
+        allowed = await self.allowed(facts, action, resource, context)
         if isinstance(allowed, web.Response):
             return allowed
         provenance = Provenance(
             agent=identity.agent_id,
             version=identity.version,
+            workflow_id=where.workflow_id,
+            run_id=where.run_id,
+            source_event=where.source_event,
             decision_id=allowed,
             policy_digest=self._digest(),
         )

@@ -155,6 +155,7 @@ PUBLIC = {
         "MODEL_USAGE",
         "MemoryAudit",
         "MemoryDeleted",
+        "MemoryDeletion",
         "MemoryIndex",
         "MemoryItem",
         "MemorySearch",
