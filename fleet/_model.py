@@ -168,13 +168,21 @@ class CoordinatorConfig(FleetPart):
     resources: Resources = Resources()
 
 
+LlmRoute = Literal["gateway", "direct"]
+
+
 class LlmConfig(FleetPart):
-    """Which LLM the agents' ``ctx.llm`` calls."""
+    """Which LLM the agents' ``ctx.llm`` calls, and whether through the gateway."""
 
     provider: Literal["local", "openai"] = "local"
     base_url: str = Field(default="", description='"" = the provider\'s default')
     model: str = Field(default="longboat-local", min_length=1)
     api_key_secret: SecretRef | None = None
+    route: LlmRoute = Field(
+        default="gateway",
+        description="gateway: calls are policy-checked and budgeted by the gateway, which holds "
+        "the API key; direct: agents call the provider themselves (an agent's llmRoute wins)",
+    )
 
 
 class HttpToolSpec(FleetPart):
@@ -257,6 +265,9 @@ class AgentSpec(FleetPart):
     )
     resources: Resources = Resources()
     env: dict[str, str] = Field(default_factory=dict)
+    llm_route: LlmRoute | None = Field(
+        default=None, description="this agent's ctx.llm route; null = the fleet's llm.route"
+    )
 
     def instance(self, index: int) -> str:
         """The name of this entry's ``index``-th process: ``triage-0``, or ``triage-canary-0``.

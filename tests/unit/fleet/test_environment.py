@@ -15,7 +15,10 @@ from longboat.errors import ConfigError
 from longboat.fleet import load_fleet, parse_fleet
 from longboat.fleet._environment import (
     PLATFORM_VARIABLES,
+    Component,
     ProcessAddresses,
+    agent_llm_key,
+    gateway_llm_key,
     process_environment,
     tools_file_content,
 )
@@ -128,6 +131,54 @@ def test_agent_settings_carry_identity_version_durability_and_llm(
     assert "LONGBOAT_AGENT__DURABILITY" not in process_environment(
         fleet, "agent", agent="moderator", instance="m-0", addresses=_addresses()
     )
+
+
+def test_agents_call_the_llm_through_the_gateway_unless_told_direct(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """Route gateway by default, direct per agent or fleet; the gateway gets the provider."""
+    fleet = parse_fleet(
+        "name: a\nllm: {provider: openai, baseUrl: 'https://llm.internal/v1', model: m1}\n"
+        "agents: [{name: t, module: a:b, version: '1'},\n"
+        "         {name: d, module: a:b, version: '1', llmRoute: direct}]\n"
+    )
+
+    def env(component: Component, agent: str | None = None) -> dict[str, str]:
+        return process_environment(
+            fleet, component, agent=agent, instance="x-0", addresses=_addresses()
+        )
+
+    with clean_env.context() as patch:
+        _apply(patch, env("agent", "t"))
+        assert load_settings_as(AgentSettings).llm.route == "gateway"
+    with clean_env.context() as patch:
+        _apply(patch, env("agent", "d"))
+        assert load_settings_as(AgentSettings).llm.route == "direct"
+    _apply(clean_env, env("gateway"))
+    llm = load_settings_as(GatewaySettings).gateway.llm
+    assert (llm.provider, llm.base_url, llm.model) == ("openai", "https://llm.internal/v1", "m1")
+    direct = parse_fleet(
+        "name: a\nllm: {route: direct}\nagents: [{name: t, module: a:b, version: '1'}]\n"
+    )
+    assert (
+        process_environment(direct, "agent", agent="t", instance="t-0", addresses=_addresses())[
+            "LONGBOAT_LLM__ROUTE"
+        ]
+        == "direct"
+    )
+
+
+def test_locally_the_api_key_goes_to_the_gateway_and_direct_agents_only() -> None:
+    """`fleet up`: LONGBOAT_LLM__API_KEY is the gateway's key; gateway-routed agents lose it."""
+    user = {"LONGBOAT_LLM__API_KEY": "k", "PATH": "/bin"}
+    assert gateway_llm_key(user)["LONGBOAT_GATEWAY__LLM__API_KEY"] == "k"
+    own = {**user, "LONGBOAT_GATEWAY__LLM__API_KEY": "g"}
+    assert gateway_llm_key(own)["LONGBOAT_GATEWAY__LLM__API_KEY"] == "g"
+    assert agent_llm_key({**user, "LONGBOAT_LLM__ROUTE": "gateway"}) == {
+        "PATH": "/bin",
+        "LONGBOAT_LLM__ROUTE": "gateway",
+    }
+    assert agent_llm_key({**user, "LONGBOAT_LLM__ROUTE": "direct"})["LONGBOAT_LLM__API_KEY"] == "k"
 
 
 def test_a_canary_entry_gets_its_own_version_and_instance(clean_env: pytest.MonkeyPatch) -> None:
