@@ -9,7 +9,7 @@ too: a replay sees the verdict the run acted on, even if the policy changed sinc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import JsonValue
 
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["GatewayPort", "MemoryAccess", "ask_policy", "call_tool", "complete_via_gateway"]
 
+SearchMode = Literal["bm25", "semantic", "hybrid"]
+"""How ``ctx.memory.search`` ranks (the gateway's ``MemorySearch.mode``)."""
+
 
 class GatewayPort(Protocol):
     """What the runtime needs of the gateway client (``longboat.gateway.GatewayClient``)."""
@@ -31,7 +34,13 @@ class GatewayPort(Protocol):
     ) -> int: ...
     async def memory_delete(self, bank: str, key: str, **context: str | None) -> bool: ...
     async def memory_search(
-        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+        self,
+        bank: str,
+        query: str,
+        limit: int = 10,
+        *,
+        scope: str | None = None,
+        mode: str | None = None,
     ) -> list[dict[str, Any]]: ...
     async def profile_get(self, key: str) -> JsonValue: ...
     async def profile_put(self, key: str, value: JsonValue) -> int: ...
@@ -108,19 +117,34 @@ class MemoryAccess:
         return deleted
 
     async def search(
-        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+        self,
+        bank: str,
+        query: str,
+        limit: int = 10,
+        *,
+        scope: str | None = None,
+        mode: SearchMode = "bm25",
     ) -> list[dict[str, Any]]:
-        """Items of ``bank`` (in ``scope``, else unscoped ones) matching ``query``, best first."""
+        """Items of ``bank`` (in ``scope``, else unscoped ones) matching ``query``, best first.
+
+        ``mode``: ``bm25`` (words; the default), ``semantic`` (meaning: the gateway embeds
+        memories through its embeddings endpoint) or ``hybrid`` (both rankings fused).
+        """
         gateway = _require(self._gateway)
 
-        async def search(b: str, q: str, n: int, s: str | None = None) -> list[dict[str, Any]]:
-            return await gateway.memory_search(b, q, n, scope=s)
+        async def search(
+            b: str, q: str, n: int, s: str | None = None, m: str | None = None
+        ) -> list[dict[str, Any]]:
+            return await gateway.memory_search(b, q, n, scope=s, mode=m)
 
-        # The scope is an argument only when given: unscoped searches keep the fingerprints
-        # journals recorded before scopes existed.
-        items: list[dict[str, Any]] = await self._ctx.step(
-            "longboat.memory.search", search, bank, query, limit, *([scope] if scope else [])
-        )
+        # Scope and mode are arguments only when they differ from the default: plain searches
+        # keep the fingerprints journals recorded before scopes and modes existed.
+        args: list[Any] = [bank, query, limit]
+        if scope or mode != "bm25":
+            args.append(scope)
+        if mode != "bm25":
+            args.append(mode)
+        items: list[dict[str, Any]] = await self._ctx.step("longboat.memory.search", search, *args)
         return items
 
     async def remember(

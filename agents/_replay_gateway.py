@@ -49,11 +49,17 @@ class ReplayGateway:
         return await self._reader(f"memory.get:{bank}/{key}").memory_get(bank, key)
 
     async def memory_search(
-        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+        self,
+        bank: str,
+        query: str,
+        limit: int = 10,
+        *,
+        scope: str | None = None,
+        mode: str | None = None,
     ) -> list[dict[str, Any]]:
         """Search through the real gateway."""
         port = self._reader(f"memory.search:{bank}")
-        return await port.memory_search(bank, query, limit, scope=scope)
+        return await port.memory_search(bank, query, limit, scope=scope, mode=mode)
 
     async def model_complete(
         self, request: JsonValue, *, idempotency_key: str, **context: str | None

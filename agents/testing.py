@@ -169,11 +169,18 @@ class InMemoryGateway:
         return self.memory.get(bank, {}).pop(key, None) is not None
 
     async def memory_search(
-        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+        self,
+        bank: str,
+        query: str,
+        limit: int = 10,
+        *,
+        scope: str | None = None,
+        mode: str | None = None,
     ) -> list[dict[str, Any]]:
         """Items whose key or value contains a word of ``query`` (every item for no words).
 
-        Scopes are not modelled here: every item of the bank is searched.
+        Scopes and ranking modes are not modelled here: every item of the bank is searched
+        by its words, whatever ``mode`` asks.
         """
         self._check("memory.search", bank)
         words = [w.lower() for w in query.split()]

@@ -145,10 +145,20 @@ class GatewayClient(JsonHttpClient):
         return (await self._required("DELETE", path, MemoryDeleted)).deleted
 
     async def memory_search(
-        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+        self,
+        bank: str,
+        query: str,
+        limit: int = 10,
+        *,
+        scope: str | None = None,
+        mode: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Items of ``bank`` (in ``scope``) matching ``query``, best first (as JSON)."""
-        fields = {"q": query, "limit": limit, "scope": scope}
+        """Items of ``bank`` (in ``scope``) matching ``query``, best first (as JSON).
+
+        ``mode``: ``bm25`` (default), ``semantic`` or ``hybrid`` (the gateway needs an
+        embeddings endpoint for those two).
+        """
+        fields = {"q": query, "limit": limit, "scope": scope, "mode": mode or "bm25"}
         search = _request(MemorySearch, fields, "memory_search")
         path = (
             "/v1/memory/" + self._path(bank) + "?" + urlencode(search.model_dump(exclude_none=True))

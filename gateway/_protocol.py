@@ -13,7 +13,7 @@ route                                      request body         answer (200)
 ``GET /v1/memory/{bank}/{key}``            —                    :class:`MemoryItem` (404 if none)
 ``PUT /v1/memory/{bank}/{key}``            :class:`MemoryWrite`  :class:`MemoryItem`
 ``DELETE /v1/memory/{bank}/{key}``         :class:`MemoryDeletion`  :class:`MemoryDeleted`
-``GET /v1/memory/{bank}?q=&limit=``        :class:`MemorySearch`  :class:`MemorySearchResult`
+``GET /v1/memory/{bank}?q=&limit=&mode=``  :class:`MemorySearch`  :class:`MemorySearchResult`
 ``GET|PUT|DELETE /v1/profiles/{key}``      as memory            as memory
 ``POST /v1/tools/{name}/invoke``           :class:`ToolInvocation`  :class:`ToolResult`
 ``POST /v1/decisions/{policy}``             :class:`PolicyQuestion`  :class:`PolicyAnswer`
@@ -28,6 +28,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from longboat import ErrorBody, answer, describe_errors, error_answer, read_body
+from longboat.gateway._index import SearchMode
 from longboat.gateway._memory import MemoryItem
 
 __all__ = [
@@ -81,14 +82,17 @@ class ToolInvocation(_Body):
 class MemorySearch(_Body):
     """Query of ``GET /v1/memory/{bank}``: words to look for and how many items at most.
 
-    Ranked by BM25 (any word matches); ``scope`` restricts the search to one subject's items
-    (unscoped items without it). The gateway answers at most 100 items whatever ``limit``
+    Ranked by ``mode``: ``bm25`` (any word matches; the default), ``semantic`` (closest
+    embeddings; the gateway needs an embeddings endpoint) or ``hybrid`` (both, fused by
+    reciprocal rank). ``scope`` restricts the search to one subject's items (unscoped items
+    without it), in every mode. The gateway answers at most 100 items whatever ``limit``
     asks for.
     """
 
     q: str = ""
     limit: int = Field(default=10, ge=1)
     scope: str | None = Field(default=None, min_length=1, max_length=200)
+    mode: SearchMode = "bm25"
 
     @classmethod
     def of_request(cls, request: web.Request) -> MemorySearch | web.Response:

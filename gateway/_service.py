@@ -30,6 +30,7 @@ from longboat.gateway._decision import (
     Resource,
 )
 from longboat.gateway._distribution import PolicyDistributor
+from longboat.gateway._embeddings import EmbeddingsNotConfigured, EmbeddingsUnavailable
 from longboat.gateway._guard import Guard, RateLimiter, declares
 from longboat.gateway._mcp import McpUpstreams
 from longboat.gateway._mcp_calls import invoke_mcp_tool
@@ -153,7 +154,9 @@ class GatewayService(Service):
         self.engine = await enter(PolicyEngine(self.settings.opa_url, timeout_ms=gw.opa_timeout_ms))
         view = await enter(RegistryView(kafka, self.names.registry))
         self.guard = Guard(view, RateLimiter(gw.rate_limit_per_minute))
-        self.memory = await enter(MemoryStore(kafka, self.names, writer_id=self.instance))
+        self.memory = await enter(
+            MemoryStore(kafka, self.names, writer_id=self.instance, embeddings=gw.embeddings)
+        )
         self.ledger = await enter(ToolLedger(kafka, self.names.tools_ledger))
         await enter(self.tools)
         self.catalogue = await enter(ToolCatalogue(kafka, self.names, instance=self.instance))
@@ -322,9 +325,19 @@ class GatewayService(Service):
         if isinstance(query, web.Response):
             return query
         # Bounded work per request: the query is cut, the answer capped.
-        items = self.memory.search(
-            bank, query.q[:_MAX_QUERY_CHARS], scope=query.scope, limit=min(query.limit, 100)
-        )
+        try:
+            items = await self.memory.search(
+                bank,
+                query.q[:_MAX_QUERY_CHARS],
+                scope=query.scope,
+                limit=min(query.limit, 100),
+                mode=query.mode,
+            )
+        except EmbeddingsNotConfigured as e:
+            return error_answer(422, e.code, str(e), retryable=False)
+        except EmbeddingsUnavailable as e:
+            message = f"{e}; search with mode=bm25 meanwhile"
+            return error_answer(503, e.code, message, retryable=True)
         return answer(MemorySearchResult(items=items))
 
     async def _put(
