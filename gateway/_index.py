@@ -29,9 +29,19 @@ from typing import Literal
 
 from pydantic import JsonValue
 
-__all__ = ["MemoryIndex", "SearchMode", "fts_query", "searchable_text"]
+__all__ = [
+    "Candidate",
+    "MemoryIndex",
+    "SearchMode",
+    "fts_query",
+    "hybrid_depth",
+    "rank_by_vector",
+    "searchable_text",
+]
 
 SearchMode = Literal["bm25", "semantic", "hybrid"]
+Candidate = tuple[str, bytes]
+"""(key, float32 vector blob) of one item a semantic search may rank."""
 # Reciprocal rank fusion's constant (Cormack et al.): damps the weight of the very top ranks.
 _RRF_K = 60
 # Each ranking contributes this many candidates per wanted result to a hybrid fusion.
@@ -67,6 +77,20 @@ def _cosine(query: array[float], blob: bytes) -> float:
     if len(vector) != len(query):
         return -1.0
     return float(sum(map(operator.mul, query, vector)))
+
+
+def rank_by_vector(vector: array[float], candidates: list[Candidate], limit: int) -> list[str]:
+    """The ``limit`` candidate keys closest to ``vector``, best first (ties by key).
+
+    Pure Python over every candidate: the gateway runs it in a worker thread.
+    """
+    scored = sorted((-_cosine(vector, blob), key) for key, blob in candidates)
+    return [key for _, key in scored[:limit]]
+
+
+def hybrid_depth(limit: int) -> int:
+    """How many candidates each ranking contributes to a hybrid answer of ``limit`` items."""
+    return limit * _HYBRID_DEPTH
 
 
 def searchable_text(key: str, value: JsonValue) -> str:
@@ -193,12 +217,11 @@ class MemoryIndex:
             ).fetchall()
         return [key for (key,) in rows]
 
-    def semantic(
-        self, bank: str, vector: array[float], *, scope: str | None = None, limit: int = 10
-    ) -> list[str]:
-        """Keys of ``bank`` in ``scope`` whose vectors are closest to ``vector``, best first.
+    def candidates(self, bank: str, scope: str | None = None) -> list[Candidate]:
+        """(key, vector blob) of every item of ``bank`` in ``scope`` that has a vector.
 
-        Items without a vector yet are not candidates. Costs what the scope holds.
+        The same bank and scope column check as a BM25 search: another scope's memory is never
+        a candidate. Costs what the scope holds.
         """
         rows = self._db.execute(
             "SELECT items.key, vectors.vector FROM items JOIN vectors "
@@ -206,25 +229,20 @@ class MemoryIndex:
             "WHERE items.bank = ? AND items.scope = ?",
             (bank, scope or _NO_SCOPE),
         ).fetchall()
-        scored = sorted(((-_cosine(vector, blob), key) for key, blob in rows))
-        return [key for _, key in scored[:limit]]
+        return [(str(key), bytes(blob)) for key, blob in rows]
+
+    def semantic(
+        self, bank: str, vector: array[float], *, scope: str | None = None, limit: int = 10
+    ) -> list[str]:
+        """Keys of ``bank`` in ``scope`` whose vectors are closest to ``vector``, best first."""
+        return rank_by_vector(vector, self.candidates(bank, scope), limit)
 
     def hybrid(
-        self,
-        bank: str,
-        query: str,
-        vector: array[float],
-        *,
-        scope: str | None = None,
-        limit: int = 10,
+        self, bank: str, query: str, ranked: list[str], *, scope: str | None = None, limit: int = 10
     ) -> list[str]:
-        """BM25 and semantic rankings fused by reciprocal rank (each list's top candidates)."""
-        depth = limit * _HYBRID_DEPTH
+        """BM25 and a semantic ranking (``ranked``, best first) fused by reciprocal rank."""
         fused: dict[str, float] = {}
-        for ranking in (
-            self.search(bank, query, scope=scope, limit=depth),
-            self.semantic(bank, vector, scope=scope, limit=depth),
-        ):
+        for ranking in (self.search(bank, query, scope=scope, limit=hybrid_depth(limit)), ranked):
             for rank, key in enumerate(ranking):
                 fused[key] = fused.get(key, 0.0) + 1 / (_RRF_K + rank + 1)
         return sorted(fused, key=lambda k: (-fused[k], k))[:limit]

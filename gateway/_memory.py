@@ -23,7 +23,13 @@ from longboat.gateway._embeddings import (
     EmbeddingsSettings,
     Vector,
 )
-from longboat.gateway._index import MemoryIndex, SearchMode, fts_query
+from longboat.gateway._index import (
+    MemoryIndex,
+    SearchMode,
+    fts_query,
+    hybrid_depth,
+    rank_by_vector,
+)
 from longboat.kafka import Decoded, TopicFollower, TransactionalProducer
 
 __all__ = [
@@ -45,6 +51,10 @@ MAX_RECORD_BYTES = 900 * 1024
 """Largest ``lb.memory`` or ``lb.memory.audit`` value written: under Kafka's default 1 MiB
 ``max.request.size``, with room for headers. An audit record holds old and new value, so it
 is checked on its own, before the transaction starts."""
+
+
+# Semantic rankings computed at once (worker threads): more would only queue on the GIL.
+_RANKERS = 2
 
 
 class MemoryTooLarge(UsageError):
@@ -136,6 +146,7 @@ class MemoryStore:
         )
         self._follower = TopicFollower(kafka, names.memory, MEMORY_ITEMS, self._apply)
         self._lock = asyncio.Lock()
+        self._ranking = asyncio.Semaphore(_RANKERS)
 
     async def __aenter__(self) -> Self:
         # The embedder first: the follower's rebuild notes every item for it, and it works
@@ -230,11 +241,18 @@ class MemoryStore:
                     "search with mode=bm25"
                 )
             vector = await self.embedder.query(query)
+            depth = limit if mode == "semantic" else hybrid_depth(limit)
+            candidates = self._index.candidates(bank, scope)
+            # Ranking is pure Python over the scope's vectors (a whole bank: many thousands):
+            # in a worker thread, a few at once, so the event loop keeps serving meanwhile.
+            async with self._ranking:
+                ranked = await asyncio.to_thread(rank_by_vector, vector, candidates, depth)
             if mode == "semantic":
-                keys = self._index.semantic(bank, vector, scope=scope, limit=limit)
+                keys = ranked
             else:
-                keys = self._index.hybrid(bank, query, vector, scope=scope, limit=limit)
-        return [self._items[bank, key] for key in keys]
+                keys = self._index.hybrid(bank, query, ranked, scope=scope, limit=limit)
+        # A key ranked in the thread may have been deleted meanwhile: skip it.
+        return [self._items[bank, key] for key in keys if (bank, key) in self._items]
 
     async def put(
         self,
