@@ -43,6 +43,7 @@ class GatewayPort(Protocol):
         mode: str | None = None,
     ) -> list[dict[str, Any]]: ...
     async def profile_get(self, key: str) -> JsonValue: ...
+    async def profile_read(self) -> dict[str, JsonValue]: ...
     async def profile_put(self, key: str, value: JsonValue) -> int: ...
     async def invoke(
         self, tool: str, arguments: JsonValue, *, idempotency_key: str, **context: str | None
@@ -168,8 +169,21 @@ class MemoryAccess:
         value: JsonValue = await self._ctx.step("longboat.profile.get", gateway.profile_get, key)
         return value
 
+    async def profile(self) -> dict[str, JsonValue]:
+        """This agent's whole profile (every key and its value), in one lookup."""
+        gateway = _require(self._gateway)
+        values: dict[str, JsonValue] = await self._ctx.step(
+            "longboat.profile.read", gateway.profile_read
+        )
+        return values
+
     async def profile_put(self, key: str, value: JsonValue) -> int:
-        """Set a value of this agent's profile."""
+        """Set a value of this agent's profile.
+
+        A key typed in the policy data (``policies/longboat/profiles/data.json``) must fit its
+        schema: otherwise the gateway answers 422 ``profile_invalid`` naming the field, and the
+        step fails.
+        """
         gateway = _require(self._gateway)
         revision: int = await self._ctx.step(
             "longboat.profile.put", gateway.profile_put, key, value

@@ -90,6 +90,10 @@ class ReplayGateway:
         )
         return await port.memory_delete(bank, key, **context)
 
+    async def profile_read(self) -> dict[str, JsonValue]:
+        """Read the whole profile through the real gateway."""
+        return await self._reader("profile.read").profile_read()
+
     async def profile_put(self, key: str, value: JsonValue) -> int:
         """Write the profile only when allowed."""
         port = self._writer(f"profile.put:{key}", self._allow_writes, "--allow-memory-writes")

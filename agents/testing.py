@@ -196,6 +196,11 @@ class InMemoryGateway:
         self._check("profile.get", key)
         return self.profile.get(key)
 
+    async def profile_read(self) -> dict[str, JsonValue]:
+        """The agent's whole profile (schemas are not modelled here)."""
+        self._check("profile.get", "")
+        return dict(self.profile)
+
     async def profile_put(self, key: str, value: JsonValue) -> int:
         """Set a value of the agent's profile."""
         self._check("profile.put", key)

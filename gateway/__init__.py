@@ -40,6 +40,7 @@ from longboat.gateway._protocol import (
     MemoryWrite,
     PolicyAnswer,
     PolicyQuestion,
+    ProfileDocument,
     ToolInvocation,
     ToolResult,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "PolicyQuestion",
     "PolicyRecord",
     "PolicyRejected",
+    "ProfileDocument",
     "ToolDefinition",
     "ToolInvocation",
     "ToolRegistry",

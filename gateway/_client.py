@@ -20,6 +20,7 @@ from longboat.gateway._protocol import (
     MemoryWrite,
     PolicyAnswer,
     PolicyQuestion,
+    ProfileDocument,
     ToolInvocation,
     ToolResult,
 )
@@ -170,6 +171,10 @@ class GatewayClient(JsonHttpClient):
         """A value of the caller's own profile, or None."""
         item = await self._call("GET", "/v1/profiles/" + self._path(key), MemoryItem)
         return None if item is None else item.value
+
+    async def profile_read(self) -> dict[str, JsonValue]:
+        """The caller's whole profile (every key and its value) in one request."""
+        return (await self._required("GET", "/v1/profiles", ProfileDocument)).values
 
     async def profile_put(self, key: str, value: JsonValue) -> int:
         """Set a value of the caller's own profile."""

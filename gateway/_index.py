@@ -192,6 +192,13 @@ class MemoryIndex:
         self._forget(bank, key)
         self._db.execute("DELETE FROM vectors WHERE bank = ? AND key = ?", (bank, key))
 
+    def keys(self, bank: str, *, limit: int) -> list[str]:
+        """Keys of ``bank``, in key order (at most ``limit``)."""
+        rows = self._db.execute(
+            "SELECT key FROM items WHERE bank = ? ORDER BY key LIMIT ?", (bank, limit)
+        ).fetchall()
+        return [str(key) for (key,) in rows]
+
     def vectors(self) -> int:
         """How many items have a vector."""
         (count,) = self._db.execute("SELECT count(*) FROM vectors").fetchone()

@@ -212,6 +212,10 @@ class MemoryStore:
         """The current value of ``bank/key``."""
         return self._items.get((bank, key))
 
+    def bank(self, bank: str, *, limit: int = 1000) -> list[MemoryItem]:
+        """The items of ``bank`` (at most ``limit``), in key order."""
+        return [self._items[bank, key] for key in self._index.keys(bank, limit=limit)]
+
     async def search(
         self,
         bank: str,

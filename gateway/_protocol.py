@@ -14,7 +14,10 @@ route                                      request body         answer (200)
 ``PUT /v1/memory/{bank}/{key}``            :class:`MemoryWrite`  :class:`MemoryItem`
 ``DELETE /v1/memory/{bank}/{key}``         :class:`MemoryDeletion`  :class:`MemoryDeleted`
 ``GET /v1/memory/{bank}?q=&limit=&mode=``  :class:`MemorySearch`  :class:`MemorySearchResult`
-``GET|PUT|DELETE /v1/profiles/{key}``      as memory            as memory
+``GET|PUT|DELETE /v1/profiles/{key}``      as memory            as memory (a typed key: 422
+                                                                 ``profile_invalid`` if it does
+                                                                 not fit its schema)
+``GET /v1/profiles``                       —                    :class:`ProfileDocument`
 ``POST /v1/tools/{name}/invoke``           :class:`ToolInvocation`  :class:`ToolResult`
 ``POST /v1/decisions/{policy}``             :class:`PolicyQuestion`  :class:`PolicyAnswer`
 =========================================  ===================  =================================
@@ -40,6 +43,7 @@ __all__ = [
     "MemoryWrite",
     "PolicyAnswer",
     "PolicyQuestion",
+    "ProfileDocument",
     "ToolInvocation",
     "ToolResult",
     "answer",
@@ -117,6 +121,13 @@ class MemoryDeletion(_Body):
             return cls.model_validate(dict(request.query))
         except ValidationError as e:
             return error_answer(400, "invalid_request", describe_errors(e))
+
+
+class ProfileDocument(_Body):
+    """Answer of ``GET /v1/profiles``: the caller's whole profile in one lookup."""
+
+    values: dict[str, JsonValue] = Field(description="every key of the profile and its value")
+    revisions: dict[str, int] = Field(description="each key's revision")
 
 
 class MemoryDeleted(_Body):

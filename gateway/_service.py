@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import JsonValue
 
 from longboat import HttpEndpoint, Service, TopicNames, get_logger, utc_now
-from longboat.errors import LongboatError
+from longboat.errors import ConfigError, LongboatError
 from longboat.gateway._catalog import ToolCatalogue
 from longboat.gateway._decision import (
     DECISION_RECORDS,
@@ -45,6 +45,7 @@ from longboat.gateway._metrics import GatewayMetrics
 from longboat.gateway._models import ModelRoutes
 from longboat.gateway._opa import DecisionSource, PolicyEngine, QuestionOutcome
 from longboat.gateway._pii import PiiReport, classify_write
+from longboat.gateway._profiles import ProfilesPolicyData, profile_problem
 from longboat.gateway._protocol import (
     MemoryDeleted,
     MemoryDeletion,
@@ -53,6 +54,7 @@ from longboat.gateway._protocol import (
     MemoryWrite,
     PolicyAnswer,
     PolicyQuestion,
+    ProfileDocument,
     ToolInvocation,
     ToolResult,
     answer,
@@ -199,6 +201,7 @@ class GatewayService(Service):
             web.get("/v1/memory/{bank}/{key}", self._guarded(self._get)),
             web.put("/v1/memory/{bank}/{key}", self._guarded(self._put)),
             web.delete("/v1/memory/{bank}/{key}", self._guarded(self._delete)),
+            web.get("/v1/profiles", self._guarded(self._profile)),
             web.get("/v1/profiles/{key}", self._guarded(self._get)),
             web.put("/v1/profiles/{key}", self._guarded(self._put)),
             web.delete("/v1/profiles/{key}", self._guarded(self._delete)),
@@ -347,6 +350,10 @@ class GatewayService(Service):
         if isinstance(body, web.Response):
             return body
         bank, resource, action = self._target(request, identity, "write")
+        if resource.kind == "profile":
+            invalid = self._untyped(resource.key or "", body.value)
+            if invalid is not None:
+                return invalid
         if not declares(facts, resource):
             # No capability: ask the policy before spending any classification on the body.
             refused = await self.allowed(facts, action, resource, PolicyContext())
@@ -373,6 +380,36 @@ class GatewayService(Service):
         except MemoryTooLarge as e:
             return error_answer(413, e.code, str(e))
         return answer(item)
+
+    def _untyped(self, key: str, value: JsonValue) -> web.Response | None:
+        """The 422 for a profile value that does not fit its key's schema (policy data)."""
+        bundle = self.policies.active
+        if bundle is None:
+            return None  # no policy: the decision that follows denies the write anyway
+        try:
+            data = ProfilesPolicyData.of_bundle(bundle.data.get("longboat/profiles"))
+        except ConfigError as e:
+            return error_answer(503, "policy_data_invalid", str(e), retryable=True)
+        problem = profile_problem(data, key, value, digest=bundle.digest)
+        if problem is None:
+            return None
+        return error_answer(422, "profile_invalid", problem, retryable=False)
+
+    async def _profile(
+        self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
+    ) -> web.Response:
+        """The caller's whole profile: one decision, one answer."""
+        resource = Resource(kind="profile", name=identity.agent_id)
+        allowed = await self.allowed(facts, "profile.read", resource, PolicyContext())
+        if isinstance(allowed, web.Response):
+            return allowed
+        items = self.memory.bank(profile_bank(identity.agent_id))
+        return answer(
+            ProfileDocument(
+                values={item.key: item.value for item in items},
+                revisions={item.key: item.revision for item in items},
+            )
+        )
 
     async def _classify(self, body: MemoryWrite, key: str | None) -> PiiReport:
         """Classify off the event loop: other agents' requests are served meanwhile."""

@@ -175,6 +175,7 @@ PUBLIC = {
         "PolicyQuestion",
         "PolicyRecord",
         "PolicyRejected",
+        "ProfileDocument",
         "ToolDefinition",
         "ToolInvocation",
         "ToolRegistry",
