@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from aiohttp import web
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -35,10 +36,17 @@ from pydantic import (
     create_model,
 )
 
-from longboat import describe_errors
+from longboat import describe_errors, error_answer
 from longboat.errors import ConfigError
+from longboat.gateway._bundle import PolicyBundle
 
-__all__ = ["ProfileField", "ProfileSchema", "ProfilesPolicyData", "profile_problem"]
+__all__ = [
+    "ProfileField",
+    "ProfileSchema",
+    "ProfilesPolicyData",
+    "profile_problem",
+    "refuse_untyped",
+]
 
 DATA_FILE = "policies/longboat/profiles/data.json"
 _Scalar = Literal["string", "integer", "number", "boolean"]
@@ -142,6 +150,8 @@ class ProfilesPolicyData(BaseModel):
 # Built models by (bundle digest, key): building one per write would cost more than validating.
 _MODELS: dict[tuple[str, str], type[BaseModel]] = {}
 _MAX_CACHED = 512
+# Parsed schemas by bundle digest: parsing (and checking every schema) once per bundle.
+_PARSED: dict[str, ProfilesPolicyData] = {}
 
 
 def profile_problem(
@@ -165,3 +175,26 @@ def profile_problem(
     except ValidationError as e:
         return f"profile {key}: {describe_errors(e)} {where}"
     return None
+
+
+def refuse_untyped(bundle: PolicyBundle | None, key: str, value: JsonValue) -> web.Response | None:
+    """The answer refusing a profile write of ``key`` that does not fit its schema, or None.
+
+    422 ``profile_invalid`` naming the field; 503 ``policy_data_invalid`` when the schemas
+    themselves are malformed (fixed by publishing good data, so the write may be retried).
+    """
+    if bundle is None:
+        return None  # no policy: the decision that follows denies the write anyway
+    data = _PARSED.get(bundle.digest)
+    if data is None:
+        try:
+            data = ProfilesPolicyData.of_bundle(bundle.data.get("longboat/profiles"))
+        except ConfigError as e:
+            return error_answer(503, "policy_data_invalid", str(e), retryable=True)
+        if len(_PARSED) >= _MAX_CACHED:
+            _PARSED.clear()
+        _PARSED[bundle.digest] = data
+    problem = profile_problem(data, key, value, digest=bundle.digest)
+    if problem is None:
+        return None
+    return error_answer(422, "profile_invalid", problem, retryable=False)

@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import JsonValue
 
 from longboat import HttpEndpoint, Service, TopicNames, get_logger, utc_now
-from longboat.errors import ConfigError, LongboatError
+from longboat.errors import LongboatError
 from longboat.gateway._catalog import ToolCatalogue
 from longboat.gateway._decision import (
     DECISION_RECORDS,
@@ -45,7 +45,7 @@ from longboat.gateway._metrics import GatewayMetrics
 from longboat.gateway._models import ModelRoutes
 from longboat.gateway._opa import DecisionSource, PolicyEngine, QuestionOutcome
 from longboat.gateway._pii import PiiReport, classify_write
-from longboat.gateway._profiles import ProfilesPolicyData, profile_problem
+from longboat.gateway._profiles import refuse_untyped
 from longboat.gateway._protocol import (
     MemoryDeleted,
     MemoryDeletion,
@@ -351,7 +351,7 @@ class GatewayService(Service):
             return body
         bank, resource, action = self._target(request, identity, "write")
         if resource.kind == "profile":
-            invalid = self._untyped(resource.key or "", body.value)
+            invalid = refuse_untyped(self.policies.active, resource.key or "", body.value)
             if invalid is not None:
                 return invalid
         if not declares(facts, resource):
@@ -380,20 +380,6 @@ class GatewayService(Service):
         except MemoryTooLarge as e:
             return error_answer(413, e.code, str(e))
         return answer(item)
-
-    def _untyped(self, key: str, value: JsonValue) -> web.Response | None:
-        """The 422 for a profile value that does not fit its key's schema (policy data)."""
-        bundle = self.policies.active
-        if bundle is None:
-            return None  # no policy: the decision that follows denies the write anyway
-        try:
-            data = ProfilesPolicyData.of_bundle(bundle.data.get("longboat/profiles"))
-        except ConfigError as e:
-            return error_answer(503, "policy_data_invalid", str(e), retryable=True)
-        problem = profile_problem(data, key, value, digest=bundle.digest)
-        if problem is None:
-            return None
-        return error_answer(422, "profile_invalid", problem, retryable=False)
 
     async def _profile(
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
