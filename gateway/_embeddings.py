@@ -60,6 +60,10 @@ class EmbeddingsSettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, le=600)
     batch_size: int = Field(default=64, ge=1, le=2048, description="texts per request")
     concurrency: int = Field(default=2, ge=1, le=16, description="requests in flight")
+    include_pii: bool = Field(
+        default=False,
+        description="also send memories holding personal data to the endpoint (a third party)",
+    )
 
 
 class EmbeddingsUnavailable(RetryableError):

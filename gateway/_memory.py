@@ -63,9 +63,12 @@ class MemoryTooLarge(UsageError):
     code = "memory_too_large"
 
 
+_PROFILE_PREFIX = "profile:"
+
+
 def profile_bank(agent_id: str) -> str:
     """The internal bank holding one agent's profile."""
-    return f"profile:{agent_id}"
+    return f"{_PROFILE_PREFIX}{agent_id}"
 
 
 class Provenance(BaseModel):
@@ -141,6 +144,7 @@ class MemoryStore:
         self.embedder = (
             Embedder(embeddings, self._vector) if embeddings and embeddings.base_url else None
         )
+        self._embed_pii = bool(embeddings and embeddings.include_pii)
         self._producer = TransactionalProducer(
             kafka, transactional_id=f"{names.prefix}gateway.memory.{writer_id}"
         )
@@ -191,8 +195,19 @@ class MemoryStore:
     def _keep(self, item: MemoryItem) -> None:
         self._items[(item.bank, item.key)] = item
         text = self._index.put(item.bank, item.key, item.scope, item.value)
-        if text is not None and self.embedder is not None:
+        if text is not None and self._embeds(item):
+            assert self.embedder is not None
             self.embedder.note(item.bank, item.key, text)
+
+    def _embeds(self, item: MemoryItem) -> bool:
+        """Whether ``item`` is sent to the embeddings endpoint.
+
+        Not profiles (never searched), and not items holding personal data unless the
+        operator said so: the endpoint is usually a third party.
+        """
+        if self.embedder is None or item.bank.startswith(_PROFILE_PREFIX):
+            return False
+        return not item.pii or self._embed_pii
 
     def _forget(self, bank: str, key: str) -> None:
         self._items.pop((bank, key), None)

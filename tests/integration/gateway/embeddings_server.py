@@ -3,7 +3,7 @@
 The allowed fake: no embeddings model can run here. A text's vector is a hashed bag of its
 words (64 dimensions), after mapping a few synonyms onto one word, so "automobile" lands
 where "car" does: semantic search finds what BM25 cannot, deterministically. The server
-records every request's batch size and can be switched to answer 503 (an outage).
+records every request's batch size and texts, and can be switched to answer 503 (an outage).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class EmbeddingsServer:
 
     url: str = ""
     batches: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
     failing: bool = False
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -47,6 +48,7 @@ class EmbeddingsServer:
         body = await request.json()
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         self.batches.append(len(texts))
+        self.texts.extend(texts)
         data = [
             {"object": "embedding", "index": i, "embedding": embed(t)} for i, t in enumerate(texts)
         ]

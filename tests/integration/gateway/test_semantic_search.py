@@ -91,6 +91,28 @@ async def test_the_rebuild_on_start_embeds_in_bounded_batches(world: GatewayWorl
     assert len(found) == 5
 
 
+async def test_memories_holding_personal_data_are_not_sent_to_the_endpoint(
+    world: GatewayWorld,
+) -> None:
+    """An item classified as holding an email stays BM25-only unless include_pii is set."""
+    issuer = await world.enroll("librarian", "memory:claims")
+    await world.publish()
+    async with (
+        embeddings_server() as server,
+        serving(world, **_embeddings(server)) as gateway,
+        client(gateway, issuer) as gw,
+    ):
+        await gw.memory_put("claims", "c1", {"note": "mail the car report to bob@example.com"})
+        await gw.memory_put("claims", "c2", {"note": "the car report is filed"})
+        # Pending texts are sent in the order they were noted: c1 would have gone first.
+        await _embedded(gateway, 1)
+        semantic = await gw.memory_search("claims", "automobile report", mode="semantic")
+        words = await gw.memory_search("claims", "bob")
+    assert not any("example.com" in text for text in server.texts)
+    assert [item["key"] for item in semantic] == ["c2"]
+    assert [item["key"] for item in words] == ["c1"]
+
+
 async def test_an_unreachable_endpoint_fails_semantic_search_clearly_and_bm25_still_works(
     world: GatewayWorld,
 ) -> None:
