@@ -167,7 +167,7 @@ def _gateway(fleet: Fleet, instance: str, addresses: ProcessAddresses) -> dict[s
         "LONGBOAT_GATEWAY__RATE_LIMIT_PER_MINUTE": str(gateway.rate_limit_per_minute),
         "LONGBOAT_GATEWAY__DECISION_LOG": "true" if gateway.decision_log else "false",
     }
-    env |= _gateway_llm(fleet)
+    env |= _gateway_llm(fleet) | _gateway_embeddings(fleet)
     if addresses.opa_url:
         env["LONGBOAT_OPA_URL"] = addresses.opa_url
     if fleet.tools and addresses.tools_file:
@@ -185,6 +185,21 @@ def _gateway_llm(fleet: Fleet) -> dict[str, str]:
     if llm.base_url:
         env["LONGBOAT_GATEWAY__LLM__BASE_URL"] = llm.base_url
     return env
+
+
+def _gateway_embeddings(fleet: Fleet) -> dict[str, str]:
+    """The embeddings endpoint of semantic search, if any (its API key is a secret)."""
+    embeddings = fleet.gateway.embeddings
+    if not embeddings.base_url:
+        return {}
+    prefix = "LONGBOAT_GATEWAY__EMBEDDINGS__"
+    return {
+        f"{prefix}BASE_URL": embeddings.base_url,
+        f"{prefix}MODEL": embeddings.model,
+        f"{prefix}BATCH_SIZE": str(embeddings.batch_size),
+        f"{prefix}CONCURRENCY": str(embeddings.concurrency),
+        f"{prefix}INCLUDE_PII": "true" if embeddings.include_pii else "false",
+    }
 
 
 def llm_route(fleet: Fleet, spec: AgentSpec) -> str:

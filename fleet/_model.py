@@ -147,6 +147,21 @@ class OpaConfig(FleetPart):
     resources: Resources = Resources()
 
 
+class EmbeddingsConfig(FleetPart):
+    """The gateway's embeddings endpoint, for semantic memory search (docs/models.md)."""
+
+    base_url: str = Field(
+        default="",
+        pattern=r"^(https?://.+)?$",
+        description='"" = BM25 search only; else an OpenAI-compatible base (…/v1)',
+    )
+    model: str = Field(default="text-embedding-3-small", min_length=1)
+    api_key_secret: SecretRef | None = None
+    batch_size: int = Field(default=64, ge=1, le=2048, description="texts per request")
+    concurrency: int = Field(default=2, ge=1, le=16, description="requests in flight")
+    include_pii: bool = Field(default=False, description="also embed memories with personal data")
+
+
 class GatewayConfig(FleetPart):
     """The policy gateway(s)."""
 
@@ -156,6 +171,7 @@ class GatewayConfig(FleetPart):
     rate_limit_per_minute: int = Field(default=600, ge=1, le=1_000_000, description="per agent")
     decision_log: bool = True
     opa: OpaConfig = OpaConfig()
+    embeddings: EmbeddingsConfig = EmbeddingsConfig()
     resources: Resources = Resources()
 
 

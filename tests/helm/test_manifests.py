@@ -300,7 +300,12 @@ def test_agents_route_the_llm_through_the_gateway_which_holds_the_key(render: Re
     assert gateway["LONGBOAT_GATEWAY__LLM__API_KEY"] == secret
     assert gateway["LONGBOAT_GATEWAY__LLM__PROVIDER"] == "openai"
     assert gateway["LONGBOAT_GATEWAY__LLM__BASE_URL"] == "https://llm.internal:8443/v1"
-    assert 8443 in [p["port"] for rule in _egress(manifests, "gateway") for p in rule["ports"]]
+    gateway_ports = [p["port"] for rule in _egress(manifests, "gateway") for p in rule["ports"]]
+    assert 8443 in gateway_ports
+    assert 9444 in gateway_ports  # the embeddings endpoint of semantic search
+    assert gateway["LONGBOAT_GATEWAY__EMBEDDINGS__API_KEY"] == {
+        "secretKeyRef": {"name": "embed-api", "key": "api-key"}
+    }
     all_gateway = copy.deepcopy(load_fleet("full"))
     for agent in all_gateway["agents"]:
         agent.pop("llmRoute", None)

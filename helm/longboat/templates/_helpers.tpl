@@ -295,6 +295,30 @@ provider directly (through the gateway, the gateway holds it). Argument: dict ro
 {{- end }}
 {{- end -}}
 
+{{/* The gateway's embeddings endpoint for semantic memory search (LONGBOAT_GATEWAY__EMBEDDINGS__*). */}}
+{{- define "longboat.gatewayEmbeddingsEnv" -}}
+{{- $e := .Values.gateway.embeddings -}}
+{{- if $e.baseUrl }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__BASE_URL
+  value: {{ $e.baseUrl | quote }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__MODEL
+  value: {{ $e.model | quote }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__BATCH_SIZE
+  value: {{ $e.batchSize | quote }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__CONCURRENCY
+  value: {{ $e.concurrency | quote }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__INCLUDE_PII
+  value: {{ $e.includePii | quote }}
+{{- with $e.apiKeySecret }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .name }}
+      key: {{ .key }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* "true" when some agent calls its LLM directly (then agents need egress to it). */}}
 {{- define "longboat.anyDirectLlm" -}}
 {{- $root := . -}}

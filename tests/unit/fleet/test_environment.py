@@ -82,6 +82,28 @@ def test_gateway_settings_read_what_the_fleet_says(clean_env: pytest.MonkeyPatch
     assert settings.kafka.bootstrap_servers == "127.0.0.1:19092"
 
 
+def test_the_gateway_gets_the_embeddings_endpoint_of_semantic_search(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """gateway.embeddings reaches the gateway's settings; without a baseUrl, nothing is set."""
+    fleet = parse_fleet(
+        "name: a\ngateway: {embeddings: {baseUrl: 'http://embed.internal/v1', model: e5,\n"
+        "  batchSize: 8, concurrency: 3, includePii: true}}\n"
+    )
+    env = process_environment(fleet, "gateway", instance="g-0", addresses=_addresses())
+    _apply(clean_env, env)
+    embeddings = load_settings_as(GatewaySettings).gateway.embeddings
+    assert embeddings.base_url == "http://embed.internal/v1"
+    assert (embeddings.model, embeddings.batch_size, embeddings.concurrency) == ("e5", 8, 3)
+    assert embeddings.include_pii is True
+    plain = process_environment(
+        parse_fleet("name: a\n"), "gateway", instance="g-0", addresses=_addresses()
+    )
+    assert not any("EMBEDDINGS" in key for key in plain)
+    with pytest.raises(ConfigError, match="baseUrl"):
+        parse_fleet("name: a\ngateway: {embeddings: {baseUrl: 'embed.internal'}}\n")
+
+
 def test_registry_and_coordinator_settings(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Registry: port and operator token file; coordinator: definitions and timer interval."""
     fleet = parse_fleet("name: a\ncoordinator: {timerIntervalS: 0.5}\n")
