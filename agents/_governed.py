@@ -9,7 +9,7 @@ too: a replay sees the verdict the run acted on, even if the policy changed sinc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import JsonValue
 
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["GatewayPort", "MemoryAccess", "ask_policy", "call_tool", "complete_via_gateway"]
 
+SearchMode = Literal["bm25", "semantic", "hybrid"]
+"""How ``ctx.memory.search`` ranks (the gateway's ``MemorySearch.mode``)."""
+
 
 class GatewayPort(Protocol):
     """What the runtime needs of the gateway client (``longboat.gateway.GatewayClient``)."""
@@ -29,11 +32,18 @@ class GatewayPort(Protocol):
     async def memory_put(
         self, bank: str, key: str, value: JsonValue, **context: str | None
     ) -> int: ...
-    async def memory_delete(self, bank: str, key: str) -> bool: ...
+    async def memory_delete(self, bank: str, key: str, **context: str | None) -> bool: ...
     async def memory_search(
-        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+        self,
+        bank: str,
+        query: str,
+        limit: int = 10,
+        *,
+        scope: str | None = None,
+        mode: str | None = None,
     ) -> list[dict[str, Any]]: ...
     async def profile_get(self, key: str) -> JsonValue: ...
+    async def profile_read(self) -> dict[str, JsonValue]: ...
     async def profile_put(self, key: str, value: JsonValue) -> int: ...
     async def invoke(
         self, tool: str, arguments: JsonValue, *, idempotency_key: str, **context: str | None
@@ -96,27 +106,46 @@ class MemoryAccess:
         return revision
 
     async def delete(self, bank: str, key: str) -> bool:
-        """Forget ``bank/key``."""
+        """Forget ``bank/key`` (policy-checked; the audit record keeps the run's provenance)."""
         gateway = _require(self._gateway)
-        deleted: bool = await self._ctx.step(
-            "longboat.memory.delete", gateway.memory_delete, bank, key
-        )
+        context = self._context()
+
+        # Provenance rides outside the step's arguments: fingerprints stay (bank, key).
+        async def delete(b: str, k: str) -> bool:
+            return await gateway.memory_delete(b, k, **context)
+
+        deleted: bool = await self._ctx.step("longboat.memory.delete", delete, bank, key)
         return deleted
 
     async def search(
-        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+        self,
+        bank: str,
+        query: str,
+        limit: int = 10,
+        *,
+        scope: str | None = None,
+        mode: SearchMode = "bm25",
     ) -> list[dict[str, Any]]:
-        """Items of ``bank`` (in ``scope``, else unscoped ones) matching ``query``, best first."""
+        """Items of ``bank`` (in ``scope``, else unscoped ones) matching ``query``, best first.
+
+        ``mode``: ``bm25`` (words; the default), ``semantic`` (meaning: the gateway embeds
+        memories through its embeddings endpoint) or ``hybrid`` (both rankings fused).
+        """
         gateway = _require(self._gateway)
 
-        async def search(b: str, q: str, n: int, s: str | None = None) -> list[dict[str, Any]]:
-            return await gateway.memory_search(b, q, n, scope=s)
+        async def search(
+            b: str, q: str, n: int, s: str | None = None, m: str | None = None
+        ) -> list[dict[str, Any]]:
+            return await gateway.memory_search(b, q, n, scope=s, mode=m)
 
-        # The scope is an argument only when given: unscoped searches keep the fingerprints
-        # journals recorded before scopes existed.
-        items: list[dict[str, Any]] = await self._ctx.step(
-            "longboat.memory.search", search, bank, query, limit, *([scope] if scope else [])
-        )
+        # Scope and mode are arguments only when they differ from the default: plain searches
+        # keep the fingerprints journals recorded before scopes and modes existed.
+        args: list[Any] = [bank, query, limit]
+        if scope or mode != "bm25":
+            args.append(scope)
+        if mode != "bm25":
+            args.append(mode)
+        items: list[dict[str, Any]] = await self._ctx.step("longboat.memory.search", search, *args)
         return items
 
     async def remember(
@@ -125,8 +154,9 @@ class MemoryAccess:
         """Turn ``material`` into facts (an LLM step) consolidated against ``bank``'s ``scope``.
 
         Each fact is added, updates the remembered fact it restates (a new revision), or is
-        left unchanged when already remembered; every write is a governed, PII-checked,
-        audited ``put``. See ``agents/_remember.py``.
+        left unchanged when already remembered; a fact the material says is no longer true
+        retires the remembered fact it restates (a governed, audited ``delete``). Every write
+        is a governed, PII-checked, audited ``put``. See ``agents/_remember.py``.
 
         Raises:
             StepFailed: A write was refused (e.g. a fact holds PII the bank may not hold).
@@ -139,8 +169,21 @@ class MemoryAccess:
         value: JsonValue = await self._ctx.step("longboat.profile.get", gateway.profile_get, key)
         return value
 
+    async def profile(self) -> dict[str, JsonValue]:
+        """This agent's whole profile (every key and its value), in one lookup."""
+        gateway = _require(self._gateway)
+        values: dict[str, JsonValue] = await self._ctx.step(
+            "longboat.profile.read", gateway.profile_read
+        )
+        return values
+
     async def profile_put(self, key: str, value: JsonValue) -> int:
-        """Set a value of this agent's profile."""
+        """Set a value of this agent's profile.
+
+        A key typed in the policy data (``policies/longboat/profiles/data.json``) must fit its
+        schema: otherwise the gateway answers 422 ``profile_invalid`` naming the field, and the
+        step fails.
+        """
         gateway = _require(self._gateway)
         revision: int = await self._ctx.step(
             "longboat.profile.put", gateway.profile_put, key, value

@@ -143,6 +143,7 @@ _GOVERNED = (
     "longboat.memory.delete",
     "longboat.memory.search",
     "longboat.profile.get",
+    "longboat.profile.read",
     "longboat.profile.put",
 )
 

@@ -49,11 +49,17 @@ class ReplayGateway:
         return await self._reader(f"memory.get:{bank}/{key}").memory_get(bank, key)
 
     async def memory_search(
-        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+        self,
+        bank: str,
+        query: str,
+        limit: int = 10,
+        *,
+        scope: str | None = None,
+        mode: str | None = None,
     ) -> list[dict[str, Any]]:
         """Search through the real gateway."""
         port = self._reader(f"memory.search:{bank}")
-        return await port.memory_search(bank, query, limit, scope=scope)
+        return await port.memory_search(bank, query, limit, scope=scope, mode=mode)
 
     async def model_complete(
         self, request: JsonValue, *, idempotency_key: str, **context: str | None
@@ -77,12 +83,16 @@ class ReplayGateway:
         port = self._writer(f"memory.put:{bank}/{key}", self._allow_writes, "--allow-memory-writes")
         return await port.memory_put(bank, key, value, **context)
 
-    async def memory_delete(self, bank: str, key: str) -> bool:
+    async def memory_delete(self, bank: str, key: str, **context: str | None) -> bool:
         """Delete only when allowed."""
         port = self._writer(
             f"memory.delete:{bank}/{key}", self._allow_writes, "--allow-memory-writes"
         )
-        return await port.memory_delete(bank, key)
+        return await port.memory_delete(bank, key, **context)
+
+    async def profile_read(self) -> dict[str, JsonValue]:
+        """Read the whole profile through the real gateway."""
+        return await self._reader("profile.read").profile_read()
 
     async def profile_put(self, key: str, value: JsonValue) -> int:
         """Write the profile only when allowed."""

@@ -163,17 +163,24 @@ class InMemoryGateway:
         self.memory.setdefault(bank, {})[key] = value
         return self._next_revision()
 
-    async def memory_delete(self, bank: str, key: str) -> bool:
-        """Forget ``bank/key``; whether it existed."""
+    async def memory_delete(self, bank: str, key: str, **context: str | None) -> bool:
+        """Forget ``bank/key``; whether it existed (``context``: provenance, not kept here)."""
         self._check("memory.delete", bank)
         return self.memory.get(bank, {}).pop(key, None) is not None
 
     async def memory_search(
-        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+        self,
+        bank: str,
+        query: str,
+        limit: int = 10,
+        *,
+        scope: str | None = None,
+        mode: str | None = None,
     ) -> list[dict[str, Any]]:
         """Items whose key or value contains a word of ``query`` (every item for no words).
 
-        Scopes are not modelled here: every item of the bank is searched.
+        Scopes and ranking modes are not modelled here: every item of the bank is searched
+        by its words, whatever ``mode`` asks.
         """
         self._check("memory.search", bank)
         words = [w.lower() for w in query.split()]
@@ -188,6 +195,11 @@ class InMemoryGateway:
         """A value of the agent's profile, or None."""
         self._check("profile.get", key)
         return self.profile.get(key)
+
+    async def profile_read(self) -> dict[str, JsonValue]:
+        """The agent's whole profile (schemas are not modelled here)."""
+        self._check("profile.get", "")
+        return dict(self.profile)
 
     async def profile_put(self, key: str, value: JsonValue) -> int:
         """Set a value of the agent's profile."""

@@ -5,6 +5,10 @@ Helm chart renders the same variables into its pods (a chart test compares them,
 :data:`PLATFORM_VARIABLES`: addresses, ports and file paths, which differ between one machine
 and a cluster). Secrets are never in the result: the Kafka password and the LLM API key come
 from the environment locally and from Secrets on Kubernetes (docs/fleet.md).
+
+Agents send ``ctx.llm`` through the gateway unless the fleet's ``llm.route`` or the agent's
+``llmRoute`` says ``direct``; the gateway always gets the provider settings, and the API key
+goes to the gateway, and to an agent only when that agent calls the provider directly.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ __all__ = [
     "PLATFORM_VARIABLES",
     "Component",
     "ProcessAddresses",
+    "agent_llm_key",
+    "gateway_llm_key",
+    "llm_route",
     "process_environment",
     "tools_file_content",
 ]
@@ -160,11 +167,44 @@ def _gateway(fleet: Fleet, instance: str, addresses: ProcessAddresses) -> dict[s
         "LONGBOAT_GATEWAY__RATE_LIMIT_PER_MINUTE": str(gateway.rate_limit_per_minute),
         "LONGBOAT_GATEWAY__DECISION_LOG": "true" if gateway.decision_log else "false",
     }
+    env |= _gateway_llm(fleet) | _gateway_embeddings(fleet)
     if addresses.opa_url:
         env["LONGBOAT_OPA_URL"] = addresses.opa_url
     if fleet.tools and addresses.tools_file:
         env["LONGBOAT_GATEWAY__TOOLS_FILE"] = addresses.tools_file
     return env
+
+
+def _gateway_llm(fleet: Fleet) -> dict[str, str]:
+    """The provider behind ``/v1/models`` (its API key is a secret, not part of this)."""
+    llm = fleet.llm
+    env = {
+        "LONGBOAT_GATEWAY__LLM__PROVIDER": llm.provider,
+        "LONGBOAT_GATEWAY__LLM__MODEL": llm.model,
+    }
+    if llm.base_url:
+        env["LONGBOAT_GATEWAY__LLM__BASE_URL"] = llm.base_url
+    return env
+
+
+def _gateway_embeddings(fleet: Fleet) -> dict[str, str]:
+    """The embeddings endpoint of semantic search, if any (its API key is a secret)."""
+    embeddings = fleet.gateway.embeddings
+    if not embeddings.base_url:
+        return {}
+    prefix = "LONGBOAT_GATEWAY__EMBEDDINGS__"
+    return {
+        f"{prefix}BASE_URL": embeddings.base_url,
+        f"{prefix}MODEL": embeddings.model,
+        f"{prefix}BATCH_SIZE": str(embeddings.batch_size),
+        f"{prefix}CONCURRENCY": str(embeddings.concurrency),
+        f"{prefix}INCLUDE_PII": "true" if embeddings.include_pii else "false",
+    }
+
+
+def llm_route(fleet: Fleet, spec: AgentSpec) -> str:
+    """How ``spec``'s ``ctx.llm`` is routed: its own ``llmRoute``, else the fleet's."""
+    return spec.llm_route or fleet.llm.route
 
 
 def _coordinator(fleet: Fleet, instance: str, addresses: ProcessAddresses) -> dict[str, str]:
@@ -196,6 +236,8 @@ def _agent(
         "LONGBOAT_AGENT__HTTP_PORT": str(addresses.port),
         "LONGBOAT_LLM__PROVIDER": llm.provider,
         "LONGBOAT_LLM__MODEL": llm.model,
+        # Through the gateway by default: policy, budgets and the API key live there.
+        "LONGBOAT_LLM__ROUTE": llm_route(fleet, spec),
     }
     if spec.durability is not None:
         env["LONGBOAT_AGENT__DURABILITY"] = spec.durability
@@ -204,6 +246,31 @@ def _agent(
     if addresses.key_file:
         env["LONGBOAT_AGENT__KEY_FILE"] = addresses.key_file
     return env
+
+
+_LLM_KEY = "LONGBOAT_LLM__API_KEY"
+_GATEWAY_LLM_KEY = "LONGBOAT_GATEWAY__LLM__API_KEY"
+
+
+def gateway_llm_key(environment: dict[str, str]) -> dict[str, str]:
+    """A local gateway's environment: the user's ``LONGBOAT_LLM__API_KEY`` is the gateway's key.
+
+    One variable for the user to set (docs/fleet.md), whichever process calls the provider; a
+    ``LONGBOAT_GATEWAY__LLM__API_KEY`` of its own wins.
+    """
+    if _LLM_KEY in environment and _GATEWAY_LLM_KEY not in environment:
+        return {**environment, _GATEWAY_LLM_KEY: environment[_LLM_KEY]}
+    return environment
+
+
+def agent_llm_key(environment: dict[str, str]) -> dict[str, str]:
+    """A local agent's environment without the API key unless it calls the provider directly.
+
+    Least privilege: an agent routed through the gateway never needs the key.
+    """
+    if environment.get("LONGBOAT_LLM__ROUTE") == "direct":
+        return environment
+    return {k: v for k, v in environment.items() if k != _LLM_KEY}
 
 
 def tools_file_content(fleet: Fleet) -> str:

@@ -148,6 +148,21 @@ class OpaConfig(FleetPart):
     resources: Resources = Resources()
 
 
+class EmbeddingsConfig(FleetPart):
+    """The gateway's embeddings endpoint, for semantic memory search (docs/models.md)."""
+
+    base_url: str = Field(
+        default="",
+        pattern=r"^(https?://.+)?$",
+        description='"" = BM25 search only; else an OpenAI-compatible base (…/v1)',
+    )
+    model: str = Field(default="text-embedding-3-small", min_length=1)
+    api_key_secret: SecretRef | None = None
+    batch_size: int = Field(default=64, ge=1, le=2048, description="texts per request")
+    concurrency: int = Field(default=2, ge=1, le=16, description="requests in flight")
+    include_pii: bool = Field(default=False, description="also embed memories with personal data")
+
+
 class GatewayConfig(FleetPart):
     """The policy gateway(s)."""
 
@@ -157,6 +172,7 @@ class GatewayConfig(FleetPart):
     rate_limit_per_minute: int = Field(default=600, ge=1, le=1_000_000, description="per agent")
     decision_log: bool = True
     opa: OpaConfig = OpaConfig()
+    embeddings: EmbeddingsConfig = EmbeddingsConfig()
     resources: Resources = Resources()
 
 
@@ -169,13 +185,21 @@ class CoordinatorConfig(FleetPart):
     resources: Resources = Resources()
 
 
+LlmRoute = Literal["gateway", "direct"]
+
+
 class LlmConfig(FleetPart):
-    """Which LLM the agents' ``ctx.llm`` calls."""
+    """Which LLM the agents' ``ctx.llm`` calls, and whether through the gateway."""
 
     provider: Literal["local", "openai"] = "local"
     base_url: str = Field(default="", description='"" = the provider\'s default')
     model: str = Field(default="longboat-local", min_length=1)
     api_key_secret: SecretRef | None = None
+    route: LlmRoute = Field(
+        default="gateway",
+        description="gateway: calls are policy-checked and budgeted by the gateway, which holds "
+        "the API key; direct: agents call the provider themselves (an agent's llmRoute wins)",
+    )
 
 
 class HttpToolSpec(FleetPart):
@@ -268,6 +292,9 @@ class AgentSpec(FleetPart):
     )
     resources: Resources = Resources()
     env: dict[str, str] = Field(default_factory=dict)
+    llm_route: LlmRoute | None = Field(
+        default=None, description="this agent's ctx.llm route; null = the fleet's llm.route"
+    )
 
     def instance(self, index: int) -> str:
         """The name of this entry's ``index``-th process: ``triage-0``, or ``triage-canary-0``.

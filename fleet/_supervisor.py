@@ -31,7 +31,13 @@ from longboat.fleet._bootstrap import (
     operator_token,
 )
 from longboat.fleet._children import Child, ChildSpec, RestartPolicy, wait_ready
-from longboat.fleet._environment import Component, ProcessAddresses, process_environment
+from longboat.fleet._environment import (
+    Component,
+    ProcessAddresses,
+    agent_llm_key,
+    gateway_llm_key,
+    process_environment,
+)
 from longboat.fleet._environment import tools_file_content as build_tools_file
 from longboat.fleet._loading import fleet_root
 from longboat.fleet._model import AgentSpec, Fleet
@@ -235,12 +241,15 @@ class FleetSupervisor:
         env = process_environment(
             self.fleet, component, instance=instance, addresses=self._addresses(port, **files)
         )
+        environment = self._environment(env)
+        if component == "gateway":
+            environment = gateway_llm_key(environment)
         return self._child(
             ChildSpec(
                 component=component,
                 instance=instance,
                 argv=longboat_command("run", component),
-                env=self._environment(env),
+                env=environment,
                 cwd=self.root,
                 log=self.paths.log(instance),
                 port=port,
@@ -281,7 +290,7 @@ class FleetSupervisor:
                 component="agent",
                 instance=instance,
                 argv=longboat_command("run", "agent", agent.module),
-                env=self._environment(env),
+                env=agent_llm_key(self._environment(env)),
                 cwd=self.root,
                 log=self.paths.log(instance),
                 port=port,

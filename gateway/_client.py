@@ -15,11 +15,13 @@ from longboat.gateway._memory import MemoryItem
 from longboat.gateway._models import ModelAnswer, ModelCall
 from longboat.gateway._protocol import (
     MemoryDeleted,
+    MemoryDeletion,
     MemorySearch,
     MemorySearchResult,
     MemoryWrite,
     PolicyAnswer,
     PolicyQuestion,
+    ProfileDocument,
     ToolInvocation,
     ToolResult,
 )
@@ -144,16 +146,33 @@ class GatewayClient(JsonHttpClient):
         path = "/v1/memory/" + self._path(bank, key)
         return (await self._required("PUT", path, MemoryItem, body)).revision
 
-    async def memory_delete(self, bank: str, key: str) -> bool:
-        """Forget ``bank/key``."""
+    async def memory_delete(self, bank: str, key: str, **context: str | None) -> bool:
+        """Forget ``bank/key``.
+
+        ``context``: ``workflow_id``, ``run_id``, ``source_event`` (the audit's provenance).
+        """
+        where = _request(MemoryDeletion, context, "memory_delete")
         path = "/v1/memory/" + self._path(bank, key)
+        query = where.model_dump(exclude_none=True)
+        if query:
+            path += "?" + urlencode(query)
         return (await self._required("DELETE", path, MemoryDeleted)).deleted
 
     async def memory_search(
-        self, bank: str, query: str, limit: int = 10, *, scope: str | None = None
+        self,
+        bank: str,
+        query: str,
+        limit: int = 10,
+        *,
+        scope: str | None = None,
+        mode: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Items of ``bank`` (in ``scope``) matching ``query``, best first (as JSON)."""
-        fields = {"q": query, "limit": limit, "scope": scope}
+        """Items of ``bank`` (in ``scope``) matching ``query``, best first (as JSON).
+
+        ``mode``: ``bm25`` (default), ``semantic`` or ``hybrid`` (the gateway needs an
+        embeddings endpoint for those two).
+        """
+        fields = {"q": query, "limit": limit, "scope": scope, "mode": mode or "bm25"}
         search = _request(MemorySearch, fields, "memory_search")
         path = (
             "/v1/memory/" + self._path(bank) + "?" + urlencode(search.model_dump(exclude_none=True))
@@ -165,6 +184,10 @@ class GatewayClient(JsonHttpClient):
         """A value of the caller's own profile, or None."""
         item = await self._call("GET", "/v1/profiles/" + self._path(key), MemoryItem)
         return None if item is None else item.value
+
+    async def profile_read(self) -> dict[str, JsonValue]:
+        """The caller's whole profile (every key and its value) in one request."""
+        return (await self._required("GET", "/v1/profiles", ProfileDocument)).values
 
     async def profile_put(self, key: str, value: JsonValue) -> int:
         """Set a value of the caller's own profile."""

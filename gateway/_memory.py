@@ -2,7 +2,8 @@
 
 Each write is one transaction holding the new value (``lb.memory``, key ``bank/key``) and its
 provenance (``lb.memory.audit``), so the audit trail never misses a change. Every gateway
-follows ``lb.memory`` and serves reads from memory.
+follows ``lb.memory`` and serves reads from memory; searches from its index (BM25, and with an
+embeddings endpoint also semantic and hybrid ranking).
 """
 
 from __future__ import annotations
@@ -16,7 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from longboat import KafkaSettings, RecordCodec, TopicNames, utc_now
 from longboat.errors import UsageError
-from longboat.gateway._index import MemoryIndex
+from longboat.gateway._embeddings import (
+    Embedder,
+    EmbeddingsNotConfigured,
+    EmbeddingsSettings,
+    Vector,
+)
+from longboat.gateway._index import (
+    MemoryIndex,
+    SearchMode,
+    fts_query,
+    hybrid_depth,
+    rank_by_vector,
+)
 from longboat.kafka import Decoded, TopicFollower, TransactionalProducer
 
 __all__ = [
@@ -40,15 +53,22 @@ MAX_RECORD_BYTES = 900 * 1024
 is checked on its own, before the transaction starts."""
 
 
+# Semantic rankings computed at once (worker threads): more would only queue on the GIL.
+_RANKERS = 2
+
+
 class MemoryTooLarge(UsageError):
     """A memory record would exceed :data:`MAX_RECORD_BYTES` (the caller gets a 413)."""
 
     code = "memory_too_large"
 
 
+_PROFILE_PREFIX = "profile:"
+
+
 def profile_bank(agent_id: str) -> str:
     """The internal bank holding one agent's profile."""
-    return f"profile:{agent_id}"
+    return f"{_PROFILE_PREFIX}{agent_id}"
 
 
 class Provenance(BaseModel):
@@ -105,24 +125,48 @@ MEMORY_AUDITS: RecordCodec[MemoryAudit] = RecordCodec(MemoryAudit)
 class MemoryStore:
     """Materialises ``lb.memory`` and writes changes with their audit records."""
 
-    def __init__(self, kafka: KafkaSettings, names: TopicNames, *, writer_id: str) -> None:
-        """Create the store; ``writer_id`` must be unique per gateway instance."""
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        names: TopicNames,
+        *,
+        writer_id: str,
+        embeddings: EmbeddingsSettings | None = None,
+    ) -> None:
+        """Create the store; ``writer_id`` must be unique per gateway instance.
+
+        ``embeddings`` with a ``base_url``: items are embedded too (semantic search).
+        """
         self._kafka = kafka
         self._names = names
         self._items: dict[tuple[str, str], MemoryItem] = {}
         self._index = MemoryIndex()
+        self.embedder = (
+            Embedder(embeddings, self._vector) if embeddings and embeddings.base_url else None
+        )
+        self._embed_pii = bool(embeddings and embeddings.include_pii)
         self._producer = TransactionalProducer(
             kafka, transactional_id=f"{names.prefix}gateway.memory.{writer_id}"
         )
         self._follower = TopicFollower(kafka, names.memory, MEMORY_ITEMS, self._apply)
         self._lock = asyncio.Lock()
+        self._ranking = asyncio.Semaphore(_RANKERS)
 
     async def __aenter__(self) -> Self:
-        await self._producer.start()
+        # The embedder first: the follower's rebuild notes every item for it, and it works
+        # through them in the background while the gateway already serves.
+        if self.embedder is not None:
+            await self.embedder.__aenter__()
         try:
-            await self._follower.__aenter__()
-        except BaseException:
-            await self._producer.stop()
+            await self._producer.start()
+            try:
+                await self._follower.__aenter__()
+            except BaseException:
+                await self._producer.stop()
+                raise
+        except BaseException as e:
+            if self.embedder is not None:
+                await self.embedder.__aexit__(type(e), e, e.__traceback__)
             raise
         return self
 
@@ -134,6 +178,8 @@ class MemoryStore:
     ) -> None:
         await self._follower.__aexit__(exc_type, exc, tb)
         await self._producer.stop()
+        if self.embedder is not None:
+            await self.embedder.__aexit__(exc_type, exc, tb)
         self._index.close()
 
     def _apply(self, record: Decoded[MemoryItem]) -> None:
@@ -148,25 +194,84 @@ class MemoryStore:
 
     def _keep(self, item: MemoryItem) -> None:
         self._items[(item.bank, item.key)] = item
-        self._index.put(item.bank, item.key, item.scope, item.value)
+        text = self._index.put(item.bank, item.key, item.scope, item.value)
+        if text is not None and self._embeds(item):
+            assert self.embedder is not None
+            self.embedder.note(item.bank, item.key, text)
+
+    def _embeds(self, item: MemoryItem) -> bool:
+        """Whether ``item`` is sent to the embeddings endpoint.
+
+        Not profiles (never searched), and not items holding personal data unless the
+        operator said so: the endpoint is usually a third party.
+        """
+        if self.embedder is None or item.bank.startswith(_PROFILE_PREFIX):
+            return False
+        return not item.pii or self._embed_pii
 
     def _forget(self, bank: str, key: str) -> None:
         self._items.pop((bank, key), None)
         self._index.remove(bank, key)
+        if self.embedder is not None:
+            self.embedder.forget(bank, key)
+
+    def _vector(self, bank: str, key: str, text: str, vector: Vector) -> None:
+        self._index.put_vector(bank, key, text, vector)
+
+    @property
+    def embedded(self) -> int:
+        """How many items have a vector (semantic search finds only those)."""
+        return self._index.vectors()
 
     def get(self, bank: str, key: str) -> MemoryItem | None:
         """The current value of ``bank/key``."""
         return self._items.get((bank, key))
 
-    def search(
-        self, bank: str, query: str, *, scope: str | None = None, limit: int = 10
-    ) -> list[MemoryItem]:
-        """Items of ``bank`` in ``scope`` matching any query word, best BM25 match first.
+    def bank(self, bank: str, *, limit: int = 1000) -> list[MemoryItem]:
+        """The items of ``bank`` (at most ``limit``), in key order."""
+        return [self._items[bank, key] for key in self._index.keys(bank, limit=limit)]
 
-        No words: the newest items of the scope. Scoped and unscoped items never mix.
+    async def search(
+        self,
+        bank: str,
+        query: str,
+        *,
+        scope: str | None = None,
+        limit: int = 10,
+        mode: SearchMode = "bm25",
+    ) -> list[MemoryItem]:
+        """Items of ``bank`` in ``scope`` matching ``query``, best first.
+
+        ``bm25``: any query word, BM25 order. ``semantic``: closest vectors (items embedded
+        so far). ``hybrid``: both, fused by reciprocal rank. No words: the newest items of the
+        scope, whatever the mode. Scoped and unscoped items never mix.
+
+        Raises:
+            EmbeddingsNotConfigured: ``semantic``/``hybrid`` without an embeddings endpoint.
+            EmbeddingsUnavailable: The endpoint did not embed the query.
         """
-        keys = self._index.search(bank, query, scope=scope, limit=limit)
-        return [self._items[bank, key] for key in keys]
+        if mode == "bm25" or fts_query(query) is None:
+            keys = self._index.search(bank, query, scope=scope, limit=limit)
+        else:
+            if self.embedder is None:
+                raise EmbeddingsNotConfigured(
+                    f"{mode} search needs an embeddings endpoint: set "
+                    "LONGBOAT_GATEWAY__EMBEDDINGS__BASE_URL (and __MODEL) on the gateway, or "
+                    "search with mode=bm25"
+                )
+            vector = await self.embedder.query(query)
+            depth = limit if mode == "semantic" else hybrid_depth(limit)
+            candidates = self._index.candidates(bank, scope)
+            # Ranking is pure Python over the scope's vectors (a whole bank: many thousands):
+            # in a worker thread, a few at once, so the event loop keeps serving meanwhile.
+            async with self._ranking:
+                ranked = await asyncio.to_thread(rank_by_vector, vector, candidates, depth)
+            if mode == "semantic":
+                keys = ranked
+            else:
+                keys = self._index.hybrid(bank, query, ranked, scope=scope, limit=limit)
+        # A key ranked in the thread may have been deleted meanwhile: skip it.
+        return [self._items[bank, key] for key in keys if (bank, key) in self._items]
 
     async def put(
         self,

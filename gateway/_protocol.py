@@ -12,9 +12,12 @@ route                                      request body         answer (200)
 =========================================  ===================  =================================
 ``GET /v1/memory/{bank}/{key}``            —                    :class:`MemoryItem` (404 if none)
 ``PUT /v1/memory/{bank}/{key}``            :class:`MemoryWrite`  :class:`MemoryItem`
-``DELETE /v1/memory/{bank}/{key}``         —                    :class:`MemoryDeleted`
-``GET /v1/memory/{bank}?q=&limit=``        :class:`MemorySearch`  :class:`MemorySearchResult`
-``GET|PUT|DELETE /v1/profiles/{key}``      as memory            as memory
+``DELETE /v1/memory/{bank}/{key}``         :class:`MemoryDeletion`  :class:`MemoryDeleted`
+``GET /v1/memory/{bank}?q=&limit=&mode=``  :class:`MemorySearch`  :class:`MemorySearchResult`
+``GET|PUT|DELETE /v1/profiles/{key}``      as memory            as memory (a typed key: 422
+                                                                 ``profile_invalid`` if it does
+                                                                 not fit its schema)
+``GET /v1/profiles``                       —                    :class:`ProfileDocument`
 ``POST /v1/tools/{name}/invoke``           :class:`ToolInvocation`  :class:`ToolResult`, 202 parked
 ``GET /v1/tools/approvals/{id}?wait_s=``   —                    ``ApprovalAnswer`` (long-poll)
 ``POST /v1/decisions/{policy}``             :class:`PolicyQuestion`  :class:`PolicyAnswer`
@@ -29,16 +32,19 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from longboat import ErrorBody, answer, describe_errors, error_answer, read_body
+from longboat.gateway._index import SearchMode
 from longboat.gateway._memory import MemoryItem
 
 __all__ = [
     "ErrorBody",
     "MemoryDeleted",
+    "MemoryDeletion",
     "MemorySearch",
     "MemorySearchResult",
     "MemoryWrite",
     "PolicyAnswer",
     "PolicyQuestion",
+    "ProfileDocument",
     "ToolInvocation",
     "ToolResult",
     "answer",
@@ -81,14 +87,17 @@ class ToolInvocation(_Body):
 class MemorySearch(_Body):
     """Query of ``GET /v1/memory/{bank}``: words to look for and how many items at most.
 
-    Ranked by BM25 (any word matches); ``scope`` restricts the search to one subject's items
-    (unscoped items without it). The gateway answers at most 100 items whatever ``limit``
+    Ranked by ``mode``: ``bm25`` (any word matches; the default), ``semantic`` (closest
+    embeddings; the gateway needs an embeddings endpoint) or ``hybrid`` (both, fused by
+    reciprocal rank). ``scope`` restricts the search to one subject's items (unscoped items
+    without it), in every mode. The gateway answers at most 100 items whatever ``limit``
     asks for.
     """
 
     q: str = ""
     limit: int = Field(default=10, ge=1)
     scope: str | None = Field(default=None, min_length=1, max_length=200)
+    mode: SearchMode = "bm25"
 
     @classmethod
     def of_request(cls, request: web.Request) -> MemorySearch | web.Response:
@@ -97,6 +106,29 @@ class MemorySearch(_Body):
             return cls.model_validate(dict(request.query))
         except ValidationError as e:
             return error_answer(400, "invalid_request", describe_errors(e))
+
+
+class MemoryDeletion(_Body):
+    """Query of ``DELETE /v1/memory/{bank}/{key}``: where the deletion came from (provenance)."""
+
+    workflow_id: str | None = Field(default=None, max_length=200)
+    run_id: str | None = Field(default=None, max_length=200)
+    source_event: str | None = Field(default=None, max_length=200)
+
+    @classmethod
+    def of_request(cls, request: web.Request) -> MemoryDeletion | web.Response:
+        """The query of ``request``, or the 400 :class:`~longboat.ErrorBody` answer to send."""
+        try:
+            return cls.model_validate(dict(request.query))
+        except ValidationError as e:
+            return error_answer(400, "invalid_request", describe_errors(e))
+
+
+class ProfileDocument(_Body):
+    """Answer of ``GET /v1/profiles``: the caller's whole profile in one lookup."""
+
+    values: dict[str, JsonValue] = Field(description="every key of the profile and its value")
+    revisions: dict[str, int] = Field(description="each key's revision")
 
 
 class MemoryDeleted(_Body):

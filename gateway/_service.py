@@ -38,6 +38,7 @@ from longboat.gateway._decision import (
     Resource,
 )
 from longboat.gateway._distribution import PolicyDistributor
+from longboat.gateway._embeddings import EmbeddingsNotConfigured, EmbeddingsUnavailable
 from longboat.gateway._guard import Guard, RateLimiter, declares
 from longboat.gateway._mcp import McpUpstreams
 from longboat.gateway._mcp_calls import invoke_mcp_tool
@@ -53,13 +54,16 @@ from longboat.gateway._metrics import GatewayMetrics
 from longboat.gateway._models import ModelRoutes
 from longboat.gateway._opa import DecisionSource, PolicyEngine, QuestionOutcome
 from longboat.gateway._pii import PiiReport, classify_write
+from longboat.gateway._profiles import refuse_untyped
 from longboat.gateway._protocol import (
     MemoryDeleted,
+    MemoryDeletion,
     MemorySearch,
     MemorySearchResult,
     MemoryWrite,
     PolicyAnswer,
     PolicyQuestion,
+    ProfileDocument,
     ToolInvocation,
     ToolResult,
     answer,
@@ -162,7 +166,9 @@ class GatewayService(Service):
         self.engine = await enter(PolicyEngine(self.settings.opa_url, timeout_ms=gw.opa_timeout_ms))
         view = await enter(RegistryView(kafka, self.names.registry))
         self.guard = Guard(view, RateLimiter(gw.rate_limit_per_minute))
-        self.memory = await enter(MemoryStore(kafka, self.names, writer_id=self.instance))
+        self.memory = await enter(
+            MemoryStore(kafka, self.names, writer_id=self.instance, embeddings=gw.embeddings)
+        )
         self.ledger = await enter(ToolLedger(kafka, self.names.tools_ledger))
         self.approvals = await enter(ApprovalBook(kafka, self.names))
         await enter(self.tools)
@@ -209,6 +215,7 @@ class GatewayService(Service):
             web.get("/v1/memory/{bank}/{key}", self._guarded(self._get)),
             web.put("/v1/memory/{bank}/{key}", self._guarded(self._put)),
             web.delete("/v1/memory/{bank}/{key}", self._guarded(self._delete)),
+            web.get("/v1/profiles", self._guarded(self._profile)),
             web.get("/v1/profiles/{key}", self._guarded(self._get)),
             web.put("/v1/profiles/{key}", self._guarded(self._put)),
             web.delete("/v1/profiles/{key}", self._guarded(self._delete)),
@@ -343,9 +350,19 @@ class GatewayService(Service):
         if isinstance(query, web.Response):
             return query
         # Bounded work per request: the query is cut, the answer capped.
-        items = self.memory.search(
-            bank, query.q[:_MAX_QUERY_CHARS], scope=query.scope, limit=min(query.limit, 100)
-        )
+        try:
+            items = await self.memory.search(
+                bank,
+                query.q[:_MAX_QUERY_CHARS],
+                scope=query.scope,
+                limit=min(query.limit, 100),
+                mode=query.mode,
+            )
+        except EmbeddingsNotConfigured as e:
+            return error_answer(422, e.code, str(e), retryable=False)
+        except EmbeddingsUnavailable as e:
+            message = f"{e}; search with mode=bm25 meanwhile"
+            return error_answer(503, e.code, message, retryable=True)
         return answer(MemorySearchResult(items=items))
 
     async def _put(
@@ -355,6 +372,10 @@ class GatewayService(Service):
         if isinstance(body, web.Response):
             return body
         bank, resource, action = self._target(request, identity, "write")
+        if resource.kind == "profile":
+            invalid = refuse_untyped(self.policies.active, resource.key or "", body.value)
+            if invalid is not None:
+                return invalid
         if not declares(facts, resource):
             # No capability: ask the policy before spending any classification on the body.
             refused = await self.allowed(facts, action, resource, PolicyContext())
@@ -382,6 +403,22 @@ class GatewayService(Service):
             return error_answer(413, e.code, str(e))
         return answer(item)
 
+    async def _profile(
+        self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
+    ) -> web.Response:
+        """The caller's whole profile: one decision, one answer."""
+        resource = Resource(kind="profile", name=identity.agent_id)
+        allowed = await self.allowed(facts, "profile.read", resource, PolicyContext())
+        if isinstance(allowed, web.Response):
+            return allowed
+        items = self.memory.bank(profile_bank(identity.agent_id))
+        return answer(
+            ProfileDocument(
+                values={item.key: item.value for item in items},
+                revisions={item.key: item.revision for item in items},
+            )
+        )
+
     async def _classify(self, body: MemoryWrite, key: str | None) -> PiiReport:
         """Classify off the event loop: other agents' requests are served meanwhile."""
         metadata = (body.workflow_id, body.run_id, body.source_event)
@@ -392,12 +429,19 @@ class GatewayService(Service):
         self, request: web.Request, identity: VerifiedIdentity, facts: AgentFacts
     ) -> web.Response:
         bank, resource, action = self._target(request, identity, "delete")
-        allowed = await self.allowed(facts, action, resource, PolicyContext())
+        where = MemoryDeletion.of_request(request)
+        if isinstance(where, web.Response):
+            return where
+        context = PolicyContext(workflow_id=where.workflow_id, run_id=where.run_id)
+        allowed = await self.allowed(facts, action, resource, context)
         if isinstance(allowed, web.Response):
             return allowed
         provenance = Provenance(
             agent=identity.agent_id,
             version=identity.version,
+            workflow_id=where.workflow_id,
+            run_id=where.run_id,
+            source_event=where.source_event,
             decision_id=allowed,
             policy_digest=self._digest(),
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from longboat import Settings
+from longboat.gateway._embeddings import EmbeddingsSettings
 from longboat.llm import LLMSettings
 
 __all__ = ["GatewayServiceSettings", "GatewaySettings"]
@@ -29,6 +30,10 @@ class GatewayServiceSettings(BaseModel):
     llm: LLMSettings = Field(
         default=LLMSettings(),
         description="the model provider behind /v1/models (the gateway holds its API key)",
+    )
+    embeddings: EmbeddingsSettings = Field(
+        default=EmbeddingsSettings(),
+        description="an OpenAI-compatible /embeddings endpoint for semantic memory search",
     )
 
 

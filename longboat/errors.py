@@ -30,6 +30,7 @@ The components add their own leaves, each under the branch that says what the ca
     ├── LLMUnavailable                 llm_unavailable          longboat.llm
     ├── GatewayUnavailable             gateway_unavailable      longboat.gateway
     ├── ToolUnavailable                tool_unavailable         longboat.gateway
+    ├── EmbeddingsUnavailable          embeddings_unavailable   longboat.gateway
     ├── RegistryUnavailable            registry_unavailable     longboat.registry
     └── CoordinatorUnavailable         coordinator_unavailable  longboat.coordinator
     TerminalError
@@ -49,6 +50,7 @@ The components add their own leaves, each under the branch that says what the ca
     ├── CoordinatorRefused             coordinator_refused      longboat.coordinator
     └── UsageError
         ├── MemoryTooLarge             memory_too_large         longboat.gateway
+        ├── EmbeddingsNotConfigured    embeddings_not_configured  longboat.gateway
         ├── UnknownAgent               agent_unknown            longboat.registry
         ├── HeartbeatInvalid           heartbeat_invalid        longboat.registry
         └── RecordTooLarge             record_too_large         longboat.registry

@@ -285,6 +285,37 @@ def test_agents_reach_only_kafka_the_gateway_the_registry_and_their_llm(render: 
     )
 
 
+def test_agents_route_the_llm_through_the_gateway_which_holds_the_key(render: Render) -> None:
+    """LONGBOAT_LLM__ROUTE=gateway unless llmRoute: direct; the key goes to the gateway and to
+    direct agents only; the gateway may reach the LLM, and agents only when one calls it."""
+    manifests = render(FLEETS / "full.yaml")
+    triage = _env(_agent_container(manifests, "claims-agent-triage"))
+    moderator = _env(_agent_container(manifests, "claims-agent-moderator"))
+    gateway = _env(_pod_templates(manifests)["Deployment/claims-gateway"]["spec"]["containers"][0])
+    secret = {"secretKeyRef": {"name": "llm-api", "key": "api-key"}}
+    assert (triage["LONGBOAT_LLM__ROUTE"], moderator["LONGBOAT_LLM__ROUTE"]) == (
+        "gateway",
+        "direct",
+    )
+    assert "LONGBOAT_LLM__API_KEY" not in triage
+    assert moderator["LONGBOAT_LLM__API_KEY"] == secret
+    assert gateway["LONGBOAT_GATEWAY__LLM__API_KEY"] == secret
+    assert gateway["LONGBOAT_GATEWAY__LLM__PROVIDER"] == "openai"
+    assert gateway["LONGBOAT_GATEWAY__LLM__BASE_URL"] == "https://llm.internal:8443/v1"
+    gateway_ports = [p["port"] for rule in _egress(manifests, "gateway") for p in rule["ports"]]
+    assert 8443 in gateway_ports
+    assert 9444 in gateway_ports  # the embeddings endpoint of semantic search
+    assert gateway["LONGBOAT_GATEWAY__EMBEDDINGS__API_KEY"] == {
+        "secretKeyRef": {"name": "embed-api", "key": "api-key"}
+    }
+    all_gateway = copy.deepcopy(load_fleet("full"))
+    for agent in all_gateway["agents"]:
+        agent.pop("llmRoute", None)
+    manifests = render(all_gateway)
+    agent_ports = [p["port"] for rule in _egress(manifests, "agent") for p in rule["ports"]]
+    assert 8443 not in agent_ports
+
+
 def test_the_registry_and_coordinator_reach_only_dns_and_kafka(render: Render) -> None:
     """Components that talk to nothing but Kafka get egress to DNS and the Kafka ports only."""
     manifests = render(FLEETS / "full.yaml")

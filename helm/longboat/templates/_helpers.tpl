@@ -244,17 +244,27 @@ items:
 {{- end -}}
 {{- end -}}
 
-{{/* The LLM settings of an agent process (LONGBOAT_LLM__*). */}}
+{{/* How an agent's ctx.llm is routed: its llmRoute, else llm.route. Argument: dict root, agent. */}}
+{{- define "longboat.llmRoute" -}}
+{{- .agent.llmRoute | default .root.Values.llm.route | default "gateway" -}}
+{{- end -}}
+
+{{/* The LLM settings of an agent process (LONGBOAT_LLM__*); the API key only when it calls the
+provider directly (through the gateway, the gateway holds it). Argument: dict root, agent. */}}
 {{- define "longboat.llmEnv" -}}
-{{- $llm := .Values.llm -}}
+{{- $llm := .root.Values.llm -}}
+{{- $route := include "longboat.llmRoute" . -}}
 - name: LONGBOAT_LLM__PROVIDER
   value: {{ $llm.provider | quote }}
 - name: LONGBOAT_LLM__MODEL
   value: {{ $llm.model | quote }}
+- name: LONGBOAT_LLM__ROUTE
+  value: {{ $route | quote }}
 {{- with $llm.baseUrl }}
 - name: LONGBOAT_LLM__BASE_URL
   value: {{ . | quote }}
 {{- end }}
+{{- if eq $route "direct" }}
 {{- with $llm.apiKeySecret }}
 - name: LONGBOAT_LLM__API_KEY
   valueFrom:
@@ -262,6 +272,59 @@ items:
       name: {{ .name }}
       key: {{ .key }}
 {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The provider behind the gateway's /v1/models (LONGBOAT_GATEWAY__LLM__*), with its API key. */}}
+{{- define "longboat.gatewayLlmEnv" -}}
+{{- $llm := .Values.llm -}}
+- name: LONGBOAT_GATEWAY__LLM__PROVIDER
+  value: {{ $llm.provider | quote }}
+- name: LONGBOAT_GATEWAY__LLM__MODEL
+  value: {{ $llm.model | quote }}
+{{- with $llm.baseUrl }}
+- name: LONGBOAT_GATEWAY__LLM__BASE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $llm.apiKeySecret }}
+- name: LONGBOAT_GATEWAY__LLM__API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .name }}
+      key: {{ .key }}
+{{- end }}
+{{- end -}}
+
+{{/* The gateway's embeddings endpoint for semantic memory search (LONGBOAT_GATEWAY__EMBEDDINGS__*). */}}
+{{- define "longboat.gatewayEmbeddingsEnv" -}}
+{{- $e := .Values.gateway.embeddings -}}
+{{- if $e.baseUrl }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__BASE_URL
+  value: {{ $e.baseUrl | quote }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__MODEL
+  value: {{ $e.model | quote }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__BATCH_SIZE
+  value: {{ $e.batchSize | quote }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__CONCURRENCY
+  value: {{ $e.concurrency | quote }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__INCLUDE_PII
+  value: {{ $e.includePii | quote }}
+{{- with $e.apiKeySecret }}
+- name: LONGBOAT_GATEWAY__EMBEDDINGS__API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .name }}
+      key: {{ .key }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* "true" when some agent calls its LLM directly (then agents need egress to it). */}}
+{{- define "longboat.anyDirectLlm" -}}
+{{- $root := . -}}
+{{- range .Values.agents -}}
+{{- if eq (include "longboat.llmRoute" (dict "root" $root "agent" .)) "direct" }}true{{ end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The TCP port of a URL (explicit, else 443 for https and 80 for http). */}}

@@ -12,6 +12,8 @@ from longboat import Envelope
 from longboat.agents import Agent, Context, StepFailed
 from longboat.agents.testing import AgentTestEnvironment
 from longboat.cli import cli
+from longboat.gateway import MEMORY_AUDITS
+from tests.integration.agents.conftest import read_all
 from tests.integration.gateway.conftest import GatewayWorld, client, serving
 
 
@@ -86,3 +88,32 @@ async def test_pii_in_generated_memories_is_refused_like_any_write(world: Gatewa
     assert isinstance(run.error, StepFailed)
     assert "bank public is not classified for email" in str(run.error)
     assert remembered == []
+
+
+async def test_a_fact_no_longer_true_retires_the_memory_it_matches(world: GatewayWorld) -> None:
+    """A contradicted fact is deleted (audited, with the run's provenance); its successor added."""
+    issuer = await world.enroll("curator", "memory:public")
+    await world.publish()
+    async with serving(world) as gateway, client(gateway, issuer) as gw:
+        env = AgentTestEnvironment(_curator(), gateway=gw)
+        await env.run(_note("public", "Alice lives in Oslo."))
+        await env.run(_note("public", "Alice keeps a cat called Tom."))
+        event = _note("public", "Alice no longer lives in Oslo. Alice lives in Bergen now.")
+        moved = await env.run(event)
+        nothing = await env.run(_note("public", "Carol no longer owns a boat."))
+        remembered = await gw.memory_search("public", "", scope="alice")
+    assert isinstance(moved.value, list)
+    ops = [(c["op"], c["fact"]) for c in moved.value if isinstance(c, dict)]
+    assert ops == [("retire", "Alice lives in Oslo."), ("add", "Alice lives in Bergen now.")]
+    assert nothing.value == []  # a retirement matching nothing remembered changes nothing
+    assert sorted(str(item["value"]["fact"]) for item in remembered) == [
+        "Alice keeps a cat called Tom.",
+        "Alice lives in Bergen now.",
+    ]
+    audit = [
+        MEMORY_AUDITS.decode_value(r.value or b"")
+        for r in await read_all(world.settings.kafka, world.names.memory_audit)
+    ]
+    [deleted] = [a for a in audit if a.op == "delete"]
+    assert deleted.previous == {"fact": "Alice lives in Oslo."}
+    assert (deleted.provenance.agent, deleted.provenance.source_event) == ("curator", event.id)

@@ -15,7 +15,10 @@ from longboat.errors import ConfigError
 from longboat.fleet import load_fleet, parse_fleet
 from longboat.fleet._environment import (
     PLATFORM_VARIABLES,
+    Component,
     ProcessAddresses,
+    agent_llm_key,
+    gateway_llm_key,
     process_environment,
     tools_file_content,
 )
@@ -79,6 +82,28 @@ def test_gateway_settings_read_what_the_fleet_says(clean_env: pytest.MonkeyPatch
     assert settings.kafka.bootstrap_servers == "127.0.0.1:19092"
 
 
+def test_the_gateway_gets_the_embeddings_endpoint_of_semantic_search(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """gateway.embeddings reaches the gateway's settings; without a baseUrl, nothing is set."""
+    fleet = parse_fleet(
+        "name: a\ngateway: {embeddings: {baseUrl: 'http://embed.internal/v1', model: e5,\n"
+        "  batchSize: 8, concurrency: 3, includePii: true}}\n"
+    )
+    env = process_environment(fleet, "gateway", instance="g-0", addresses=_addresses())
+    _apply(clean_env, env)
+    embeddings = load_settings_as(GatewaySettings).gateway.embeddings
+    assert embeddings.base_url == "http://embed.internal/v1"
+    assert (embeddings.model, embeddings.batch_size, embeddings.concurrency) == ("e5", 8, 3)
+    assert embeddings.include_pii is True
+    plain = process_environment(
+        parse_fleet("name: a\n"), "gateway", instance="g-0", addresses=_addresses()
+    )
+    assert not any("EMBEDDINGS" in key for key in plain)
+    with pytest.raises(ConfigError, match="baseUrl"):
+        parse_fleet("name: a\ngateway: {embeddings: {baseUrl: 'embed.internal'}}\n")
+
+
 def test_registry_and_coordinator_settings(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Registry: port and operator token file; coordinator: definitions and timer interval."""
     fleet = parse_fleet("name: a\ncoordinator: {timerIntervalS: 0.5}\n")
@@ -128,6 +153,54 @@ def test_agent_settings_carry_identity_version_durability_and_llm(
     assert "LONGBOAT_AGENT__DURABILITY" not in process_environment(
         fleet, "agent", agent="moderator", instance="m-0", addresses=_addresses()
     )
+
+
+def test_agents_call_the_llm_through_the_gateway_unless_told_direct(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """Route gateway by default, direct per agent or fleet; the gateway gets the provider."""
+    fleet = parse_fleet(
+        "name: a\nllm: {provider: openai, baseUrl: 'https://llm.internal/v1', model: m1}\n"
+        "agents: [{name: t, module: a:b, version: '1'},\n"
+        "         {name: d, module: a:b, version: '1', llmRoute: direct}]\n"
+    )
+
+    def env(component: Component, agent: str | None = None) -> dict[str, str]:
+        return process_environment(
+            fleet, component, agent=agent, instance="x-0", addresses=_addresses()
+        )
+
+    with clean_env.context() as patch:
+        _apply(patch, env("agent", "t"))
+        assert load_settings_as(AgentSettings).llm.route == "gateway"
+    with clean_env.context() as patch:
+        _apply(patch, env("agent", "d"))
+        assert load_settings_as(AgentSettings).llm.route == "direct"
+    _apply(clean_env, env("gateway"))
+    llm = load_settings_as(GatewaySettings).gateway.llm
+    assert (llm.provider, llm.base_url, llm.model) == ("openai", "https://llm.internal/v1", "m1")
+    direct = parse_fleet(
+        "name: a\nllm: {route: direct}\nagents: [{name: t, module: a:b, version: '1'}]\n"
+    )
+    assert (
+        process_environment(direct, "agent", agent="t", instance="t-0", addresses=_addresses())[
+            "LONGBOAT_LLM__ROUTE"
+        ]
+        == "direct"
+    )
+
+
+def test_locally_the_api_key_goes_to_the_gateway_and_direct_agents_only() -> None:
+    """`fleet up`: LONGBOAT_LLM__API_KEY is the gateway's key; gateway-routed agents lose it."""
+    user = {"LONGBOAT_LLM__API_KEY": "k", "PATH": "/bin"}
+    assert gateway_llm_key(user)["LONGBOAT_GATEWAY__LLM__API_KEY"] == "k"
+    own = {**user, "LONGBOAT_GATEWAY__LLM__API_KEY": "g"}
+    assert gateway_llm_key(own)["LONGBOAT_GATEWAY__LLM__API_KEY"] == "g"
+    assert agent_llm_key({**user, "LONGBOAT_LLM__ROUTE": "gateway"}) == {
+        "PATH": "/bin",
+        "LONGBOAT_LLM__ROUTE": "gateway",
+    }
+    assert agent_llm_key({**user, "LONGBOAT_LLM__ROUTE": "direct"})["LONGBOAT_LLM__API_KEY"] == "k"
 
 
 def test_a_canary_entry_gets_its_own_version_and_instance(clean_env: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,12 @@ def test_bundle_reads_modules_and_data_but_not_tests() -> None:
         "longboat/models.rego",
         "longboat/moderation.rego",
     ]
-    assert sorted(bundle.data) == ["longboat/config", "longboat/models", "longboat/moderation"]
+    assert sorted(bundle.data) == [
+        "longboat/config",
+        "longboat/models",
+        "longboat/moderation",
+        "longboat/profiles",
+    ]
     config = bundle.data["longboat/config"]
     assert isinstance(config, dict)
     assert "claims" in config["banks"]  # type: ignore[operator]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from array import array
+
+from longboat.gateway._embeddings import unit_vector
 from longboat.gateway._index import MemoryIndex, fts_query
 
 
@@ -48,3 +51,59 @@ def test_query_syntax_is_never_interpreted() -> None:
     index = MemoryIndex()
     index.put("b", "k", None, "near the river")
     assert index.search("b", 'NEAR("river" ) AND *') == ["k"]
+
+
+def _vector(*values: float) -> array[float]:
+    return unit_vector(list(values))
+
+
+def test_semantic_search_ranks_by_cosine_within_the_scope_only() -> None:
+    """Closest vectors first; another scope's (closer) memory and unscoped ones never appear."""
+    index = MemoryIndex()
+    for key, scope, vector in (
+        ("near", "alice", _vector(1, 0.1)),
+        ("far", "alice", _vector(0, 1)),
+        ("bobs", "bob", _vector(1, 0)),
+        ("house", None, _vector(1, 0)),
+    ):
+        text = index.put("prefs", key, scope, key)
+        assert text is not None
+        assert index.put_vector("prefs", key, text, vector)
+    assert index.semantic("prefs", _vector(1, 0), scope="alice") == ["near", "far"]
+    assert index.semantic("prefs", _vector(1, 0), scope="bob") == ["bobs"]
+    assert index.semantic("prefs", _vector(1, 0)) == ["house"]
+    assert index.semantic("other", _vector(1, 0), scope="alice") == []
+
+
+def test_a_vector_of_an_older_text_is_never_kept() -> None:
+    """A vector arriving after the item changed is dropped; an unchanged text keeps its vector."""
+    index = MemoryIndex()
+    old = index.put("b", "k", None, {"fact": "old"})
+    new = index.put("b", "k", None, {"fact": "new"})
+    assert old is not None
+    assert new is not None
+    assert not index.put_vector("b", "k", old, _vector(1, 0))
+    assert index.put_vector("b", "k", new, _vector(1, 0))
+    assert index.put("b", "k", None, {"fact": "new"}) is None  # same text: vector kept
+    assert index.vectors() == 1
+    index.remove("b", "k")
+    assert index.vectors() == 0
+    assert not index.put_vector("b", "k", new, _vector(1, 0))  # gone: nothing kept
+
+
+def test_hybrid_fuses_word_and_vector_rankings() -> None:
+    """Reciprocal rank fusion: an item high in both rankings beats one found by only one."""
+    index = MemoryIndex()
+    items = {
+        "both": ("water damage", _vector(1, 0)),
+        "words": ("water damage water", _vector(0, 1)),
+        "meaning": ("flooded kitchen", _vector(0.9, 0.1)),
+    }
+    for key, (text, vector) in items.items():
+        indexed = index.put("claims", key, None, text)
+        assert indexed is not None
+        index.put_vector("claims", key, indexed, vector)
+    ranked = index.semantic("claims", _vector(1, 0))
+    assert ranked == ["both", "meaning", "words"]
+    assert index.hybrid("claims", "water damage", ranked)[0] == "both"
+    assert set(index.hybrid("claims", "water damage", ranked)) == set(items)
