@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import httpx2
@@ -91,6 +92,8 @@ async def invoke_mcp_tool(
     async def call() -> tuple[JsonValue, list[str]]:
         return await _call_upstream(gateway, definition, arguments, key)
 
+    if definition.hints.read_only is True:
+        return await _read_only(gateway, definition, call, cleared.decision_id)
     rerun = bool(definition.hints.idempotent) or definition.takes_key
     try:
         entry, executed = await gateway.ledger.once(
@@ -114,6 +117,27 @@ async def invoke_mcp_tool(
             result=entry.result, executed=executed, decision_id=cleared.decision_id, pii=entry.pii
         )
     )
+
+
+async def _read_only(
+    gateway: GatewayService,
+    definition: ToolDefinition,
+    call: Callable[[], Awaitable[tuple[JsonValue, list[str]]]],
+    decision_id: str,
+) -> web.Response:
+    """Call a tool approved as ``readOnlyHint: true`` without the ledger's two durable writes.
+
+    It has no effect to keep once, so a retry may ask again; the calling step journals the
+    answer, so a replay still sees the same one.
+    """
+    try:
+        result, pii = await call()
+    except ToolUnavailable as e:
+        return error_answer(503, e.code, str(e), retryable=True)
+    except ToolFailed as e:
+        return error_answer(422, e.code, str(e), retryable=False)
+    gateway.metrics.tool_called(definition.name, True)
+    return answer(ToolResult(result=result, executed=True, decision_id=decision_id, pii=pii))
 
 
 async def _unapproved(

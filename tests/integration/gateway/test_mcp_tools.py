@@ -227,6 +227,27 @@ async def test_a_call_in_doubt_is_reconciled_not_blindly_repeated(
     assert _effects(counter) == ["charge 7 triage:c"]
 
 
+async def test_a_read_only_tool_is_called_without_the_ledger(
+    world: GatewayWorld, counter: Path
+) -> None:
+    """readOnlyHint tools skip the ledger's durable writes; effectful ones record start and end."""
+    await world.publish()
+    issuer = await world.enroll("triage", "tool:files")
+    async with serving(world, tools_file=_stdio_tools(world, counter)) as service:
+        await _approve_all(world, service)
+        first = await _invoke(service, issuer, "files.lookup", {"city": "Rome"}, "r")
+        again = await _invoke(service, issuer, "files.lookup", {"city": "Rome"}, "r")
+        await _invoke(service, issuer, "files.charge", {"amount": 2}, "w")
+    assert first["executed"] is True
+    assert again["executed"] is True  # asked again: nothing to keep once
+    keys = [
+        r.key
+        async for r in read_decoded(world.settings.kafka, world.names.tools_ledger, LEDGER_ENTRIES)
+    ]
+    assert "triage:r" not in keys
+    assert keys.count("triage:w") == 2  # started, then the result
+
+
 @pytest.fixture
 def http_server(counter: Path) -> Iterator[str]:
     with socket.socket() as s:
