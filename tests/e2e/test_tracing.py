@@ -5,28 +5,16 @@ from __future__ import annotations
 import json
 import secrets
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from longboat.devinfra import free_port, stop_process
-from longboat.devinfra._otelcol import (
-    OTELCOL_MARKER,
-    CollectorNode,
-    provision_otelcol,
-    read_spans,
-    start_otelcol,
-)
-from longboat.errors import InfraError
+from longboat.devinfra import free_port
+from longboat.devinfra._otelcol import CollectorNode, read_spans
 from longboat.fleet import FleetPaths, load_fleet, read_state
-from tests.conftest import _unavailable
 from tests.e2e.conftest import RunCli
 from tests.helpers import assert_eventually_sync
 
 REPO = Path(__file__).resolve().parents[2]
-COLLECTOR_MODULE = REPO / "tests" / "tools" / "otelcol"
 
 WORKFLOW = """\
 name: traced-claim
@@ -61,18 +49,6 @@ agents:
 """
 
 Span = dict[str, Any]
-
-
-@pytest.fixture
-def collector(infra_cache: Path, tmp_path: Path) -> Iterator[CollectorNode]:
-    """A real OpenTelemetry Collector on loopback writing what it receives to a file."""
-    try:
-        binary = provision_otelcol(infra_cache, COLLECTOR_MODULE)
-        node = start_otelcol(binary, tmp_path / "otelcol", http_port=free_port())
-    except InfraError as e:
-        _unavailable(str(e))
-    yield node
-    stop_process(node.pid, OTELCOL_MARKER)
 
 
 def _workflow(url: str, token: str, workflow_id: str) -> dict[str, Any] | None:
