@@ -51,8 +51,10 @@ _log = get_logger("tracing")
 
 AttributeValue = str | bool | int | float
 SpanKindName = Literal["internal", "server", "client", "producer", "consumer"]
-# Health and metrics polls would bury the real traffic: never traced.
+# Health and metrics polls, and the registry heartbeats every agent instance sends every few
+# seconds, would bury the real traffic under a trace each: never traced.
 _UNTRACED_PATHS: Final = frozenset({"/livez", "/readyz", "/metrics"})
+_UNTRACED_SUFFIX: Final = "/heartbeat"
 
 
 class SpanHandle:
@@ -232,7 +234,7 @@ def tracing_middlewares() -> list[Callable[..., Awaitable[web.StreamResponse]]]:
 async def _server_span(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    if request.path in _UNTRACED_PATHS:
+    if request.path in _UNTRACED_PATHS or request.path.endswith(_UNTRACED_SUFFIX):
         return await handler(request)
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else request.path
