@@ -1,4 +1,7 @@
-"""The OpenTelemetry span of each durable step (see :mod:`longboat._tracing`).
+"""The OpenTelemetry spans of a run and of each of its durable steps (see :mod:`longboat._tracing`).
+
+A run's span (``invoke_agent {agent}``) continues the input envelope's ``traceparent``; each
+step's span is its child.
 
 Names and attributes follow the OpenTelemetry GenAI semantic conventions where they apply:
 ``ctx.llm`` is a ``chat {model}`` span (``gen_ai.operation.name``, ``gen_ai.request.model``,

@@ -116,7 +116,9 @@ class PolicyEngine:
         """
         try:
             async with asyncio.timeout(self._timeout):
-                with traced("opa query", kind="client", attributes={"opa.rule": policy}):
+                with traced(
+                    "opa query", kind="client", attributes={"opa.rule": question_path(policy)}
+                ):
                     reply: dict[str, Any] = await self._client.query_rule(
                         document, question_path(policy)
                     )
