@@ -39,8 +39,9 @@ provision: $(STAMP)
 # The test suite also needs the chart tests' tools (helm, kube-apiserver + kubectl, etcd) and
 # the tracing tests' OpenTelemetry Collector (each built from the Go module proxy, only when
 # missing) and, for the image test, buildah and debootstrap from Debian's packages, and chromium
-# for the browser tests (Playwright's own browser download is not reachable here). Installed when running as root with apt-get;
-# otherwise those tests skip locally and fail under CI=true, saying what to install.
+# for the browser tests (Playwright's own browser download is not reachable here). Installed
+# when running as root with apt-get; otherwise those tests skip locally and fail under CI=true,
+# saying what to install.
 provision-test: provision
 	@if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
