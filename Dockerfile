@@ -26,13 +26,14 @@ COPY coordinator ./coordinator
 COPY gateway ./gateway
 COPY registry ./registry
 COPY cli ./cli
-# Build the wheel, then install it and its dependencies at the locked versions only. Behind a
+# Build the wheel, then install it (with the `otel` extra: the OTEL_* variables can switch
+# tracing on, docs/observability.md) and its dependencies at the locked versions only. Behind a
 # TLS-intercepting proxy, pass its CA as a build secret (never stored in a layer):
 #   docker build --secret id=pip-ca,src=/etc/ssl/certs/ca-certificates.crt .
 RUN --mount=type=secret,id=pip-ca \
     if [ -f /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
  && /opt/longboat/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
- && /opt/longboat/venv/bin/pip install -c requirements.lock /wheels/longboat-*.whl \
+ && /opt/longboat/venv/bin/pip install -c requirements.lock "$(ls /wheels/longboat-*.whl)[otel]" \
  && /opt/longboat/venv/bin/python -m compileall -q /opt/longboat/venv
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -37,11 +37,12 @@ typecheck: $(STAMP)
 provision: $(STAMP)
 	$(LB) dev provision
 
-# The test suite also needs the chart tests' tools (helm, kube-apiserver + kubectl, etcd: built
-# from the Go module proxy, each only when missing) and, for the image test, buildah and
-# debootstrap from Debian's packages, and chromium for the browser tests (Playwright's own
-# browser download is not reachable here). Installed when running as root with apt-get;
-# otherwise those tests skip locally and fail under CI=true, saying what to install.
+# The test suite also needs the chart tests' tools (helm, kube-apiserver + kubectl, etcd) and
+# the tracing tests' OpenTelemetry Collector (each built from the Go module proxy, only when
+# missing) and, for the image test, buildah and debootstrap from Debian's packages, and chromium
+# for the browser tests (Playwright's own browser download is not reachable here). Installed
+# when running as root with apt-get; otherwise those tests skip locally and fail under CI=true,
+# saying what to install.
 provision-test: provision
 	@if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -56,6 +57,7 @@ provision-test: provision
 	  else echo "note: the browser tests need chromium (apt-get install chromium, as root)"; fi; \
 	fi
 	$(BIN)/python -m tests.helm.provision
+	$(BIN)/python -m tests.tools.provision
 
 # Regal (the Rego linter) cannot be installed here: the Go module proxy refuses its module
 # (403, both github.com/open-policy-agent/regal and styrainc/regal). opa check --strict and

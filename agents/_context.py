@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar, overload
 
 from pydantic import JsonValue
 
-from longboat import Envelope, EnvelopeSerde, get_logger
+from longboat import Envelope, EnvelopeSerde, annotate, get_logger
 from longboat.agents._faults import FaultPlan
 from longboat.agents._governed import (
     GatewayPort,
@@ -35,6 +35,7 @@ from longboat.agents._journal import (
 from longboat.agents._metrics import AgentMetrics
 from longboat.agents._options import Durability, RetryPolicy
 from longboat.agents._outputs import OutputRecord, output_of
+from longboat.agents._step_spans import finish_step_span, step_span
 from longboat.agents._task import Task, task_of
 from longboat.errors import LongboatError, TerminalError, UsageError
 from longboat.kafka import ConsumedRecord, RecordMetadata
@@ -297,6 +298,7 @@ class Context:
         )
 
         async def call(body: JsonValue) -> JsonValue:
+            annotate({"gen_ai.provider.name": self._llm_provider_name()})
             if self._llm_via_gateway:
                 return await complete_via_gateway(self, self._gateway, body)
             answer = await self._llm.complete(LLMRequest.model_validate(body))
@@ -306,6 +308,12 @@ class Context:
             "longboat.llm", call, request.model_dump(mode="json"), retry=retry
         )
         return LLMResponse.model_validate(result)
+
+    def _llm_provider_name(self) -> str:
+        """``gen_ai.provider.name`` of ``ctx.llm`` spans: the gateway, or the direct provider."""
+        if self._llm_via_gateway:
+            return "longboat.gateway"
+        return str(getattr(self._llm, "provider_name", type(self._llm).__name__))
 
     @overload
     async def step(
@@ -349,22 +357,44 @@ class Context:
             StepFailed: Every attempt failed, or a terminal error was raised.
         """
         call = self._begin(name, canonical_json(list(args)))
-        try:
-            prior = self._prior(call)
-            if prior is not None and prior.state == "completed":
-                self.replayed_steps += 1
-                return prior.result
-            if prior is not None and reconcile is not None:
-                found = await reconcile(call.fp)
-                if not isinstance(found, NotFound):
-                    await self._journal(call, "completed", result=found, wait=True)
-                    _log.info("step_reconciled", step=name, run_id=self.run_id)
-                    return found
-            if prior is not None:
-                _log.warning("step_in_doubt", step=name, run_id=self.run_id, decision="rerun")
-            return await self._execute(call, fn, args, retry or self._retry)
-        finally:
-            self._current = None
+        with step_span(self.run_id, call.index, name, args) as span:
+            try:
+                replayed = self.replayed_steps
+                result = await self._settle(call, fn, args, retry, reconcile)
+                finish_step_span(
+                    span,
+                    name,
+                    result,
+                    replayed=self.replayed_steps > replayed,
+                    decision_id=call.decision_id,
+                )
+                return result
+            finally:
+                self._current = None
+
+    async def _settle(
+        self,
+        call: _StepCall,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        retry: RetryPolicy | None,
+        reconcile: Reconcile | None,
+    ) -> Any:
+        """The step's result: recorded, reconciled, or run (the body of :meth:`step`)."""
+        name = call.name
+        prior = self._prior(call)
+        if prior is not None and prior.state == "completed":
+            self.replayed_steps += 1
+            return prior.result
+        if prior is not None and reconcile is not None:
+            found = await reconcile(call.fp)
+            if not isinstance(found, NotFound):
+                await self._journal(call, "completed", result=found, wait=True)
+                _log.info("step_reconciled", step=name, run_id=self.run_id)
+                return found
+        if prior is not None:
+            _log.warning("step_in_doubt", step=name, run_id=self.run_id, decision="rerun")
+        return await self._execute(call, fn, args, retry or self._retry)
 
     def _begin(self, name: str, args_json: str) -> _StepCall:
         if self._current is not None:

@@ -14,6 +14,7 @@ from longboat.agents._identity import run_id
 from longboat.agents._journal import JournalUnavailable, RunHistory
 from longboat.agents._outputs import OutputRecord, output_of
 from longboat.agents._runtime_deps import RuntimeDeps
+from longboat.agents._step_spans import run_span
 from longboat.agents._task import TaskFailure, TaskOutcome, TaskResult, task_outcome_event
 from longboat.errors import EventError
 from longboat.kafka import ConsumedRecord
@@ -74,51 +75,73 @@ async def execute_run(
                 started,
                 None,
             )
-        ctx = context_type(
-            RunScope(agent.name, rid, record, event, history, agent.version),
-            durability=agent.durability,
-            write_journal=write_journal,
-            retry=agent.retry,
-            llm=deps.llm,
-            llm_model=deps.settings.llm.model,
-            serde=deps.serde,
-            faults=deps.faults,
-            metrics=deps.metrics,
-            gateway=deps.gateway,
-            llm_via_gateway=deps.llm_via_gateway,
-        )
-        try:
-            result = await agent.handle(ctx, event)
-            # Validated inside the try: a return value that is not JSON dead-letters the task.
-            done = (
-                TaskResult(task_id=event.id, agent=agent.name, output=result)
-                if _is_task(deps, record)
-                else None
+        with run_span(agent.name, rid, record, event) as span:
+            outcome = await _handle(
+                deps, record, rid, event, history, write_journal, context_type, started
             )
-        except JournalUnavailable:
-            raise
-        except Exception as e:  # the top of a run decides: dead-letter it
-            attempts = e.attempts if isinstance(e, StepFailed) else 1
-            deps.metrics.dead_lettered(agent.name, "handler_failed")
-            return _finish(
-                deps,
-                record,
-                rid,
-                event,
-                _dead(deps, record, rid, e, attempts, event),
-                "dead_lettered",
-                started,
-                ctx,
-            )
-        deps.faults.reached("run.after_handler")
-        outputs = ctx.outputs
-        if done is not None:
-            outputs.append(_task_outcome(deps, event, done, record))
-        return _finish(deps, record, rid, event, outputs, "completed", started, ctx)
+            span.set("longboat.run.status", outcome.status)
+            if outcome.status == "dead_lettered":
+                span.fail("the record was dead-lettered")
+            return outcome
     finally:
         structlog.contextvars.unbind_contextvars(
             "agent_id", "run_id", "topic", "partition", "offset"
         )
+
+
+async def _handle(
+    deps: RuntimeDeps,
+    record: ConsumedRecord,
+    rid: str,
+    event: Envelope,
+    history: RunHistory,
+    write_journal: JournalWriter,
+    context_type: type[Context],
+    started: float,
+) -> RunOutcome:
+    """Call the handler; a failure dead-letters the record (see :func:`execute_run`)."""
+    agent = deps.agent
+    ctx = context_type(
+        RunScope(agent.name, rid, record, event, history, agent.version),
+        durability=agent.durability,
+        write_journal=write_journal,
+        retry=agent.retry,
+        llm=deps.llm,
+        llm_model=deps.settings.llm.model,
+        serde=deps.serde,
+        faults=deps.faults,
+        metrics=deps.metrics,
+        gateway=deps.gateway,
+        llm_via_gateway=deps.llm_via_gateway,
+    )
+    try:
+        result = await agent.handle(ctx, event)
+        # Validated inside the try: a return value that is not JSON dead-letters the task.
+        done = (
+            TaskResult(task_id=event.id, agent=agent.name, output=result)
+            if _is_task(deps, record)
+            else None
+        )
+    except JournalUnavailable:
+        raise
+    except Exception as e:  # the top of a run decides: dead-letter it
+        attempts = e.attempts if isinstance(e, StepFailed) else 1
+        deps.metrics.dead_lettered(agent.name, "handler_failed")
+        return _finish(
+            deps,
+            record,
+            rid,
+            event,
+            _dead(deps, record, rid, e, attempts, event),
+            "dead_lettered",
+            started,
+            ctx,
+        )
+    deps.faults.reached("run.after_handler")
+    outputs = ctx.outputs
+    if done is not None:
+        outputs.append(_task_outcome(deps, event, done, record))
+    return _finish(deps, record, rid, event, outputs, "completed", started, ctx)
 
 
 def _is_task(deps: RuntimeDeps, record: ConsumedRecord) -> bool:

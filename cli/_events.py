@@ -59,6 +59,10 @@ async def _require_topic(settings: Settings, topic: str) -> None:
 @click.option("--source", default="longboat-cli", show_default=True, help="CloudEvents source.")
 @click.option("--subject", help="CloudEvents subject.")
 @click.option("--workflow-id", help="The workflowid extension.")
+@click.option(
+    "--traceparent",
+    help="The traceparent extension (W3C: 00-<32 hex>-<16 hex>-<2 hex>): the trace it continues.",
+)
 @click.pass_context
 def publish(
     ctx: click.Context,
@@ -69,6 +73,7 @@ def publish(
     source: str,
     subject: str | None,
     workflow_id: str | None,
+    traceparent: str | None,
 ) -> None:
     """Wrap DATA in an event envelope, publish it to TOPIC and print the event id."""
     settings = settings_from(ctx)
@@ -78,6 +83,7 @@ def publish(
             source=source,
             subject=subject,
             workflowid=workflow_id,
+            traceparent=traceparent,
             data=parse_data(data),
         )
     except ValidationError as e:

@@ -26,6 +26,7 @@ from longboat import (
     TopicNames,
     get_logger,
     log_record_skipped,
+    traced,
 )
 from longboat.agents import (
     Agent,
@@ -215,9 +216,13 @@ class CoordinatorEngine:
                     attempt=command.attempt,
                     input=command.input,
                 )
-                ctx.emit(
-                    self.names.tasks(command.agent), task_event(workflow_id, task), key=workflow_id
-                )
+                # The task carries this span: the specialist's run continues the trace under it.
+                with traced(f"dispatch {command.agent}", attributes=_dispatch_attributes(task)):
+                    ctx.emit(
+                        self.names.tasks(command.agent),
+                        task_event(workflow_id, task),
+                        key=workflow_id,
+                    )
             elif isinstance(command, HistoryEntry):
                 entry = history_event(workflow_id, command)
                 ctx.emit(self.names.workflows_history, entry, key=workflow_id)
@@ -329,6 +334,15 @@ class CoordinatorEngine:
             key=workflow_id.encode(),
             headers=encoded.headers,
         )
+
+
+def _dispatch_attributes(task: Task) -> dict[str, str | int]:
+    return {
+        "longboat.workflow.name": task.workflow,
+        "longboat.workflow.step": task.step,
+        "longboat.task.id": task.task_id,
+        "longboat.task.attempt": task.attempt,
+    }
 
 
 def _failure_reason(failure: TaskFailure) -> str:

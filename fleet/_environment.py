@@ -144,7 +144,7 @@ def _common(fleet: Fleet, addresses: ProcessAddresses) -> dict[str, str]:
         env["LONGBOAT_KAFKA__SASL_USERNAME"] = kafka.sasl.username
     if kafka.tls is not None and kafka.tls.ca_secret is not None and addresses.kafka_ca_file:
         env["LONGBOAT_KAFKA__SSL_CAFILE"] = addresses.kafka_ca_file
-    return env
+    return env | fleet.env
 
 
 def _registry(addresses: ProcessAddresses) -> dict[str, str]:

@@ -334,14 +334,19 @@ class AgentSpec(FleetPart):
     @field_validator("env")
     @classmethod
     def _env(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not _ENV_NAME.match(key):
-                raise ValueError(f"env {key!r} is not a variable name — use letters, digits, _")
-            if key.startswith(RESERVED_ENV_PREFIXES):
-                raise ValueError(
-                    f"env {key} is set by the fleet file itself — set the matching fleet field"
-                )
-        return value
+        return plain_env(value)
+
+
+def plain_env(value: dict[str, str]) -> dict[str, str]:
+    """An ``env`` mapping of plain variables, refused if it names one the fleet sets itself."""
+    for key in value:
+        if not _ENV_NAME.match(key):
+            raise ValueError(f"env {key!r} is not a variable name — use letters, digits, _")
+        if key.startswith(RESERVED_ENV_PREFIXES):
+            raise ValueError(
+                f"env {key} is set by the fleet file itself — set the matching fleet field"
+            )
+    return value
 
 
 class ImageConfig(FleetPart):
@@ -430,6 +435,15 @@ class Fleet(FleetPart):
     tools: dict[str, ToolSpec] = Field(default_factory=dict)
     agents: tuple[AgentSpec, ...] = ()
     kubernetes: KubernetesConfig = KubernetesConfig()
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="plain variables of every process (e.g. the OTEL_* tracing variables)",
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        return plain_env(value)
 
     @field_validator("topics")
     @classmethod
@@ -460,6 +474,9 @@ class Fleet(FleetPart):
             where = f"agents.{i}"
             if agent.name.startswith("coordinator"):
                 problems.append(f"{where}.name: coordinator* names are the coordinator's own")
+            # One place per variable: Kubernetes would keep both entries and warn.
+            for key in sorted(agent.env.keys() & self.env.keys()):
+                problems.append(f"{where}.env.{key}: also in the fleet's env — set it once")
             if agent.replicas > self.kafka.partitions:
                 problems.append(
                     f"{where}.replicas: {agent.replicas} instances but topics have "

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from longboat import RecordCodec
+from longboat import RecordCodec, traced, tracing_enabled
 
 __all__ = [
     "DECISION_RECORDS",
@@ -23,6 +24,7 @@ __all__ = [
     "PolicyInput",
     "Resource",
     "ToolHints",
+    "trace_decision",
 ]
 
 Action = Literal[
@@ -184,3 +186,43 @@ class DecisionRecord(_Frozen):
 
 DECISION_RECORDS: RecordCodec[DecisionRecord] = RecordCodec(DecisionRecord)
 """The serde of ``lb.decisions`` values (key: the calling agent's id)."""
+
+
+def trace_decision(
+    policy_input: PolicyInput,
+    decision: PolicyDecision,
+    *,
+    source: str,
+    policy_digest: str | None,
+    decision_id: str,
+    duration_s: float,
+) -> None:
+    """Record one decision as a span (recorded after the fact, over the time it took).
+
+    A child of the request's span, so it sits under the agent step that asked (the step's
+    ``traceparent`` travels with the request). Nothing happens when tracing is off.
+    """
+    if not tracing_enabled():
+        return
+    resource = policy_input.resource
+    with traced(
+        f"policy {policy_input.action}",
+        start_ns=time.time_ns() - int(duration_s * 1e9),
+        attributes={
+            "longboat.decision.id": decision_id,
+            "longboat.decision.result": "allow" if decision.allow else "deny",
+            "longboat.decision.source": source,
+            "longboat.decision.reasons": "; ".join(decision.reasons) or None,
+            "longboat.decision.obligations": ",".join(decision.obligations) or None,
+            "longboat.policy.digest": policy_digest,
+            "longboat.policy.action": policy_input.action,
+            "longboat.policy.resource.kind": resource.kind,
+            "longboat.policy.resource.name": resource.name,
+            "longboat.policy.resource.key": resource.key,
+            "longboat.agent.id": policy_input.agent.id,
+            "longboat.workflow_id": policy_input.context.workflow_id,
+            "longboat.run_id": policy_input.context.run_id,
+        },
+    ) as span:
+        if not decision.allow:
+            span.fail("denied: " + "; ".join(decision.reasons))

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Final, Literal, Self
 from urllib.parse import urlsplit
 
 import aiohttp
 from opa_client import AsyncOpaClient
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
+from longboat import traced
 from longboat.errors import OpaUnavailable, TerminalError
 from longboat.gateway._decision import PolicyDecision, PolicyInput
 
@@ -28,6 +29,7 @@ __all__ = [
 DecisionSource = Literal["opa", "fail_closed"]
 
 DECISION_PATH = "longboat/gateway/decision"
+_OPA_DECISION: Final = {"opa.rule": DECISION_PATH}
 _DOCUMENT: TypeAdapter[dict[str, JsonValue]] = TypeAdapter(dict[str, JsonValue])
 
 
@@ -89,7 +91,8 @@ class PolicyEngine:
         document = policy_input.model_dump(mode="json")
         try:
             async with asyncio.timeout(self._timeout):
-                answer: dict[str, Any] = await self._client.query_rule(document, DECISION_PATH)
+                with traced("opa query", kind="client", attributes=_OPA_DECISION):
+                    answer: dict[str, Any] = await self._client.query_rule(document, DECISION_PATH)
         except TimeoutError:
             return PolicyDecision(
                 allow=False, reasons=["policy engine timed out: denied"]
@@ -113,9 +116,12 @@ class PolicyEngine:
         """
         try:
             async with asyncio.timeout(self._timeout):
-                reply: dict[str, Any] = await self._client.query_rule(
-                    document, question_path(policy)
-                )
+                with traced(
+                    "opa query", kind="client", attributes={"opa.rule": question_path(policy)}
+                ):
+                    reply: dict[str, Any] = await self._client.query_rule(
+                        document, question_path(policy)
+                    )
         except TimeoutError:
             return QuestionOutcome(None, "fail_closed", "timeout")
         except Exception:

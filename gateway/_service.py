@@ -36,6 +36,7 @@ from longboat.gateway._decision import (
     PolicyDecision,
     PolicyInput,
     Resource,
+    trace_decision,
 )
 from longboat.gateway._distribution import PolicyDistributor
 from longboat.gateway._embeddings import EmbeddingsNotConfigured, EmbeddingsUnavailable
@@ -263,6 +264,14 @@ class GatewayService(Service):
         duration = time.perf_counter() - started
         decision_id = uuid.uuid4().hex
         self.metrics.decided(decision.allow, source, duration)
+        trace_decision(
+            policy_input,
+            decision,
+            source=source,
+            policy_digest=self._digest(),
+            decision_id=decision_id,
+            duration_s=duration,
+        )
         if self.settings.gateway.decision_log:
             record = DecisionRecord(
                 decision_id=decision_id,

@@ -23,12 +23,24 @@ from longboat._serde import (
 from longboat._service import HttpEndpoint, Middleware, Service
 from longboat._settings import KafkaSettings, Settings, load_settings, load_settings_as
 from longboat._topics import TopicNames, TopicSpec, validate_agent_name
+from longboat._tracing import (
+    AttributeValue,
+    SpanHandle,
+    annotate,
+    configure_tracing,
+    current_traceparent,
+    flush_tracing,
+    trace_headers,
+    traced,
+    tracing_enabled,
+)
 from longboat._web import merged_metrics, serve_http
 
 __all__ = [
     "CLOUDEVENTS_SPECVERSION",
     "DEFAULT_MAX_EVENT_BYTES",
     "MAX_JSON_DEPTH",
+    "AttributeValue",
     "EncodedEvent",
     "Envelope",
     "EnvelopeSerde",
@@ -44,12 +56,17 @@ __all__ = [
     "RecordCodec",
     "Service",
     "Settings",
+    "SpanHandle",
     "TopicNames",
     "TopicSpec",
+    "annotate",
     "answer",
     "configure_logging",
+    "configure_tracing",
+    "current_traceparent",
     "describe_errors",
     "error_answer",
+    "flush_tracing",
     "get_logger",
     "load_settings",
     "load_settings_as",
@@ -59,6 +76,9 @@ __all__ = [
     "new_event_id",
     "read_body",
     "serve_http",
+    "trace_headers",
+    "traced",
+    "tracing_enabled",
     "utc_now",
     "validate_agent_name",
 ]

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Self
 
 import aiohttp
 
+from longboat._tracing import trace_headers
 from longboat.errors import RetryableError
 
 __all__ = ["JsonHttpClient"]
@@ -52,6 +53,7 @@ class JsonHttpClient:
         """``(status, JSON payload)`` of one request; 5xx or no answer raise ``unavailable``."""
         assert self._session is not None, f"use `async with {type(self).__name__}(...)`"
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        headers.update(trace_headers())  # the calling step's span continues at the service
         try:
             async with self._session.request(
                 method, self._base + path, json=body, headers=headers

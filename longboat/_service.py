@@ -26,9 +26,12 @@ The HTTP surface every service has, on its configured host and port (port 0 pick
 ``GET /readyz`` is 200 ``{"ready": true}`` when the service should receive traffic, else 503
 ``{"ready": false, "reason": ...}`` (not running yet, stopping, or the subclass's
 :meth:`Service._not_ready` reason); ``GET /metrics`` is the Prometheus text of the service's own
-registry. A service adds its own routes (:meth:`Service._routes`) and middlewares
-(:meth:`Service._middlewares`) to the same app. A service embedded in another (the coordinator's
-agents) is built with ``http=None`` and serves nothing itself.
+registry. With tracing on (:mod:`longboat._tracing`) every other request gets a server span, and
+the first service started in a process names it (``longboat-gateway``, ``longboat-agent-x``);
+closing a service flushes the spans it buffered. A service adds its own routes
+(:meth:`Service._routes`) and middlewares (:meth:`Service._middlewares`) to the same app. A
+service embedded in another (the coordinator's agents) is built with ``http=None`` and serves
+nothing itself.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ConfigDict, Field
 
 from longboat._logging import get_logger
+from longboat._tracing import configure_tracing, flush_tracing, tracing_middlewares
 from longboat._web import metrics_response, serve_http
 from longboat.errors import UsageError
 
@@ -158,6 +162,8 @@ class Service:
         if self._phase is not _Phase.NEW:
             raise UsageError(f"{self.service_name} was already started; build a new one")
         self._phase = _Phase.OPEN
+        # The process's first service decides (an embedded one keeps its host's name).
+        configure_tracing("longboat-" + self.service_name.replace(" ", "-"))
         try:
             await self._open(self._stack)
             if self._http is not None:
@@ -186,6 +192,7 @@ class Service:
         self.shutdown()
         self._phase = _Phase.CLOSED
         await self._stack.aclose()
+        flush_tracing()  # the batch processor holds the last spans: export them before exit
         _log.info("service_stopped", service=self.service_name)
 
     def shutdown(self) -> None:
@@ -228,7 +235,7 @@ class Service:
 
     # -- HTTP -------------------------------------------------------------------------------
     def _app(self) -> web.Application:
-        app = web.Application(middlewares=self._middlewares())
+        app = web.Application(middlewares=[*tracing_middlewares(), *self._middlewares()])
         app.add_routes(
             [
                 web.get("/livez", self._livez),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -108,6 +108,9 @@ class LLMProvider(Protocol):
 class LocalProvider:
     """A deterministic offline provider: the same request always gets the same answer."""
 
+    # The OpenTelemetry GenAI ``gen_ai.provider.name`` of spans of calls it answers.
+    provider_name: ClassVar[str] = "longboat.local"
+
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Answer with a digest of the conversation and an echo of the last message."""
         digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:12]
@@ -127,6 +130,8 @@ class LocalProvider:
 
 class OpenAIProvider:
     """``POST {base_url}/chat/completions`` as the OpenAI API (and compatible servers) speak it."""
+
+    provider_name: ClassVar[str] = "openai"
 
     def __init__(self, settings: LLMSettings) -> None:
         """Create a provider; the HTTP session opens on first use."""

@@ -28,6 +28,12 @@ from longboat.devinfra import (
 )
 from longboat.devinfra._kafka import KAFKA_MARKER
 from longboat.devinfra._opa import OPA_MARKER, OpaNode
+from longboat.devinfra._otelcol import (
+    OTELCOL_MARKER,
+    CollectorNode,
+    provision_otelcol,
+    start_otelcol,
+)
 from longboat.errors import InfraError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,3 +126,15 @@ def kafka(kafka_bootstrap: str) -> KafkaSettings:
 def settings(kafka: KafkaSettings, unique: str, tmp_path: Path) -> Settings:
     """Settings for one test: the session broker and a topic prefix of its own."""
     return Settings(kafka=kafka, topic_prefix=f"t{unique}.", dev_home=tmp_path / "home")
+
+
+@pytest.fixture
+def collector(infra_cache: Path, tmp_path: Path) -> Iterator[CollectorNode]:
+    """A real OpenTelemetry Collector on loopback writing the spans it receives to a file."""
+    try:
+        binary = provision_otelcol(infra_cache, REPO / "tests" / "tools" / "otelcol")
+        node = start_otelcol(binary, tmp_path / "otelcol", http_port=free_port())
+    except InfraError as e:
+        _unavailable(str(e))
+    yield node
+    stop_process(node.pid, OTELCOL_MARKER)

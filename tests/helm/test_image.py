@@ -126,6 +126,18 @@ def test_the_image_runs_the_cli_as_uid_10001_in_app(image: Buildah, container: s
     assert "0.1.0" in version.stdout
 
 
+def test_the_image_can_trace(image: Buildah, container: str) -> None:
+    """The image carries the `otel` extra: OTEL_* variables switch tracing on in a pod."""
+    probe = (
+        "from longboat import configure_tracing, tracing_enabled;"
+        "print(configure_tracing('longboat-probe'), tracing_enabled())"
+    )
+    env = ["--env", "OTEL_TRACES_EXPORTER=otlp"]
+    run = image("run", "--isolation", "chroot", "--user", "10001:10001", *env, container, "--",
+                "python", "-c", probe)  # fmt: skip
+    assert run.stdout.split()[-2:] == ["True", "True"], run.stdout + run.stderr
+
+
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:

@@ -131,6 +131,10 @@ Mirrors longboat.fleet.process_environment (tests/helm/test_environment.py compa
   value: {{ printf "http://%s:%d" (include "longboat.componentName" (dict "root" . "component" "gateway")) (int .Values.gateway.port) | quote }}
 - name: LONGBOAT_COORDINATOR_URL
   value: {{ printf "http://%s:%d" (include "longboat.componentName" (dict "root" . "component" "coordinator")) (int .Values.coordinator.port) | quote }}
+{{- range $key, $value := .Values.env }}
+- name: {{ $key }}
+  value: {{ $value | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* Volumes every Longboat pod mounts: a writable /tmp (the root fs is read-only), Kafka's CA. */}}

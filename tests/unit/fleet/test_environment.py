@@ -317,3 +317,22 @@ def test_a_capability_on_a_tool_of_a_non_mcp_tool_is_refused() -> None:
             "name: a\ntools: {pay: {kind: python, callable: 'm:f'}}\n"
             "agents: [{name: t, module: a:b, version: '1', capabilities: [tool:pay.x]}]\n"
         )
+
+
+def test_the_fleet_env_reaches_every_process() -> None:
+    """A fleet-level env (e.g. OTEL_* tracing) is in every process's environment, agents' too."""
+    fleet = parse_fleet(
+        "name: a\nenv: {OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318'}\n"
+        "agents: [{name: t, module: a:b, version: '1', env: {MODE: strict}}]\n",
+        source="fleet.yaml",
+    )
+    for component in ("registry", "gateway", "coordinator", "agent"):
+        env = process_environment(
+            fleet,
+            component,
+            instance="x-0",
+            addresses=_addresses(),
+            agent="t" if component == "agent" else None,
+        )
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector:4318", component
+        assert ("MODE" in env) is (component == "agent")

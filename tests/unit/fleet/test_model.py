@@ -100,6 +100,13 @@ BAD: list[tuple[str, str, str]] = [
         "agents.0.env:",
         "matching fleet field",
     ),
+    ("name: a\nenv: {LONGBOAT_TOPIC_PREFIX: x}\n", "env:", "matching fleet field"),
+    (
+        "name: a\nenv: {OTEL_SERVICE_NAME: x}\n"
+        "agents: [{name: t, module: a:b, version: '1', env: {OTEL_SERVICE_NAME: y}}]\n",
+        "agents.0.env.OTEL_SERVICE_NAME:",
+        "set it once",
+    ),
     ("name: a\ntopics: {'bad topic': 3}\n", "topics:", "letters, digits"),
     ("name: a\nregistry: {replicas: 2}\n", "registry.replicas:", "docs/fleet.md"),
 ]

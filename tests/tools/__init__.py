@@ -1,0 +1,1 @@
+"""Tools the tests build from the Go module proxy (the OpenTelemetry Collector)."""
