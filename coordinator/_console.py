@@ -10,6 +10,7 @@ audit views an operator opens, not hot paths.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -81,6 +82,11 @@ class MissionControl:
         self.auth = auth
         self.registry = registry
         self._changes = changes
+        self._closing = asyncio.Event()
+
+    def close_streams(self) -> None:
+        """End every live-update stream now (the service is stopping)."""
+        self._closing.set()
 
     # -- the gate ---------------------------------------------------------------------------
     @web.middleware
@@ -297,7 +303,10 @@ class MissionControl:
                     last = now
                 else:
                     await response.write(b": keep-alive\n\n")
-                await asyncio.sleep(1)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), timeout=1)
+                if self._closing.is_set():
+                    break  # the service stops: the page reconnects to whoever serves next
         except ConnectionResetError:
             pass  # the page went away: nothing to clean up
         return response

@@ -122,6 +122,7 @@ class CoordinatorService(Service):
         return {"definitions": [f"{d.name}@{d.version}" for d in self.definitions.all()]}
 
     def _on_shutdown(self) -> None:
+        self.console.close_streams()  # open pages must not hold the shutdown up
         for runner in self._runners:
             runner.shutdown()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,21 @@ async def test_fleet_and_governance_views(settings: Settings, tmp_path: Path, un
             assert stream.headers["Content-Type"].startswith("text/event-stream")
             first = await stream.content.readline()
         assert first == b"event: changed\n"
+
+
+async def test_an_open_live_stream_ends_when_the_coordinator_stops(
+    settings: Settings, tmp_path: Path, unique: str
+) -> None:
+    """Shutdown ends open server-sent-event streams instead of waiting on the page."""
+    _, folder = await _setup(settings, tmp_path, unique)
+    async with aiohttp.ClientSession(headers=OPERATOR) as http:
+        async with coordinator(settings, folder) as service:
+            base = f"http://127.0.0.1:{service.port}"
+            stream = await http.get(f"{base}/v1/stream")
+            assert await stream.content.readline() == b"event: changed\n"
+            # Leaving the block shuts the coordinator down with the stream still open.
+        # aiohttp would otherwise wait 60 s for the handler, then cancel it mid-write; the
+        # stream ends cleanly instead: everything the server wrote, then end of stream.
+        rest = await asyncio.wait_for(stream.content.read(), timeout=30)
+        stream.release()
+    assert rest.endswith(b"\n\n")
