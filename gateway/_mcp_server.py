@@ -219,8 +219,30 @@ class McpEndpoint:
         self.timeout_s = max(timeouts, default=0.0) + _OVERHEAD_S
 
     async def open(self, stack: AsyncExitStack) -> None:
-        """Start the SDK's session manager on ``stack`` (it stops with the gateway)."""
-        await stack.enter_async_context(self._sessions.run())
+        """Start the SDK's session manager (it stops when ``stack`` closes).
+
+        It runs in a task of its own: its anyio task group must be left by the task that
+        entered it, and whoever closes the gateway (a fixture's teardown, a signal handler's
+        task) need not be the task that opened it.
+        """
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        stop = asyncio.Event()
+
+        async def hold() -> None:
+            async with self._sessions.run():
+                started.set_result(None)
+                await stop.wait()
+
+        task = asyncio.create_task(hold(), name="mcp-sessions")
+        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # it failed to start: say why
+
+        async def close() -> None:
+            stop.set()
+            await task
+
+        stack.push_async_callback(close)
 
     def routes(self) -> list[web.RouteDef]:
         """The ``/mcp`` route (POST carries requests; other methods get 405)."""
