@@ -22,6 +22,7 @@ and for everything else the next ``WorkflowCompleted``.
 from __future__ import annotations
 
 import bisect
+import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -85,7 +86,7 @@ def evaluate(
     report.faults["kill (in pairs)"] = sum(f.pair for f in log.injected)
     completed = {c for c in claims if evidence.final(c) == "WorkflowCompleted"}
     report.checks = [
-        _workflows(claims, completed, report.states),
+        _workflows(claims, completed, report.states, evidence),
         *_tasks(evidence),
         *_payouts(evidence, completed),
         _opa_window(evidence, log),
@@ -124,11 +125,27 @@ def evaluate(
     return report
 
 
-def _workflows(claims: dict[str, float], completed: set[str], states: dict[str, int]) -> Check:
+def _workflows(
+    claims: dict[str, float], completed: set[str], states: dict[str, int], evidence: Evidence
+) -> Check:
     missing = sorted(set(claims) - completed)
     mix = ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
-    shown = f"; not completed: {', '.join(missing[:5])}" if missing else ""
-    return Check("every workflow completed", not missing, f"{mix}{shown}")
+    shown = "; ".join(f"{w} ({_why(evidence, w)})" for w in missing[:5])
+    return Check(
+        "every workflow completed",
+        not missing,
+        f"{mix}; not completed: {shown}" if missing else mix,
+    )
+
+
+def _why(evidence: Evidence, workflow: str) -> str:
+    """The last failure the workflow's history records, or its last entry's type."""
+    lines = evidence.history.get(workflow, [])
+    failures = [h for h in lines if h.type.endswith("Failed")]
+    if not failures:
+        return lines[-1].type if lines else "no history"
+    last = failures[-1]
+    return f"{last.type}: {json.dumps(last.data, default=str)[:300]}"
 
 
 def _tasks(evidence: Evidence) -> list[Check]:
