@@ -183,14 +183,18 @@ def _check_trace(spans: list[Span], parent_id: str) -> None:
         )
         assert run["attributes"]["gen_ai.agent.name"] == agent
 
-    # The LLM step: GenAI attributes, under the triage run (the fleet calls the model directly).
+    # The LLM step: GenAI attributes, under the triage run. A fleet routes ctx.llm through the
+    # gateway (docs/fleet.md): the gateway's decision on the model call sits under the step.
     triage_run = _one(spans, "longboat-agent-triage", "invoke_agent triage")
     chat = _one(spans, "longboat-agent-triage", "chat longboat-local")
     assert chat["parentSpanId"] == triage_run["spanId"]
     attrs = chat["attributes"]
     assert attrs["gen_ai.operation.name"] == "chat"
     assert attrs["gen_ai.request.model"] == "longboat-local"
-    assert attrs["gen_ai.provider.name"] == "longboat.local"
+    assert attrs["gen_ai.provider.name"] == "longboat.gateway"
+    model_decision = _one(spans, "longboat-gateway", "policy model.invoke")
+    assert chat in _ancestors(model_decision, by_id)
+    assert model_decision["attributes"]["longboat.decision.result"] == "allow"
     assert attrs["gen_ai.usage.input_tokens"] > 0
     assert attrs["gen_ai.usage.output_tokens"] > 0
     assert attrs["longboat.step.replayed"] is False
