@@ -61,18 +61,25 @@ def show(text: str) -> None:
     sys.stdout.flush()
 
 
-def chaos_workflow(into: Path) -> Path:
-    """The claim workflow with a 1 s cool-off (volume) and a retried payout.
+RIDE_OUT = {"max_attempts": 8, "backoff_s": 2, "multiplier": 1.5}  # about a minute of faults
 
-    A payout refused while OPA is stopped (fail closed) fails its task; the retry hands it out
-    again as a new attempt once the policy engine answers, so no claim is lost to the fault.
+
+def chaos_workflow(into: Path) -> Path:
+    """The claim workflow with a 1 s cool-off (volume) and every task retried.
+
+    A task whose agent could not reach the policy engine while OPA was stopped (a payout
+    refused fail-closed, a model call through the gateway answered 503 until the step's own
+    retries ran out) fails; the workflow's retry hands it out again as a new attempt once the
+    engine answers, so no claim is lost to the fault. This is the configuration a fleet that
+    must ride out a policy-engine outage runs with (docs/chaos.md).
     """
     definition: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text())
     for step in definition["steps"]:
         if step["id"] == "cool-off":
             step["timer"] = {"seconds": 1}
-        if step["id"] == "pay":
-            step["retry"] = {"max_attempts": 8, "backoff_s": 2, "multiplier": 1.5}
+        for task in [step, *step.get("parallel", [])]:
+            if "task" in task:
+                task["retry"] = dict(RIDE_OUT)
     into.mkdir(parents=True, exist_ok=True)
     file = into / "claim-intake.yaml"
     file.write_text(yaml.safe_dump(definition, sort_keys=False))
