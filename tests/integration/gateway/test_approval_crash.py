@@ -8,15 +8,18 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from longboat import Envelope, EnvelopeSerde, TopicSpec
+from longboat import EnvelopeSerde
 from longboat.gateway import ApprovalBook, ToolApproval, read_approvals
-from longboat.kafka import Admin, Producer
-from longboat.registry import write_private_key
 from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import read_committed
 from tests.integration.gateway import tools_for_tests
 from tests.integration.gateway.conftest import GatewayWorld, serving
-from tests.integration.gateway.test_mcp_crash import Processes, processes  # noqa: F401
+from tests.integration.gateway.test_mcp_crash import (  # noqa: F401
+    Processes,
+    agent_process_env,
+    agent_process_setup,
+    processes,
+)
 
 _AGENT = "tests.integration.gateway.approval_agent:agent"
 
@@ -33,36 +36,21 @@ async def test_agent_sigkilled_while_waiting_resumes_and_pays_once(
 ) -> None:
     """Killed while parked: the restarted step finds the same approval; one effect, one output."""
     await world.publish()  # the shipped data: payments above 10000 need a person
-    issuer = await world.enroll("payer", "tool:payments")
     key_file = tmp_path / "payer.key"
-    write_private_key(issuer._key, key_file)  # as `longboat agents enroll` writes it
     input_topic, output_topic = f"ain.{unique}", f"aout.{unique}"
-    async with Admin(world.settings.kafka) as admin:
-        await admin.ensure_topics(
-            [
-                *world.names.agent_topics("payer", partitions=1),
-                TopicSpec(input_topic, 1),
-                TopicSpec(output_topic, 1),
-            ]
-        )
+    await agent_process_setup(
+        world, key_file, "payer", "tool:payments", (input_topic, output_topic), [{"amount": 25000}]
+    )
     serde = EnvelopeSerde()
-    async with Producer(world.settings.kafka) as producer:
-        event = serde.encode(Envelope(type="pay", source="/tests", data={"amount": 25000}))
-        await producer.send(input_topic, event.value, key=b"k", headers=event.headers)
     tools_for_tests.CALLS.clear()
     async with serving(world) as gateway:
-        env = {
-            "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": world.settings.kafka.bootstrap_servers,
-            "LONGBOAT_TOPIC_PREFIX": world.settings.topic_prefix,
-            "LONGBOAT_GATEWAY_URL": f"http://127.0.0.1:{gateway.port}",
-            "LONGBOAT_REGISTRY_URL": "http://127.0.0.1:9",
-            "LONGBOAT_AGENT__KEY_FILE": str(key_file),
-            "LONGBOAT_AGENT__HTTP_PORT": "0",
-            "LONGBOAT_AGENT__HEARTBEAT_S": "60",
-            "LONGBOAT_AGENT__SESSION_TIMEOUT_MS": "6000",
-            "APPROVAL_AGENT_INPUT": input_topic,
-            "APPROVAL_AGENT_OUTPUT": output_topic,
-        }
+        env = agent_process_env(
+            world,
+            gateway.port,
+            key_file,
+            APPROVAL_AGENT_INPUT=input_topic,
+            APPROVAL_AGENT_OUTPUT=output_topic,
+        )
         run = ["run", "agent", _AGENT, "--instance", "p-1"]
         first = processes.start(run, env)
         (parked,) = await assert_eventually(

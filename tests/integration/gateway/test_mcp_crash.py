@@ -32,6 +32,46 @@ from tests.integration.gateway.test_mcp_tools import SERVER, _approve_all, _effe
 LONGBOAT = str(Path(sys.executable).parent / "longboat")
 
 
+async def agent_process_setup(
+    world: GatewayWorld,
+    key_file: Path,
+    agent: str,
+    capability: str,
+    topics: tuple[str, str],
+    inputs: list[JsonValue],
+) -> None:
+    """Enrol ``agent`` (its key written to ``key_file`` as `longboat agents enroll` does),
+    create its topics and the input/output pair, publish ``inputs`` (type ``pay``, key ``k``)."""
+    issuer = await world.enroll(agent, capability)
+    write_private_key(issuer._key, key_file)
+    async with Admin(world.settings.kafka) as admin:
+        await admin.ensure_topics(
+            [*world.names.agent_topics(agent, partitions=1), *(TopicSpec(t, 1) for t in topics)]
+        )
+    serde = EnvelopeSerde()
+    async with Producer(world.settings.kafka) as producer:
+        for data in inputs:
+            event = serde.encode(Envelope(type="pay", source="/tests", data=data))
+            await producer.send(topics[0], event.value, key=b"k", headers=event.headers)
+
+
+def agent_process_env(
+    world: GatewayWorld, gateway_port: int, key_file: Path, **extra: str
+) -> dict[str, str]:
+    """The environment of a `longboat run agent` process signing to the gateway on the port."""
+    return {
+        "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": world.settings.kafka.bootstrap_servers,
+        "LONGBOAT_TOPIC_PREFIX": world.settings.topic_prefix,
+        "LONGBOAT_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
+        "LONGBOAT_REGISTRY_URL": "http://127.0.0.1:9",
+        "LONGBOAT_AGENT__KEY_FILE": str(key_file),
+        "LONGBOAT_AGENT__HTTP_PORT": "0",
+        "LONGBOAT_AGENT__HEARTBEAT_S": "60",
+        "LONGBOAT_AGENT__SESSION_TIMEOUT_MS": "6000",
+        **extra,
+    }
+
+
 class Processes:
     """The processes one test starts; each is killed (by its own handle) when the test ends."""
 
@@ -287,37 +327,21 @@ async def test_agent_sigkilled_mid_tool_step_resumes_without_repeating_a_call(
     recorded results; each upstream call took effect once and each input has one output."""
     counter, hold = tmp_path / "effects.txt", tmp_path / "hold"
     await world.publish()
-    issuer = await world.enroll("payer", "tool:files")
     key_file = tmp_path / "payer.key"
-    write_private_key(issuer._key, key_file)  # as `longboat agents enroll` writes it
     input_topic, output_topic = f"pin.{unique}", f"pout.{unique}"
-    async with Admin(world.settings.kafka) as admin:
-        await admin.ensure_topics(
-            [
-                *world.names.agent_topics("payer", partitions=1),
-                TopicSpec(input_topic, 1),
-                TopicSpec(output_topic, 1),
-            ]
-        )
+    await agent_process_setup(
+        world, key_file, "payer", "tool:files", (input_topic, output_topic), [{"id": 1}, {"id": 2}]
+    )
     serde = EnvelopeSerde()
-    async with Producer(world.settings.kafka) as producer:
-        for item in (1, 2):
-            event = serde.encode(Envelope(type="pay", source="/tests", data={"id": item}))
-            await producer.send(input_topic, event.value, key=b"k", headers=event.headers)
     async with serving(world, tools_file=_held_tools(world, counter, hold)) as gateway:
         await _approve_all(world, gateway)
-        env = {
-            "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": world.settings.kafka.bootstrap_servers,
-            "LONGBOAT_TOPIC_PREFIX": world.settings.topic_prefix,
-            "LONGBOAT_GATEWAY_URL": f"http://127.0.0.1:{gateway.port}",
-            "LONGBOAT_REGISTRY_URL": "http://127.0.0.1:9",
-            "LONGBOAT_AGENT__KEY_FILE": str(key_file),
-            "LONGBOAT_AGENT__HTTP_PORT": "0",
-            "LONGBOAT_AGENT__HEARTBEAT_S": "60",
-            "LONGBOAT_AGENT__SESSION_TIMEOUT_MS": "6000",
-            "MCP_AGENT_INPUT": input_topic,
-            "MCP_AGENT_OUTPUT": output_topic,
-        }
+        env = agent_process_env(
+            world,
+            gateway.port,
+            key_file,
+            MCP_AGENT_INPUT=input_topic,
+            MCP_AGENT_OUTPUT=output_topic,
+        )
         run = ["run", "agent", "tests.integration.gateway.mcp_agent:agent", "--instance", "p-1"]
         hold.touch()
         first = processes.start(run, env)

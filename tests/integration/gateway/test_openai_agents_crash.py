@@ -14,15 +14,19 @@ from typing import Any
 
 import pytest
 
-from longboat import Envelope, EnvelopeSerde, TopicSpec
+from longboat import EnvelopeSerde
 from longboat.agents.openai_agents import catalogue_tools
 from longboat.errors import UsageError
-from longboat.kafka import Admin, Producer
-from longboat.registry import write_private_key
 from tests.chat_server import ChatServer, tool_call
 from tests.integration.agents.conftest import read_committed
 from tests.integration.gateway.conftest import GatewayWorld, serving
-from tests.integration.gateway.test_mcp_crash import Processes, _held_tools, _until_started
+from tests.integration.gateway.test_mcp_crash import (
+    Processes,
+    _held_tools,
+    _until_started,
+    agent_process_env,
+    agent_process_setup,
+)
 from tests.integration.gateway.test_mcp_tools import _approve_all, _effects, _stdio_tools
 
 
@@ -69,39 +73,28 @@ async def test_sdk_agent_sigkilled_mid_tool_call_resumes_without_repeating_a_cal
     recorded model turn, re-runs the in-doubt call with its key (one effect), and goes on."""
     counter, hold, notes = tmp_path / "effects.txt", tmp_path / "hold", tmp_path / "notes.txt"
     await world.publish()
-    issuer = await world.enroll("sdkpayer", "tool:files")
     key_file = tmp_path / "sdkpayer.key"
-    write_private_key(issuer._key, key_file)  # as `longboat agents enroll` writes it
     input_topic, output_topic = f"sin.{unique}", f"sout.{unique}"
-    async with Admin(world.settings.kafka) as admin:
-        await admin.ensure_topics(
-            [
-                *world.names.agent_topics("sdkpayer", partitions=1),
-                TopicSpec(input_topic, 1),
-                TopicSpec(output_topic, 1),
-            ]
-        )
+    await agent_process_setup(
+        world,
+        key_file,
+        "sdkpayer",
+        "tool:files",
+        (input_topic, output_topic),
+        [{"id": 1}, {"id": 2}],
+    )
     serde = EnvelopeSerde()
-    async with Producer(world.settings.kafka) as producer:
-        for item in (1, 2):
-            event = serde.encode(Envelope(type="pay", source="/tests", data={"id": item}))
-            await producer.send(input_topic, event.value, key=b"k", headers=event.headers)
     async with serving(world, tools_file=_held_tools(world, counter, hold)) as gateway:
         await _approve_all(world, gateway)
-        env = {
-            "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": world.settings.kafka.bootstrap_servers,
-            "LONGBOAT_TOPIC_PREFIX": world.settings.topic_prefix,
-            "LONGBOAT_GATEWAY_URL": f"http://127.0.0.1:{gateway.port}",
-            "LONGBOAT_REGISTRY_URL": "http://127.0.0.1:9",
-            "LONGBOAT_AGENT__KEY_FILE": str(key_file),
-            "LONGBOAT_AGENT__HTTP_PORT": "0",
-            "LONGBOAT_AGENT__HEARTBEAT_S": "60",
-            "LONGBOAT_AGENT__SESSION_TIMEOUT_MS": "6000",
-            "SDK_AGENT_INPUT": input_topic,
-            "SDK_AGENT_OUTPUT": output_topic,
-            "SDK_AGENT_MODEL_URL": model.url,
-            "SDK_AGENT_NOTES": str(notes),
-        }
+        env = agent_process_env(
+            world,
+            gateway.port,
+            key_file,
+            SDK_AGENT_INPUT=input_topic,
+            SDK_AGENT_OUTPUT=output_topic,
+            SDK_AGENT_MODEL_URL=model.url,
+            SDK_AGENT_NOTES=str(notes),
+        )
         run = [
             "run",
             "agent",
