@@ -42,11 +42,13 @@ from longboat.kafka import TopicPartition as LbTopicPartition
 REPO = Path(__file__).resolve().parent.parent
 
 
-async def _topics(kafka: KafkaSettings, prefix: str, source: str, out: str) -> None:
+async def _topics(
+    kafka: KafkaSettings, prefix: str, source: str, out: str, partitions: int = 1
+) -> None:
     names = TopicNames(prefix)
-    specs = names.system_topics(partitions=1) + names.agent_topics("bench", partitions=1)
+    specs = names.system_topics(partitions=1) + names.agent_topics("bench", partitions=partitions)
     async with Admin(kafka) as admin:
-        await admin.ensure_topics([*specs, TopicSpec(source, 1), TopicSpec(out, 1)])
+        await admin.ensure_topics([*specs, TopicSpec(source, partitions), TopicSpec(out, 1)])
 
 
 async def _publish(kafka: KafkaSettings, topic: str, n: int) -> None:

@@ -126,15 +126,22 @@ async def _resume_latencies(kafka: KafkaSettings, names: TopicNames, ids: list[s
     return latencies
 
 
-async def _run(kafka: KafkaSettings, n: int) -> tuple[list[float], float, int]:
+async def workflow_topics(kafka: KafkaSettings, tag: str) -> tuple[TopicNames, str]:
+    """Fresh names (prefix ``<tag><run>.``) with every topic of the bench fleet created, and
+    the trigger topic."""
     run = uuid.uuid4().hex[:6]
-    prefix, topic = f"c{run}.", f"cin.{run}"
-    names = TopicNames(prefix)
+    names, topic = TopicNames(f"{tag}{run}."), f"{tag}in.{run}"
     specs = names.system_topics(partitions=1)
     for agent in (*AGENTS, "coordinator", "coordinator-router"):
         specs += names.agent_topics(agent, partitions=1)
     async with Admin(kafka) as admin:
         await admin.ensure_topics([*specs, TopicSpec(topic, 1)])
+    return names, topic
+
+
+async def _run(kafka: KafkaSettings, n: int) -> tuple[list[float], float, int]:
+    names, topic = await workflow_topics(kafka, "c")
+    prefix = names.prefix
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "bench.yaml").write_text(FLOW.format(topic=topic))
         settings = CoordinatorSettings(

@@ -35,12 +35,11 @@ from pydantic import SecretStr
 from bench import bench_agent
 from bench._broker import bench_broker, machine_line
 from bench.agent_throughput import _count_until, _publish, _topics
-from bench.coordinator_bench import AGENTS, FLOW, _echo, _start
+from bench.coordinator_bench import AGENTS, FLOW, _echo, _start, workflow_topics
 from longboat import (
     Envelope,
     EnvelopeSerde,
     KafkaSettings,
-    TopicNames,
     TopicSpec,
     configure_logging,
 )
@@ -157,14 +156,8 @@ async def _raw_latency(servers: str, kafka: KafkaSettings, n: int) -> list[float
 
 
 async def _workflow_latency(kafka: KafkaSettings, n: int, *, adaptive: bool) -> list[float]:
-    run = uuid.uuid4().hex[:6]
-    prefix, topic = f"w{run}.", f"win.{run}"
-    names = TopicNames(prefix)
-    specs = names.system_topics(partitions=1)
-    for agent in (*AGENTS, "coordinator", "coordinator-router"):
-        specs += names.agent_topics(agent, partitions=1)
-    async with Admin(kafka) as admin:
-        await admin.ensure_topics([*specs, TopicSpec(topic, 1)])
+    names, topic = await workflow_topics(kafka, "w")
+    prefix = names.prefix
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "bench.yaml").write_text(FLOW.format(topic=topic))
         coordinator = CoordinatorServiceSettings(definitions=Path(folder), port=0, instance="lat")

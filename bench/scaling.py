@@ -35,13 +35,12 @@ from typing import Any
 from pydantic import JsonValue
 
 from bench._broker import bench_broker, machine_line
-from bench.agent_throughput import _count_until, _raw_loop
+from bench.agent_throughput import _count_until, _raw_loop, _topics
 from longboat import (
     Envelope,
     EnvelopeSerde,
     KafkaSettings,
     TopicNames,
-    TopicSpec,
     configure_logging,
 )
 from longboat.agents import (
@@ -55,16 +54,9 @@ from longboat.agents import (
     replay_trace,
 )
 from longboat.devinfra import free_port
-from longboat.kafka import Admin, Producer
+from longboat.kafka import Producer
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-async def _topics(kafka: KafkaSettings, prefix: str, source: str, out: str, parts: int) -> None:
-    names = TopicNames(prefix)
-    specs = names.system_topics(partitions=1) + names.agent_topics("bench", partitions=parts)
-    async with Admin(kafka) as admin:
-        await admin.ensure_topics([*specs, TopicSpec(source, parts), TopicSpec(out, 1)])
 
 
 async def _publish(kafka: KafkaSettings, topic: str, start: int, n: int) -> None:
