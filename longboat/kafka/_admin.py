@@ -10,6 +10,7 @@ from typing import Any, Literal, Self
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.structs import TopicPartition as AkTopicPartition
 
 from longboat._settings import KafkaSettings
@@ -105,24 +106,39 @@ class Admin:
         return outcomes
 
     async def _until_visible(self, names: Sequence[str], *, timeout_s: float = 15.0) -> None:
-        """Wait until the broker serves metadata for ``names``.
+        """Wait until every broker serves metadata for ``names``.
 
-        CreateTopics answers once the controller has the topic; the broker learns it a moment
-        later. A caller that produces or subscribes at once would otherwise see "does not exist".
+        CreateTopics answers once the controller has the topic; each broker learns it a moment
+        later. A caller that produces, subscribes or describes configs at once (any broker may
+        answer) would otherwise see "does not exist", so every broker is asked, not just one.
         """
-        pending = set(names)
+        pending = {node: set(names) for node in await self._broker_ids()}
         deadline = asyncio.get_running_loop().time() + timeout_s
-        while pending:
-            with translate_kafka_errors(self._servers):
-                described: list[dict[str, Any]] = await self._admin.describe_topics(list(pending))
-            pending -= {
-                t["topic"] for t in described if t.get("error_code", 0) == 0 and t.get("partitions")
-            }
-            if not pending:
+        while any(pending.values()):
+            for node, topics in pending.items():
+                if topics:
+                    topics -= await self._known_to(node, topics)
+            if not any(pending.values()):
                 return
             if asyncio.get_running_loop().time() > deadline:
-                raise TopicError(f"created topics not visible after {timeout_s:.0f} s: {pending}")
+                late = sorted(set().union(*pending.values()))
+                raise TopicError(f"created topics not visible after {timeout_s:.0f} s: {late}")
             await asyncio.sleep(0.05)
+
+    async def _broker_ids(self) -> list[int]:
+        with translate_kafka_errors(self._servers):
+            cluster: dict[str, Any] = await self._admin.describe_cluster()
+        return [int(broker["node_id"]) for broker in cluster.get("brokers", ())]
+
+    async def _known_to(self, node: int, topics: set[str]) -> set[str]:
+        """Those of ``topics`` whose partitions broker ``node`` serves metadata for."""
+        with translate_kafka_errors(self._servers):
+            # The admin client asks a random broker; the per-node form is the same request.
+            response = await self._admin._send_request(MetadataRequest(list(topics)), node)
+        described: list[dict[str, Any]] = response.to_object()["topics"]
+        return {
+            t["topic"] for t in described if t.get("error_code", 0) == 0 and t.get("partitions")
+        }
 
     async def topic_config(self, name: str) -> dict[str, str]:
         """The effective topic-level configs of ``name`` (``cleanup.policy``, ...).
