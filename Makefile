@@ -100,6 +100,7 @@ bench: provision
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.restart
 	$(BIN)/python -m bench.scaling --charts docs/img
+	$(BIN)/python -m bench.workflow_scaling --charts docs/img
 
 # The whole fleet under faults on its own broker (docs/chaos.md); exits 1 on any violation.
 # CHAOS_ARGS overrides the configuration, e.g. CHAOS_ARGS="--workflows 1000 --kills 6".

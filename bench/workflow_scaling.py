@@ -1,0 +1,409 @@
+"""The three-step workflow against instances x partitions; approval resume under load.
+
+1. Throughput: N coordinator processes (``longboat run coordinator``) and N processes of each of
+   the three echo specialists (``longboat run agent bench.specialists:stepa`` ...), every topic
+   with P partitions (P in 1, 2, 4; N <= P). W workflows are published up front; workflows/s
+   from the first publish to the last completed state committed (``lb.workflows.state``,
+   read_committed), and each workflow's trigger → completed time (p50/p99: with W published at
+   once this is mostly queueing).
+2. Approval resume on the 1 x 1 fleet: G workflows wait at an approval gate; each is approved
+   through the coordinator's API (``POST /v1/workflows/{id}/signals``), one every 100 ms, and
+   the time from the request to the workflow's next task committed on ``lb.tasks.stepb`` is
+   measured: at rest, then while ungated workflows arrive at 70 % of the 1 x 1 throughput.
+3. Baseline in the same run: the raw aiokafka exactly-once loop on one partition.
+
+Figures go to stdout; ``--json FILE`` writes them; ``--charts DIR`` draws PNG charts.
+
+    python -m bench.workflow_scaling [--workflows 400] [--approvals 30] [--quick] [--charts DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bench._broker import REPO, bench_broker, machine_line
+from bench.coordinator_bench import FLOW, workflow_topics
+from bench.scaling import _raw, _stop
+from bench.specialists import AGENTS
+from longboat import Envelope, EnvelopeSerde, KafkaSettings, TopicNames, configure_logging
+from longboat.coordinator import CoordinatorClient, SignalData
+from longboat.devinfra import free_port
+from longboat.kafka import Consumer, Producer, TopicPartition
+
+LOAD_SHARE = 0.7  # the background load during the approvals, as a share of 1 x 1 capacity
+GAP_S = 0.1  # one approval every 100 ms: approvals never queue behind each other
+EVENTS_PER_WORKFLOW = 4  # coordinator events: started + three results
+
+
+class Fleet:
+    """N coordinators and N of each specialist, each its own process, on one topic prefix."""
+
+    def __init__(
+        self, servers: str, names: TopicNames, folder: Path, instances: int, *, logs: Path
+    ) -> None:
+        """Describe the fleet (``folder``: its definitions, ``logs``: each process's stderr);
+        processes start on enter, stop (SIGTERM) on exit."""
+        self.token = secrets.token_hex(16)
+        self._env = {
+            **os.environ,
+            "LONGBOAT_KAFKA__BOOTSTRAP_SERVERS": servers,
+            "LONGBOAT_TOPIC_PREFIX": names.prefix,
+            "LONGBOAT_OPERATOR_TOKEN": self.token,
+            "LONGBOAT_LOG_LEVEL": "warning",
+            "PYTHONPATH": str(REPO),
+        }
+        longboat = str(Path(sys.executable).parent / "longboat")
+        self._commands: list[tuple[list[str], int]] = []
+        for k in range(instances):
+            specs = [("coordinator", "--definitions", str(folder), f"c{k}")] + [
+                ("agent", f"bench.specialists:{name}", None, f"{name}-{k}") for name in AGENTS
+            ]
+            for kind, first, second, instance in specs:
+                port = free_port()
+                option = "--port" if kind == "coordinator" else "--http-port"
+                command = [longboat, "run", kind, first, *([second] if second else [])]
+                command += ["--instance", instance, option, str(port)]
+                self._commands.append((command, port))
+        self.api = f"http://127.0.0.1:{self._commands[0][1]}"
+        self._logs = logs
+        self._processes: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> Fleet:
+        for i, (command, _) in enumerate(self._commands):
+            with (self._logs / f"{i}.log").open("wb") as log:
+                self._processes.append(
+                    subprocess.Popen(
+                        command, env=self._env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log
+                    )
+                )
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        _stop(self._processes)
+
+    async def ready(self, timeout_s: float = 180) -> None:
+        """Wait until every process answers ``/readyz`` (it holds partitions)."""
+        deadline = time.monotonic() + timeout_s
+        for i, (process, (_, port)) in enumerate(zip(self._processes, self._commands, strict=True)):
+            while not await asyncio.to_thread(_ready, port):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    tail = (self._logs / f"{i}.log").read_text()[-2000:]
+                    raise RuntimeError(f"{self._commands[i][0][2:4]} on :{port} not ready: {tail}")
+                await asyncio.sleep(0.2)
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+class Watch:
+    """Committed workflow states and stepb tasks (read_committed), each first seen when."""
+
+    def __init__(self, kafka: KafkaSettings, names: TopicNames, partitions: int) -> None:
+        """Watch every partition of the state and stepb task topics from their current end."""
+        self.reached: dict[str, dict[str, float]] = {}
+        self.tasked: dict[str, float] = {}
+        self._tasks = names.tasks("stepb")
+        self._tps = [
+            TopicPartition(topic, p)
+            for topic in (names.workflows_state, self._tasks)
+            for p in range(partitions)
+        ]
+        self._consumer = Consumer(kafka, isolation_level="read_committed")
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Watch:
+        await self._consumer.start()
+        self._consumer.assign(self._tps)
+        for tp, end in (await self._consumer.end_offsets(self._tps)).items():
+            self._consumer.seek(tp, end)
+        self._task = asyncio.create_task(self._loop())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._consumer.stop()
+
+    async def _loop(self) -> None:
+        while True:
+            for record in await self._consumer.poll(timeout_ms=20):
+                now = time.perf_counter()
+                key = (record.key or b"").decode()
+                if record.topic == self._tasks:
+                    self.tasked.setdefault(key, now)
+                elif record.value is not None:
+                    status = json.loads(record.value)["state"]["status"]
+                    self.reached.setdefault(status, {}).setdefault(key, now)
+
+    async def wait(self, status: str, ids: Iterable[str], timeout_s: float = 600) -> float:
+        """The time the last of ``ids`` reached ``status`` (``"task"``: its stepb task)."""
+        wanted = list(ids)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            seen = self.tasked if status == "task" else self.reached.get(status, {})
+            missing = [w for w in wanted if w not in seen]
+            if not missing:
+                return max(seen[w] for w in wanted)
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{len(missing)} of {len(wanted)} workflows never reached {status}"
+                )
+            await asyncio.sleep(0.01)
+
+
+async def _trigger(
+    kafka: KafkaSettings, topic: str, ids: list[str], *, gate: bool
+) -> dict[str, float]:
+    """Publish one trigger per id; the time each was queued."""
+    serde = EnvelopeSerde()
+    sent: dict[str, float] = {}
+    async with Producer(kafka) as producer:
+        futures = []
+        for workflow in ids:
+            encoded = serde.encode(
+                Envelope(type="bench.start", source="/bench", data={"id": workflow, "gate": gate})
+            )
+            sent[workflow] = time.perf_counter()
+            futures.append(
+                await producer.enqueue(
+                    topic, encoded.value, key=workflow.encode(), headers=encoded.headers
+                )
+            )
+        await asyncio.gather(*futures)
+    return sent
+
+
+async def _throughput(
+    kafka: KafkaSettings, topic: str, watch: Watch, tag: str, n: int
+) -> tuple[float, list[float]]:
+    ids = [f"{tag}-{i}" for i in range(n)]
+    sent = await _trigger(kafka, topic, ids, gate=False)
+    finished = await watch.wait("completed", ids)
+    latencies = [watch.reached["completed"][w] - sent[w] for w in ids]
+    return n / (finished - min(sent.values())), latencies
+
+
+async def _approve(api: str, token: str, watch: Watch, ids: list[str]) -> list[float]:
+    """Approve each of ``ids`` through the API, one at a time; request → next task committed."""
+    latencies = []
+    async with CoordinatorClient(api, operator_token=token) as client:
+        for workflow in ids:
+            started = time.perf_counter()
+            await client.signal(workflow, SignalData(signal="approve", by="bench"))
+            latencies.append(await watch.wait("task", [workflow], timeout_s=60) - started)
+            await asyncio.sleep(GAP_S)
+    return latencies
+
+
+async def _paced(kafka: KafkaSettings, topic: str, rate: float, ids: list[str]) -> None:
+    """Publish ungated triggers at ``rate`` per second until cancelled (``ids``: those sent)."""
+    serde = EnvelopeSerde()
+    async with Producer(kafka, linger_ms=0) as producer:
+        started = time.monotonic()
+        while True:
+            workflow = f"load-{len(ids)}"
+            encoded = serde.encode(
+                Envelope(type="bench.start", source="/bench", data={"id": workflow, "gate": False})
+            )
+            await producer.enqueue(
+                topic, encoded.value, key=workflow.encode(), headers=encoded.headers
+            )
+            ids.append(workflow)
+            # On schedule from the start: a slow send does not lower the offered rate.
+            await asyncio.sleep(max(0.0, started + len(ids) / rate - time.monotonic()))
+
+
+async def _under_load(
+    kafka: KafkaSettings, topic: str, fleet: Fleet, watch: Watch, ids: list[str], rate: float
+) -> tuple[list[float], float]:
+    """Approvals while ungated workflows arrive at ``rate``; and the completion rate meanwhile."""
+    sent: list[str] = []
+    loading = asyncio.create_task(_paced(kafka, topic, rate, sent))
+    await asyncio.sleep(3)  # the load reaches its steady state first
+    before = sum(1 for w in sent if w in watch.reached.get("completed", {}))
+    started = time.monotonic()
+    latencies = await _approve(fleet.api, fleet.token, watch, ids)
+    done = sum(1 for w in sent if w in watch.reached.get("completed", {}))
+    window = time.monotonic() - started
+    loading.cancel()
+    await asyncio.gather(loading, return_exceptions=True)
+    return latencies, (done - before) / window
+
+
+async def _measure(
+    servers: str, parts: int, instances: int, n: int, approvals: int, load_rate: float | None
+) -> dict[str, Any]:
+    kafka = KafkaSettings(bootstrap_servers=servers)
+    names, topic = await workflow_topics(kafka, "s", partitions=parts)
+    result: dict[str, Any] = {"partitions": parts, "instances": instances}
+    with (
+        tempfile.TemporaryDirectory(prefix="longboat-wfscale-") as folder,
+        tempfile.TemporaryDirectory(prefix="longboat-wfscale-logs-") as logs,
+    ):
+        (Path(folder) / "bench.yaml").write_text(FLOW.format(topic=topic))
+        with Fleet(servers, names, Path(folder), instances, logs=Path(logs)) as fleet:
+            await fleet.ready()
+            async with Watch(kafka, names, parts) as watch:
+                warm = [f"warm-{i}" for i in range(8 * parts)]  # every partition, likely
+                await _trigger(kafka, topic, warm, gate=False)
+                await watch.wait("completed", warm)
+                rate, latencies = await _throughput(kafka, topic, watch, "w", n)
+                result.update(workflows_per_s=rate, p50_ms=_ms(latencies, 0.5))
+                result["p99_ms"] = _ms(latencies, 0.99)
+                if approvals:
+                    gated = [f"g-{i}" for i in range(2 * approvals)]
+                    await _trigger(kafka, topic, gated, gate=True)
+                    await watch.wait("waiting_approval", gated)
+                    rest = await _approve(fleet.api, fleet.token, watch, gated[:approvals])
+                    offered = LOAD_SHARE * (load_rate or rate)
+                    loaded, kept = await _under_load(
+                        kafka, topic, fleet, watch, gated[approvals:], offered
+                    )
+                    result["approval"] = {
+                        "at_rest": [_ms(rest, 0.5), _ms(rest, 0.99)],
+                        "under_load": [_ms(loaded, 0.5), _ms(loaded, 0.99)],
+                        "load_offered_per_s": offered,
+                        "load_completed_per_s": kept,
+                    }
+    return result
+
+
+def _ms(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if q == 0.5:
+        return statistics.median(ordered) * 1000
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] * 1000
+
+
+def _charts(results: dict[str, Any], folder: Path) -> list[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no charts (make bench installs it)", file=sys.stderr)
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    grid = results["workflows"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for parts in sorted({g["partitions"] for g in grid}):
+        row = [g for g in grid if g["partitions"] == parts]
+        x = [g["instances"] for g in row]
+        label = f"{parts} partition(s)"
+        (line,) = left.plot(x, [g["workflows_per_s"] for g in row], marker="o", label=label)
+        right.plot(x, [g["p50_ms"] for g in row], marker="o", color=line.get_color(), label=label)
+        right.plot(x, [g["p99_ms"] for g in row], marker="x", linestyle=":", color=line.get_color())
+    # The baseline as a note, not a line: at ~1,000 "workflows"/s it would flatten the chart.
+    raw = results["raw_records_per_s"]
+    left.set_title(f"Three-step workflows (raw EOS loop: {raw:,.0f} records/s)", fontsize=9)
+    left.set(xlabel="instances of each process", ylabel="workflows/s", xticks=[1, 2, 4])
+    left.set_ylim(bottom=0)
+    left.legend(fontsize=7)
+    right.set_title("Trigger → completed, all published at once (o p50, x p99)", fontsize=9)
+    right.set(xlabel="instances of each process", ylabel="ms", xticks=[1, 2, 4])
+    right.set_ylim(bottom=0)
+    right.legend(fontsize=7)
+    figure.tight_layout()
+    throughput = folder / "scaling-workflows.png"
+    figure.savefig(throughput, dpi=110)
+    plt.close(figure)
+
+    approval = results["approval"]
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    labels = ("at rest", f"under load ({LOAD_SHARE:.0%} of 1 x 1)")
+    for offset, (q, name) in enumerate(((0, "p50"), (1, "p99"))):
+        values = [approval["at_rest"][q], approval["under_load"][q]]
+        axis.bar([i + offset * 0.4 for i in range(2)], values, width=0.4, label=name)
+    axis.set_xticks([0.2, 1.2], labels)
+    axis.set(ylabel="ms", title="Approval (API) → next task committed, 1 x 1")
+    axis.legend()
+    figure.tight_layout()
+    resume = folder / "scaling-approval.png"
+    figure.savefig(resume, dpi=110)
+    plt.close(figure)
+    return [throughput, resume]
+
+
+def _line(g: dict[str, Any], raw: float) -> str:
+    events = g["workflows_per_s"] * EVENTS_PER_WORKFLOW
+    return (
+        f"three-step workflows, {g['partitions']} partition(s) x {g['instances']} instance(s): "
+        f"{g['workflows_per_s']:,.1f} workflows/s ({events / raw:.2f} of raw in coordinator "
+        f"events), trigger → completed p50 {g['p50_ms']:,.0f} ms, p99 {g['p99_ms']:,.0f} ms"
+    )
+
+
+def main() -> None:
+    """Run every measurement, print it, optionally write JSON and charts."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workflows", type=int, default=400)
+    parser.add_argument("--approvals", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--charts", type=Path)
+    args = parser.parse_args()
+    configure_logging(level="warning", fmt="json", stream=open(os.devnull, "w"))  # noqa: SIM115
+    n, approvals = (100, 10) if args.quick else (args.workflows, args.approvals)
+    grid = (
+        ((1, 1), (2, 2), (4, 4)) if args.quick else ((1, 1), (2, 1), (2, 2), (4, 1), (4, 2), (4, 4))
+    )
+    results: dict[str, Any] = {"machine": machine_line(), "date": time.strftime("%Y-%m-%d")}
+    print(f"# workflow scaling — {results['machine']}")
+    began = time.monotonic()
+    with bench_broker() as servers:
+        raw = _raw(servers, 4000 if not args.quick else 1000)
+        results["raw_records_per_s"] = raw
+        print(f"raw aiokafka EOS loop, 1 partition: {raw:,.0f} records/s")
+        results["workflows"] = []
+        for parts, instances in grid:
+            first = parts == instances == 1
+            g = asyncio.run(_measure(servers, parts, instances, n, approvals if first else 0, None))
+            results["workflows"].append(g)
+            print(_line(g, raw))
+            if first:
+                a = g.pop("approval")
+                results["approval"] = a
+                print(
+                    f"approval resume (API request → next task committed), 1 x 1, {approvals} "
+                    f"each: at rest p50 {a['at_rest'][0]:.0f} ms, p99 {a['at_rest'][1]:.0f} ms; "
+                    f"under load ({a['load_offered_per_s']:.0f} workflows/s offered, "
+                    f"{a['load_completed_per_s']:.0f}/s completed meanwhile) "
+                    f"p50 {a['under_load'][0]:.0f} ms, p99 {a['under_load'][1]:.0f} ms"
+                )
+    results["seconds"] = time.monotonic() - began
+    print(f"total: {results['seconds']:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    if args.charts:
+        for path in _charts(results, args.charts):
+            print(f"chart: {path}")
+
+
+if __name__ == "__main__":
+    main()
