@@ -13,9 +13,11 @@
    of the 1 x 1 throughput.
 3. Baseline in the same run: the raw aiokafka exactly-once loop on one partition.
 
+The grid runs ``--rounds`` times (3); each figure is the median of its rounds, with the range.
+
 Figures go to stdout; ``--json FILE`` writes them; ``--charts DIR`` draws PNG charts.
 
-    python -m bench.workflow_scaling [--workflows 1000] [--approvals 30] [--quick] [--charts DIR]
+    python -m bench.workflow_scaling [--workflows 1000] [--rounds 3] [--quick] [--charts DIR]
 """
 
 from __future__ import annotations
@@ -199,12 +201,18 @@ def _charts(results: dict[str, Any], folder: Path) -> list[Path]:
         row = [g for g in grid if g["partitions"] == parts]
         x = [g["instances"] for g in row]
         label = f"{parts} partition(s)"
-        (line,) = left.plot(x, [g["workflows_per_s"] for g in row], marker="o", label=label)
-        right.plot(x, [g["p50_ms"] for g in row], marker="o", color=line.get_color(), label=label)
-        right.plot(x, [g["p99_ms"] for g in row], marker="x", linestyle=":", color=line.get_color())
+        y = [g["workflows_per_s"] for g in row]
+        spread = [
+            [m - g["low"] for m, g in zip(y, row, strict=True)],
+            [g["high"] - m for m, g in zip(y, row, strict=True)],
+        ]
+        drawn = left.errorbar(x, y, yerr=spread, marker="o", capsize=3, label=label)
+        color = drawn.lines[0].get_color()
+        right.plot(x, [g["p50_ms"] for g in row], marker="o", color=color, label=label)
+        right.plot(x, [g["p99_ms"] for g in row], marker="x", linestyle=":", color=color)
     # The baseline as a note, not a line: at ~1,000 "workflows"/s it would flatten the chart.
     raw = results["raw_records_per_s"]
-    left.set_title(f"Three-step workflows (raw EOS loop: {raw:,.0f} records/s)", fontsize=9)
+    left.set_title(f"Workflows/s, median and range (raw EOS loop: {raw:,.0f} rec/s)", fontsize=9)
     left.set(xlabel="instances of each process", ylabel="workflows/s", xticks=[1, 2, 4])
     left.set_ylim(bottom=0)
     left.legend(fontsize=7)
@@ -235,10 +243,43 @@ def _charts(results: dict[str, Any], folder: Path) -> list[Path]:
 
 def _line(g: dict[str, Any], raw: float) -> str:
     events = g["workflows_per_s"] * EVENTS_PER_WORKFLOW
+    spread = f" (range {g['low']:,.1f} to {g['high']:,.1f})" if "low" in g else ""
     return (
         f"three-step workflows, {g['partitions']} partition(s) x {g['instances']} instance(s): "
-        f"{g['workflows_per_s']:,.1f} workflows/s ({events / raw:.2f} of raw in coordinator "
-        f"events), trigger → completed p50 {g['p50_ms']:,.0f} ms, p99 {g['p99_ms']:,.0f} ms"
+        f"{g['workflows_per_s']:,.1f} workflows/s{spread} ({events / raw:.2f} of raw in "
+        f"coordinator events), trigger → completed p50 {g['p50_ms']:,.0f} ms, "
+        f"p99 {g['p99_ms']:,.0f} ms"
+    )
+
+
+def _medians(runs: list[dict[str, Any]], grid: tuple[tuple[int, int], ...]) -> list[dict[str, Any]]:
+    """Per grid point: the median of its rounds (and the range of workflows/s)."""
+    summary = []
+    for parts, instances in grid:
+        mine = [r for r in runs if (r["partitions"], r["instances"]) == (parts, instances)]
+        rates = [r["workflows_per_s"] for r in mine]
+        summary.append(
+            {
+                "partitions": parts,
+                "instances": instances,
+                "workflows_per_s": statistics.median(rates),
+                "low": min(rates),
+                "high": max(rates),
+                "p50_ms": statistics.median(r["p50_ms"] for r in mine),
+                "p99_ms": statistics.median(r["p99_ms"] for r in mine),
+            }
+        )
+    return summary
+
+
+def _print_approval(a: dict[str, Any], approvals: int) -> None:
+    print(
+        f"approval resume (API request → next task committed), 1 x 1, {approvals} "
+        f"each: at rest p50 {a['at_rest'][0]:.0f} ms, p99 {a['at_rest'][1]:.0f} ms; "
+        f"under load ({a['load_offered_per_s']:.0f} workflows/s offered, "
+        f"{a['load_completed_per_s']:.0f}/s completed meanwhile, their trigger → "
+        f"completed p50 {a['load_p50_ms']:.0f} ms) "
+        f"p50 {a['under_load'][0]:.0f} ms, p99 {a['under_load'][1]:.0f} ms"
     )
 
 
@@ -247,15 +288,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workflows", type=int, default=1000)
     parser.add_argument("--approvals", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3, help="the grid this often; medians")
     parser.add_argument("--load", type=float, default=LOAD_SHARE, help="share of 1 x 1 capacity")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--charts", type=Path)
     args = parser.parse_args()
-    if not 0 < args.load <= 1 or args.workflows < 1 or args.approvals < 1:
-        parser.error("--load must be in (0, 1], --workflows and --approvals at least 1")
+    if not 0 < args.load <= 1 or min(args.workflows, args.approvals, args.rounds) < 1:
+        parser.error("--load must be in (0, 1]; --workflows, --approvals, --rounds at least 1")
     configure_logging(level="warning", fmt="json", stream=open(os.devnull, "w"))  # noqa: SIM115
-    n, approvals = (100, 10) if args.quick else (args.workflows, args.approvals)
+    n, approvals, rounds = (
+        (100, 10, 1) if args.quick else (args.workflows, args.approvals, args.rounds)
+    )
     grid = (
         ((1, 1), (2, 2), (4, 4)) if args.quick else ((1, 1), (2, 1), (2, 2), (4, 1), (4, 2), (4, 4))
     )
@@ -266,25 +310,25 @@ def main() -> None:
         raw = _raw(servers, 4000 if not args.quick else 1000)
         results["raw_records_per_s"] = raw
         print(f"raw aiokafka EOS loop, 1 partition: {raw:,.0f} records/s")
-        results["workflows"] = []
-        for parts, instances in grid:
-            first = parts == instances == 1
-            g = asyncio.run(
-                _measure(servers, parts, instances, n, approvals if first else 0, args.load)
-            )
-            results["workflows"].append(g)
-            print(_line(g, raw))
-            if first:
-                a = g.pop("approval")
-                results["approval"] = a
-                print(
-                    f"approval resume (API request → next task committed), 1 x 1, {approvals} "
-                    f"each: at rest p50 {a['at_rest'][0]:.0f} ms, p99 {a['at_rest'][1]:.0f} ms; "
-                    f"under load ({a['load_offered_per_s']:.0f} workflows/s offered, "
-                    f"{a['load_completed_per_s']:.0f}/s completed meanwhile, their trigger → "
-                    f"completed p50 {a['load_p50_ms']:.0f} ms) "
-                    f"p50 {a['under_load'][0]:.0f} ms, p99 {a['under_load'][1]:.0f} ms"
+        runs: list[dict[str, Any]] = []
+        # Whole rounds, not repeats in a row: a burst of other work on a shared machine then
+        # costs one point of each round instead of every repeat of one configuration.
+        for round_ in range(rounds):
+            for parts, instances in grid:
+                first = round_ == 0 and parts == instances == 1
+                g = asyncio.run(
+                    _measure(servers, parts, instances, n, approvals if first else 0, args.load)
                 )
+                runs.append(g)
+                print(f"round {round_ + 1}: {_line(g, raw)}")
+                if first:
+                    results["approval"] = g.pop("approval")
+                    _print_approval(results["approval"], approvals)
+    results["runs"] = runs
+    results["workflows"] = _medians(runs, grid)
+    print(f"# median of {rounds} round(s)")
+    for g in results["workflows"]:
+        print(_line(g, raw))
     results["seconds"] = time.monotonic() - began
     print(f"total: {results['seconds']:.0f} s")
     if args.json:
