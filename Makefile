@@ -100,6 +100,7 @@ bench: provision
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.restart
 	$(BIN)/python -m bench.scaling --charts docs/img
+	$(BIN)/python -m bench.workflow_scaling --charts docs/img
 	$(BIN)/python -m bench.profile_agent
 
 # The whole fleet under faults on its own broker (docs/chaos.md); exits 1 on any violation.

@@ -21,10 +21,11 @@ import uuid
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from pydantic import JsonValue, SecretStr
+from pydantic import SecretStr
 
 from bench._broker import bench_broker, machine_line
 from bench.agent_throughput import _publish, _raw_loop, _topics
+from bench.specialists import AGENTS, echo
 from longboat import (
     Envelope,
     EnvelopeSerde,
@@ -33,7 +34,7 @@ from longboat import (
     TopicSpec,
     configure_logging,
 )
-from longboat.agents import Agent, AgentRunner, AgentRuntimeSettings, AgentSettings, Context
+from longboat.agents import AgentRunner, AgentRuntimeSettings, AgentSettings
 from longboat.coordinator import (
     CoordinatorService,
     CoordinatorServiceSettings,
@@ -55,17 +56,6 @@ steps:
   - {{id: b, task: {{agent: stepb, input: {{id: "${{event.data.id}}"}}}}}}
   - {{id: c, task: {{agent: stepc, input: {{id: "${{event.data.id}}"}}}}}}
 """
-AGENTS = ("stepa", "stepb", "stepc")
-
-
-def _echo(name: str) -> Agent:
-    agent = Agent(name, durability="exit", max_in_flight=64)
-
-    @agent.handler
-    async def handle(ctx: Context, event: Envelope) -> JsonValue:
-        return {"ok": True}
-
-    return agent
 
 
 async def _start(
@@ -126,16 +116,18 @@ async def _resume_latencies(kafka: KafkaSettings, names: TopicNames, ids: list[s
     return latencies
 
 
-async def workflow_topics(kafka: KafkaSettings, tag: str) -> tuple[TopicNames, str]:
-    """Fresh names (prefix ``<tag><run>.``) with every topic of the bench fleet created, and
-    the trigger topic."""
+async def workflow_topics(
+    kafka: KafkaSettings, tag: str, *, partitions: int = 1
+) -> tuple[TopicNames, str]:
+    """Fresh names (prefix ``<tag><run>.``) with every topic of the bench fleet created with
+    ``partitions`` partitions each, and the trigger topic."""
     run = uuid.uuid4().hex[:6]
     names, topic = TopicNames(f"{tag}{run}."), f"{tag}in.{run}"
-    specs = names.system_topics(partitions=1)
+    specs = names.system_topics(partitions=partitions)
     for agent in (*AGENTS, "coordinator", "coordinator-router"):
-        specs += names.agent_topics(agent, partitions=1)
+        specs += names.agent_topics(agent, partitions=partitions)
     async with Admin(kafka) as admin:
-        await admin.ensure_topics([*specs, TopicSpec(topic, 1)])
+        await admin.ensure_topics([*specs, TopicSpec(topic, partitions)])
     return names, topic
 
 
@@ -161,7 +153,7 @@ async def _run(kafka: KafkaSettings, n: int) -> tuple[list[float], float, int]:
             for i in range(len(AGENTS))
         ]
         runners = [
-            AgentRunner(_echo(name), s) for name, s in zip(AGENTS, agent_settings, strict=True)
+            AgentRunner(echo(name), s) for name, s in zip(AGENTS, agent_settings, strict=True)
         ]
         async with AsyncExitStack() as stack:
             service = await stack.enter_async_context(CoordinatorService(settings))

@@ -35,7 +35,8 @@ from pydantic import SecretStr
 from bench import bench_agent
 from bench._broker import bench_broker, machine_line
 from bench.agent_throughput import _count_until, _publish, _topics
-from bench.coordinator_bench import AGENTS, FLOW, _echo, _start, workflow_topics
+from bench.coordinator_bench import FLOW, _start, workflow_topics
+from bench.specialists import AGENTS, echo
 from longboat import (
     Envelope,
     EnvelopeSerde,
@@ -169,7 +170,7 @@ async def _workflow_latency(kafka: KafkaSettings, n: int, *, adaptive: bool) -> 
         )
         runners = [
             AgentRunner(
-                _echo(name),
+                echo(name),
                 AgentSettings(
                     kafka=kafka,
                     topic_prefix=prefix,
