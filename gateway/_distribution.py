@@ -110,18 +110,16 @@ class PolicyDistributor:
                 "policy_bundle_reloading", digest=bundle.digest, reason="OPA lost the policy"
             )
             with contextlib.suppress(LongboatError):
-                await self._load(bundle)
+                async with self._engine.swapping():
+                    await self._load(bundle)
 
     async def apply(self, bundle: PolicyBundle) -> bool:
         """Load ``bundle`` into OPA; on refusal restore the previous one. Returns success."""
-        try:
-            await self._load(bundle)
-        except LongboatError as e:
-            _log.error("policy_bundle_refused", digest=bundle.digest, reason=str(e)[:500])
-            if self.active is not None:
-                with contextlib.suppress(LongboatError):
-                    await self._load(self.active)
-            await self._report(bundle.digest, ok=False, error=str(e))
+        # One swap, rollback included: no decision sees a mix of two bundles' modules.
+        async with self._engine.swapping():
+            refused = await self._swap(bundle)
+        if refused is not None:
+            await self._report(bundle.digest, ok=False, error=str(refused))
             return False
         previous = self.active
         self.active = bundle
@@ -133,6 +131,18 @@ class PolicyDistributor:
         )
         await self._report(bundle.digest, ok=True, error=None)
         return True
+
+    async def _swap(self, bundle: PolicyBundle) -> LongboatError | None:
+        """Load ``bundle``, or restore the active one if OPA refuses it (the refusal returned)."""
+        try:
+            await self._load(bundle)
+        except LongboatError as e:
+            _log.error("policy_bundle_refused", digest=bundle.digest, reason=str(e)[:500])
+            if self.active is not None:
+                with contextlib.suppress(LongboatError):
+                    await self._load(self.active)
+            return e
+        return None
 
     async def _load(self, bundle: PolicyBundle) -> None:
         for path, value in bundle.data.items():
