@@ -3,6 +3,9 @@
 A bundle OPA refuses is rolled back (the previous one is loaded again) and reported with OPA's
 message; the gateway keeps deciding with the previous policy. What a gateway runs is written to
 ``lb.policies`` under ``gateway/<instance>`` for ``longboat policy status``.
+
+A swap (load, or rollback) runs inside :meth:`PolicyEngine.swapping`: OPA takes a bundle one
+module per transaction, so decisions wait for the swap instead of seeing a mix of two bundles.
 """
 
 from __future__ import annotations
