@@ -233,6 +233,18 @@ class PolicyEngine:
         status, body = await self._call("GET", "/v1/policies")
         return [m["id"] for m in (body or {}).get("result", [])] if status == 200 else []
 
+    async def get_data(self, path: str) -> JsonValue:
+        """The data document at ``path`` (None when there is none).
+
+        Raises:
+            OpaUnavailable: OPA did not answer.
+        """
+        status, body = await self._call("GET", f"/v1/data/{path}")
+        if status != 200 or not isinstance(body, dict):
+            return None
+        found: JsonValue = body.get("result")
+        return found
+
     async def put_data(self, path: str, value: Any) -> None:
         """Replace the data document at ``path``."""
         status, body = await self._call("PUT", f"/v1/data/{path}", json=value)
