@@ -11,7 +11,6 @@ cleared to run once through the tool ledger under the original key.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,7 +34,6 @@ from longboat.gateway._decision import (
     PolicyInput,
     Resource,
 )
-from longboat.gateway._pii import classify_write
 from longboat.gateway._protocol import ToolInvocation, answer, error_answer
 from longboat.registry import VerifiedIdentity
 
@@ -62,8 +60,7 @@ async def tool_context(
     gateway: GatewayService, body: ToolInvocation, arguments: JsonValue
 ) -> PolicyContext:
     """The policy context of a tool call: its arguments and the PII kinds found in them."""
-    async with gateway.classifying:
-        report = await asyncio.to_thread(classify_write, arguments)
+    report = await gateway.classify(arguments)
     return PolicyContext(
         workflow_id=body.workflow_id,
         run_id=body.run_id,

@@ -3,6 +3,9 @@
 A bundle OPA refuses is rolled back (the previous one is loaded again) and reported with OPA's
 message; the gateway keeps deciding with the previous policy. What a gateway runs is written to
 ``lb.policies`` under ``gateway/<instance>`` for ``longboat policy status``.
+
+A swap (load, or rollback) runs inside :meth:`PolicyEngine.swapping`: OPA takes a bundle one
+module per transaction, so decisions wait for the swap instead of seeing a mix of two bundles.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ __all__ = ["PolicyDistributor"]
 
 _log = get_logger("gateway.policies")
 _MODULE_PREFIX = "bundle"
+# data.longboat_gateway.bundle: the digest of the bundle loaded last, written after its modules.
+# Checking it each second is a tiny GET; listing the modules (GET /v1/policies, ~100 kB of ASTs
+# for the shipped bundle) stalled the event loop for milliseconds every second.
+_LOADED_MARKER = "longboat_gateway/bundle"
 
 
 class PolicyDistributor:
@@ -102,26 +109,24 @@ class PolicyDistributor:
     async def _ensure_loaded(self, bundle: PolicyBundle) -> None:
         """Reload the active bundle if OPA lost it (a restarted sidecar starts empty)."""
         try:
-            loaded = set(await self._engine.modules())
+            loaded = await self._engine.get_data(_LOADED_MARKER)
         except LongboatError:
             return  # OPA is down: decisions fail closed until it is back
-        if not {f"{_MODULE_PREFIX}/{path}" for path in bundle.modules} <= loaded:
+        if loaded != bundle.digest:
             _log.warning(
                 "policy_bundle_reloading", digest=bundle.digest, reason="OPA lost the policy"
             )
             with contextlib.suppress(LongboatError):
-                await self._load(bundle)
+                async with self._engine.swapping():
+                    await self._load(bundle)
 
     async def apply(self, bundle: PolicyBundle) -> bool:
         """Load ``bundle`` into OPA; on refusal restore the previous one. Returns success."""
-        try:
-            await self._load(bundle)
-        except LongboatError as e:
-            _log.error("policy_bundle_refused", digest=bundle.digest, reason=str(e)[:500])
-            if self.active is not None:
-                with contextlib.suppress(LongboatError):
-                    await self._load(self.active)
-            await self._report(bundle.digest, ok=False, error=str(e))
+        # One swap, rollback included: no decision sees a mix of two bundles' modules.
+        async with self._engine.swapping():
+            refused = await self._swap(bundle)
+        if refused is not None:
+            await self._report(bundle.digest, ok=False, error=str(refused))
             return False
         previous = self.active
         self.active = bundle
@@ -134,6 +139,18 @@ class PolicyDistributor:
         await self._report(bundle.digest, ok=True, error=None)
         return True
 
+    async def _swap(self, bundle: PolicyBundle) -> LongboatError | None:
+        """Load ``bundle``, or restore the active one if OPA refuses it (the refusal returned)."""
+        try:
+            await self._load(bundle)
+        except LongboatError as e:
+            _log.error("policy_bundle_refused", digest=bundle.digest, reason=str(e)[:500])
+            if self.active is not None:
+                with contextlib.suppress(LongboatError):
+                    await self._load(self.active)
+            return e
+        return None
+
     async def _load(self, bundle: PolicyBundle) -> None:
         for path, value in bundle.data.items():
             await self._engine.put_data(path, value)
@@ -143,6 +160,7 @@ class PolicyDistributor:
         for module_id in await self._engine.modules():
             if module_id.startswith(f"{_MODULE_PREFIX}/") and module_id not in wanted:
                 await self._engine.delete_module(module_id)
+        await self._engine.put_data(_LOADED_MARKER, bundle.digest)  # last: the whole bundle is in
 
     async def _report(self, digest: str, *, ok: bool, error: str | None) -> None:
         running = self.active.digest if self.active else None

@@ -15,7 +15,6 @@ with ``tool_in_doubt`` (409) and an operator decides — never blindly repeated.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -35,7 +34,6 @@ from longboat.gateway._decision import (
     Resource,
 )
 from longboat.gateway._mcp import ToolDefinition
-from longboat.gateway._pii import classify_write
 from longboat.gateway._protocol import ToolInvocation, ToolResult, answer, error_answer
 from longboat.gateway._reconcile import reconciler
 from longboat.gateway._tools import ToolFailed, ToolInDoubt, ToolUnavailable
@@ -59,8 +57,7 @@ async def invoke_mcp_tool(
     if not isinstance(arguments, dict):
         message = f"tool {definition.name}: 'arguments' must be a JSON object (MCP tools/call)"
         return error_answer(400, "invalid_request", message)
-    async with gateway.classifying:
-        report = await asyncio.to_thread(classify_write, arguments)
+    report = await gateway.classify(arguments)
     resource = Resource(
         kind="tool",
         name=definition.name,
@@ -177,6 +174,5 @@ async def _call_upstream(
         ) from e
     if upstream.is_error:
         raise ToolFailed(f"tool {definition.name} reported an error: {str(upstream.result)[:300]}")
-    async with gateway.classifying:
-        report = await asyncio.to_thread(classify_write, upstream.result)
+    report = await gateway.classify(upstream.result)
     return upstream.result, report.kinds

@@ -4,6 +4,8 @@ policy loading through OPA's REST API."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, Self
@@ -27,6 +29,9 @@ __all__ = [
 ]
 
 DecisionSource = Literal["opa", "fail_closed"]
+# A decision waits at most this long for a policy load to finish (a load is a few module PUTs,
+# tens of milliseconds); past it, it is denied rather than asked of a half-loaded bundle.
+_SWAP_WAIT_S = 5.0
 
 DECISION_PATH = "longboat/gateway/decision"
 _OPA_DECISION: Final = {"opa.rule": DECISION_PATH}
@@ -70,6 +75,14 @@ class PolicyEngine:
             timeout=self._timeout,
         )
         self._admin: aiohttp.ClientSession | None = None
+        # OPA loads a bundle module by module, each in its own transaction: in between it holds
+        # some modules of the new bundle and some of the old. Queries and loads therefore take
+        # turns (see :meth:`swapping`), so no query is evaluated against such a mix.
+        self._no_swap = asyncio.Event()
+        self._no_swap.set()
+        self._no_queries = asyncio.Event()
+        self._no_queries.set()
+        self._queries = 0
 
     async def __aenter__(self) -> Self:
         await self._client.__aenter__()
@@ -89,6 +102,10 @@ class PolicyEngine:
     async def decide(self, policy_input: PolicyInput) -> tuple[PolicyDecision, DecisionSource]:
         """The decision and its source (``opa`` or ``fail_closed``); never raises."""
         document = policy_input.model_dump(mode="json")
+        if not await self._query_started():
+            return PolicyDecision(
+                allow=False, reasons=["policy update still loading: denied"]
+            ), "fail_closed"
         try:
             async with asyncio.timeout(self._timeout):
                 with traced("opa query", kind="client", attributes=_OPA_DECISION):
@@ -101,6 +118,8 @@ class PolicyEngine:
             return PolicyDecision(
                 allow=False, reasons=[f"policy engine unavailable: {type(e).__name__}"]
             ), "fail_closed"
+        finally:
+            self._query_ended()
         result = answer.get("result")
         if result is None:
             return PolicyDecision(
@@ -114,6 +133,8 @@ class PolicyEngine:
         Unlike an access decision there is no safe default answer to stand in for a missing
         one, so the caller learns why (``problem``) and decides what to tell the agent.
         """
+        if not await self._query_started():
+            return QuestionOutcome(None, "fail_closed", "unavailable")
         try:
             async with asyncio.timeout(self._timeout):
                 with traced(
@@ -126,6 +147,8 @@ class PolicyEngine:
             return QuestionOutcome(None, "fail_closed", "timeout")
         except Exception:
             return QuestionOutcome(None, "fail_closed", "unavailable")
+        finally:
+            self._query_ended()
         result = reply.get("result")
         if result is None:
             return QuestionOutcome(None, "fail_closed", "undefined")
@@ -133,6 +156,36 @@ class PolicyEngine:
             return QuestionOutcome(_DOCUMENT.validate_python(result, strict=True), "opa")
         except ValidationError:
             return QuestionOutcome(None, "fail_closed", "malformed")
+
+    async def _query_started(self) -> bool:
+        """Count a query in, after any policy load under way; False if the load outlasts
+        :data:`_SWAP_WAIT_S` (the query is then denied, never asked of a half-loaded bundle)."""
+        if not self._no_swap.is_set():
+            try:
+                async with asyncio.timeout(_SWAP_WAIT_S):
+                    await self._no_swap.wait()
+            except TimeoutError:
+                return False
+        self._queries += 1
+        self._no_queries.clear()
+        return True
+
+    def _query_ended(self) -> None:
+        self._queries -= 1
+        if self._queries == 0:
+            self._no_queries.set()
+
+    @asynccontextmanager
+    async def swapping(self) -> AsyncIterator[None]:
+        """Hold queries while the policy is changed: the queries in flight finish first (each
+        within the OPA timeout), new ones wait until the block ends, so every decision sees the
+        whole old bundle or the whole new one. One swap at a time (the distributor's task)."""
+        self._no_swap.clear()
+        try:
+            await self._no_queries.wait()
+            yield
+        finally:
+            self._no_swap.set()
 
     async def healthy(self) -> bool:
         """Whether OPA answers ``/health``."""
@@ -179,6 +232,18 @@ class PolicyEngine:
         """The ids of the loaded modules."""
         status, body = await self._call("GET", "/v1/policies")
         return [m["id"] for m in (body or {}).get("result", [])] if status == 200 else []
+
+    async def get_data(self, path: str) -> JsonValue:
+        """The data document at ``path`` (None when there is none).
+
+        Raises:
+            OpaUnavailable: OPA did not answer.
+        """
+        status, body = await self._call("GET", f"/v1/data/{path}")
+        if status != 200 or not isinstance(body, dict):
+            return None
+        found: JsonValue = body.get("result")
+        return found
 
     async def put_data(self, path: str, value: Any) -> None:
         """Replace the data document at ``path``."""

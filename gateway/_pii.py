@@ -41,11 +41,15 @@ __all__ = [
     "classify_write",
     "luhn_valid",
     "normalize",
+    "scan_is_small",
 ]
 
 PII_KINDS = ("email", "phone", "payment_card", "iban", "national_id")
 PII_SIGNALS = ("format_characters", "compatibility_forms", "mixed_scripts")
 PiiLocation = Literal["key", "value", "metadata"]
+# Up to this many characters the scan (~1 µs a character) costs less than a worker-thread hop
+# (submit, wake-up, GIL hand-over, ~0.1-0.3 ms under load): the gateway scans them inline.
+INLINE_SCAN_CHARS = 256
 
 
 def _table() -> dict[int, str | None]:
@@ -232,6 +236,17 @@ def classify_write(
         findings=[PiiFinding(kind=k, location=loc) for k, loc in sorted(findings)],
         signals=sorted(signals),
     )
+
+
+def scan_is_small(parts: JsonValue, *, limit: int = INLINE_SCAN_CHARS) -> bool:
+    """Whether the text :func:`classify_write` would read in ``parts`` is at most ``limit``
+    characters; counting stops as soon as it is over, so a large value costs little here."""
+    total = 0
+    for text in _strings(parts):
+        total += len(text)
+        if total > limit:
+            return False
+    return True
 
 
 def classify(value: JsonValue) -> list[str]:

@@ -12,7 +12,6 @@ call in doubt (``tool_in_doubt``); one that does not answer is retryable (``tool
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import httpx2
@@ -21,7 +20,6 @@ from pydantic import JsonValue, ValidationError
 
 from longboat import describe_errors, get_logger
 from longboat.gateway._mcp import ReconcileAnswer, ReconcileHook, ToolDefinition
-from longboat.gateway._pii import classify_write
 from longboat.gateway._tools import Reconcile, ToolInDoubt, ToolUnavailable
 
 if TYPE_CHECKING:
@@ -70,6 +68,5 @@ async def _ask(
     _log.info("tool_reconciled", tool=definition.name, happened=answer.happened)
     if not answer.happened:
         return None
-    async with gateway.classifying:
-        report = await asyncio.to_thread(classify_write, answer.result)
+    report = await gateway.classify(answer.result)
     return answer.result, report.kinds

@@ -6,7 +6,7 @@ import pytest
 from pydantic import JsonValue
 
 from longboat.gateway import classify
-from longboat.gateway._pii import classify_write, luhn_valid
+from longboat.gateway._pii import INLINE_SCAN_CHARS, classify_write, luhn_valid, scan_is_small
 
 
 @pytest.mark.parametrize(
@@ -116,3 +116,13 @@ def test_deeply_nested_values_do_not_recurse() -> None:
 def test_long_unbroken_tokens_classify(unit: str) -> None:
     """Long repetitive tokens (the shapes that made the old patterns quadratic) finish."""
     assert classify(unit * 20_000) in ([], ["email"], ["phone"])
+
+
+def test_scan_is_small_counts_every_string_the_classifier_reads() -> None:
+    """Keys, values, nested strings and numbers all count towards the inline-scan limit."""
+    assert scan_is_small({"city": "c1"})
+    assert scan_is_small([{"k": "x" * 10}, None, "y"], limit=12)
+    assert not scan_is_small([{"k": "x" * 10}, None, "yz"], limit=12)
+    assert not scan_is_small({"x" * 20: 1}, limit=10)  # a key is read too
+    assert not scan_is_small({"n": [12345678901, 1]}, limit=10)  # so are numbers
+    assert not scan_is_small({"deep": [[["z" * (INLINE_SCAN_CHARS + 1)]]]})
