@@ -86,13 +86,22 @@ def chaos_workflow(into: Path) -> Path:
     return into
 
 
+RATE_LIMIT_PER_MINUTE = 6000  # per agent; room for catching up after a fault at 10 claims/s
+
+
 def chaos_fleet(tmp: Path, bootstrap: str) -> Path:
     """The example fleet file on our broker, own prefix, free ports, the chaos workflow."""
     fleet: dict[str, Any] = yaml.safe_load(FLEET.read_text())
     fleet["root"] = str(REPO)
     fleet["kafka"] |= {"bootstrapServers": bootstrap, "topicPrefix": PREFIX}
     fleet["registry"] = {"port": free_port()}
-    fleet["gateway"] |= {"port": free_port(), "opa": {"port": free_port()}}
+    # Each claim costs triage two gateway calls (its model call, its memory write): at the run's
+    # 10 claims/s the example's 600 requests per agent per minute (a demo's) would answer 429.
+    fleet["gateway"] |= {
+        "port": free_port(),
+        "opa": {"port": free_port()},
+        "rateLimitPerMinute": RATE_LIMIT_PER_MINUTE,
+    }
     fleet["coordinator"] = {"port": free_port()}
     fleet["workflows"] = [str(chaos_workflow(tmp / "workflows"))]
     file = tmp / "fleet.yaml"
