@@ -34,6 +34,7 @@ from longboat.gateway._decision import (
     PolicyInput,
     Resource,
 )
+from longboat.gateway._opa import refusal
 from longboat.gateway._protocol import ToolInvocation, answer, error_answer
 from longboat.registry import VerifiedIdentity
 
@@ -107,10 +108,7 @@ async def _decide(
 
 
 def _denied(decision: PolicyDecision, decision_id: str) -> web.Response:
-    reasons = decision.reasons
-    return error_answer(
-        403, "policy_denied", "; ".join(reasons), reasons=reasons, decision_id=decision_id
-    )
+    return refusal(decision, decision_id)
 
 
 async def _first_ask(

@@ -12,10 +12,11 @@ from typing import Any, Final, Literal, Self
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp import web
 from opa_client import AsyncOpaClient
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
-from longboat import traced
+from longboat import error_answer, traced
 from longboat.errors import OpaUnavailable, TerminalError
 from longboat.gateway._decision import PolicyDecision, PolicyInput
 
@@ -26,6 +27,8 @@ __all__ = [
     "PolicyRejected",
     "QuestionOutcome",
     "question_path",
+    "refusal",
+    "unanswered",
 ]
 
 DecisionSource = Literal["opa", "fail_closed"]
@@ -33,9 +36,45 @@ DecisionSource = Literal["opa", "fail_closed"]
 # tens of milliseconds); past it, it is denied rather than asked of a half-loaded bundle.
 _SWAP_WAIT_S = 5.0
 
+# The fail-closed stand-ins for an engine that gave no answer (as opposed to a policy's verdict):
+# still denials, but the gateway tells the caller to retry (503) rather than that it may not.
+_TIMED_OUT = "policy engine timed out: denied"
+_STILL_LOADING = "policy update still loading: denied"
+_UNAVAILABLE = "policy engine unavailable: "
+
 DECISION_PATH = "longboat/gateway/decision"
 _OPA_DECISION: Final = {"opa.rule": DECISION_PATH}
 _DOCUMENT: TypeAdapter[dict[str, JsonValue]] = TypeAdapter(dict[str, JsonValue])
+
+
+def unanswered(decision: PolicyDecision) -> bool:
+    """Whether a denial stands in for an engine that did not answer (down, slow, mid-load)."""
+    if decision.allow or len(decision.reasons) != 1:
+        return False
+    reason = decision.reasons[0]
+    return reason in (_TIMED_OUT, _STILL_LOADING) or reason.startswith(_UNAVAILABLE)
+
+
+def refusal(decision: PolicyDecision, decision_id: str) -> web.Response:
+    """The answer to a denied access.
+
+    403 ``policy_denied`` for a policy's verdict; for a fail-closed stand-in (OPA down, slow or
+    mid-load) 503 ``policy_unavailable``, retryable: access is refused either way, but the
+    caller's step retries instead of taking the outage for the policy's word.
+    """
+    reasons = decision.reasons
+    if unanswered(decision):
+        return error_answer(
+            503,
+            "policy_unavailable",
+            "; ".join(reasons),
+            reasons=reasons,
+            decision_id=decision_id,
+            retryable=True,
+        )
+    return error_answer(
+        403, "policy_denied", "; ".join(reasons), reasons=reasons, decision_id=decision_id
+    )
 
 
 def question_path(policy: str) -> str:
@@ -103,20 +142,16 @@ class PolicyEngine:
         """The decision and its source (``opa`` or ``fail_closed``); never raises."""
         document = policy_input.model_dump(mode="json")
         if not await self._query_started():
-            return PolicyDecision(
-                allow=False, reasons=["policy update still loading: denied"]
-            ), "fail_closed"
+            return PolicyDecision(allow=False, reasons=[_STILL_LOADING]), "fail_closed"
         try:
             async with asyncio.timeout(self._timeout):
                 with traced("opa query", kind="client", attributes=_OPA_DECISION):
                     answer: dict[str, Any] = await self._client.query_rule(document, DECISION_PATH)
         except TimeoutError:
-            return PolicyDecision(
-                allow=False, reasons=["policy engine timed out: denied"]
-            ), "fail_closed"
+            return PolicyDecision(allow=False, reasons=[_TIMED_OUT]), "fail_closed"
         except Exception as e:
             return PolicyDecision(
-                allow=False, reasons=[f"policy engine unavailable: {type(e).__name__}"]
+                allow=False, reasons=[_UNAVAILABLE + type(e).__name__]
             ), "fail_closed"
         finally:
             self._query_ended()

@@ -54,7 +54,7 @@ from longboat.gateway._memory import (
 )
 from longboat.gateway._metrics import GatewayMetrics
 from longboat.gateway._models import ModelRoutes
-from longboat.gateway._opa import DecisionSource, PolicyEngine, QuestionOutcome
+from longboat.gateway._opa import DecisionSource, PolicyEngine, QuestionOutcome, refusal
 from longboat.gateway._pii import PiiReport, classify_write, scan_is_small
 from longboat.gateway._profiles import refuse_untyped
 from longboat.gateway._protocol import (
@@ -306,17 +306,11 @@ class GatewayService(Service):
     async def allowed(
         self, facts: AgentFacts, action: Action, resource: Resource, context: PolicyContext
     ) -> str | web.Response:
-        """The decision id if the policy allows, else the 403 to send."""
+        """The decision id if the policy allows, else the refusal to send (see :func:`refusal`)."""
         decision, decision_id = await self._decide(facts, action, resource, context)
         if decision.allow:
             return decision_id
-        return error_answer(
-            403,
-            "policy_denied",
-            "; ".join(decision.reasons),
-            reasons=decision.reasons,
-            decision_id=decision_id,
-        )
+        return refusal(decision, decision_id)
 
     def _guarded(self, handler: Guarded) -> Callable[[web.Request], Awaitable[web.Response]]:
         """A route that first authenticates the caller (401/429 before any decision)."""
