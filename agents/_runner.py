@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import socket
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
 from longboat import EnvelopeSerde, HttpEndpoint, Service, TopicNames, get_logger
 from longboat.agents._agent import Agent
-from longboat.agents._checkpoint_meta import CheckpointMeta
+from longboat.agents._checkpoint_meta import MAX_UNCOMMITTED, CheckpointMeta
 from longboat.agents._faults import FaultPlan
 from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import RunHistory, StepJournal, load_journal_tail
@@ -26,10 +28,17 @@ from longboat.agents._partition import PartitionWorker, transactional_id
 from longboat.agents._presence import keep_present
 from longboat.agents._runtime_deps import RuntimeDeps
 from longboat.errors import ConfigError, TopicError
-from longboat.kafka import Admin, Consumer, Producer, TopicPartition, TransactionalProducer
+from longboat.kafka import (
+    Admin,
+    ConsumedRecord,
+    Consumer,
+    Producer,
+    TopicPartition,
+    TransactionalProducer,
+)
 from longboat.llm import provider_from_settings
 
-__all__ = ["AgentRunner"]
+__all__ = ["AgentRunner", "hand_over"]
 
 _log = get_logger("agents.runner")
 
@@ -84,6 +93,8 @@ class AgentRunner(Service):
         self.instance = runtime.instance or socket.gethostname()
         self._faults = FaultPlan(runtime.faults)
         self._workers: dict[TopicPartition, PartitionWorker] = {}
+        # Records fetched for partitions whose workers are still opening (see on_assigned).
+        self._early: dict[TopicPartition, list[ConsumedRecord]] = {}
         self._group: asyncio.TaskGroup | None = None
         self._consumer: Consumer | None = None
         self._deps: RuntimeDeps | None = None
@@ -197,6 +208,11 @@ class AgentRunner(Service):
                 worker = self._workers.get(record.topic_partition)
                 if worker is not None:
                     worker.submit(record)
+                elif (early := self._early.get(record.topic_partition)) is not None:
+                    early.append(record)
+                    if len(early) >= MAX_UNCOMMITTED:
+                        # Bounded: no more until the worker takes over (the loop resumes it).
+                        consumer.pause([record.topic_partition])
             saturated = [tp for tp, w in self._workers.items() if w.saturated or w.lost]
             consumer.resume([tp for tp in self._workers if tp not in saturated])
             consumer.pause(saturated)
@@ -209,20 +225,27 @@ class AgentRunner(Service):
 
     async def on_assigned(self, partitions: set[TopicPartition]) -> None:
         """Fence the previous owners, restore committed state and journals, start workers."""
-        opened = await asyncio.gather(
-            *(self._open_worker(tp) for tp in sorted(partitions) if tp not in self._workers)
-        )
-        assert self._group is not None
-        assert self._consumer is not None
-        if self.agent.on_assigned is not None:
-            for worker, _ in opened:
-                await self.agent.on_assigned(worker.tp)
-        for worker, start in opened:
-            # Register and seek with no await in between: records the poll loop fetched (and
-            # dropped, having no worker) while the worker was opening are fetched again.
-            self._workers[worker.tp] = worker
-            self._consumer.seek(worker.tp, start)
-            self._group.create_task(worker.run())
+        new = sorted(tp for tp in partitions if tp not in self._workers)
+        # Set before the first await: the fetcher starts on these partitions while their
+        # workers open, and what it returns meanwhile is kept rather than fetched again.
+        for tp in new:
+            self._early[tp] = []
+        try:
+            opened = await asyncio.gather(*(self._open_worker(tp) for tp in new))
+            assert self._group is not None
+            assert self._consumer is not None
+            if self.agent.on_assigned is not None:
+                for worker, _ in opened:
+                    await self.agent.on_assigned(worker.tp)
+            for worker, start in opened:
+                # Register and hand over with no await in between, so no record falls between.
+                self._workers[worker.tp] = worker
+                seek = functools.partial(self._consumer.seek, worker.tp)
+                hand_over(self._early.pop(worker.tp), start, submit=worker.submit, seek=seek)
+                self._group.create_task(worker.run())
+        finally:
+            for tp in new:
+                self._early.pop(tp, None)
         _log.info(
             "partitions_assigned",
             agent_id=self.agent.name,
@@ -293,6 +316,30 @@ class AgentRunner(Service):
                 agent_id=self.agent.name,
                 partitions=[f"{w.tp.topic}/{w.tp.partition}" for w in workers],
             )
+
+
+def hand_over(
+    early: list[ConsumedRecord],
+    start: int,
+    *,
+    submit: Callable[[ConsumedRecord], None],
+    seek: Callable[[int], None],
+) -> None:
+    """Give a new worker its records from ``start`` on: those fetched early, else by a seek.
+
+    The fetcher read from the group's committed offset as it saw it, at or before ``start``
+    (read after fencing: the final one). When what it returned reaches back to ``start``, those
+    records are submitted and the fetcher goes on where it is. A seek instead waits for the
+    fetch already in flight past the backlog, which the broker holds for up to
+    ``fetch_max_wait_ms`` (500 ms) when nothing new arrives: that was most of a restart's
+    time to its first output.
+    """
+    if early and early[0].offset <= start:
+        for record in early:
+            if record.offset >= start:
+                submit(record)
+    else:
+        seek(start)
 
 
 async def gateway_client(
