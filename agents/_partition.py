@@ -69,6 +69,8 @@ class PartitionWorker:
         # The first completed run after taking over commits at once, backlog or not: a restart
         # shows its first output as soon as it has one (later runs batch as usual).
         self._first_run_pending = True
+        # Set after the first checkpoint (committed, or nothing to commit yet): at work.
+        self.settled = asyncio.Event()
         self._commit_due = asyncio.Event()
         self._commit_lock = asyncio.Lock()
         self._stopping = False
@@ -256,6 +258,12 @@ class PartitionWorker:
         return min(candidates) if candidates else self._floor
 
     async def _checkpoint(self) -> None:
+        try:
+            await self._checkpoint_once()
+        finally:
+            self.settled.set()
+
+    async def _checkpoint_once(self) -> None:
         async with self._commit_lock:
             if (
                 self._deps.journal is not None

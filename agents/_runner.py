@@ -42,6 +42,10 @@ __all__ = ["AgentRunner", "hand_over"]
 
 _log = get_logger("agents.runner")
 
+# The longest a member waits to be at work before it serves /livez anyway (no partitions, or a
+# slow first checkpoint).
+_HTTP_AT_THE_LATEST_S = 1.0
+
 
 def _configured(agent: Agent, runtime: AgentRuntimeSettings) -> Agent:
     """``agent`` with the version and durability its settings override (a fleet sets them).
@@ -64,7 +68,14 @@ def _configured(agent: Agent, runtime: AgentRuntimeSettings) -> Agent:
 
 
 class AgentRunner(Service):
-    """Runs one agent as one member of its consumer group."""
+    """Runs one agent as one member of its consumer group.
+
+    Its HTTP port is bound while opening, but the server is loaded and served only once the
+    member is at work (its first partitions each checkpointed once, or one second): loading
+    aiohttp is a third of a start, and a restarted agent's first output should not wait for it.
+    """
+
+    _defer_http = True
 
     def __init__(self, agent: Agent, settings: AgentSettings, *, http: bool = True) -> None:
         """Prepare the runner; nothing connects until ``async with``.
@@ -99,6 +110,7 @@ class AgentRunner(Service):
         self._consumer: Consumer | None = None
         self._deps: RuntimeDeps | None = None
         self._admin: Admin | None = None
+        self._first_assignment = asyncio.Event()
 
     async def _open(self, stack: AsyncExitStack) -> None:
         kafka = self.settings.kafka
@@ -168,6 +180,15 @@ class AgentRunner(Service):
     def ready(self) -> bool:
         """Whether this member holds partitions and is not stopping."""
         return bool(self._workers) and not self._stopping.is_set()
+
+    async def _http_due(self) -> None:
+        """Return once the first partitions' workers have each checkpointed (or after 1 s)."""
+        try:
+            async with asyncio.timeout(_HTTP_AT_THE_LATEST_S):
+                await self._first_assignment.wait()
+                await asyncio.gather(*(w.settled.wait() for w in list(self._workers.values())))
+        except TimeoutError:
+            pass
 
     async def _not_ready(self) -> str | None:
         return None if self._workers else "no partitions assigned"
@@ -246,6 +267,7 @@ class AgentRunner(Service):
         finally:
             for tp in new:
                 self._early.pop(tp, None)
+            self._first_assignment.set()
         _log.info(
             "partitions_assigned",
             agent_id=self.agent.name,
