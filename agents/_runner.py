@@ -12,7 +12,7 @@ import asyncio
 import copy
 import functools
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -27,7 +27,7 @@ from longboat.agents._options import AgentRuntimeSettings, AgentSettings, Durabi
 from longboat.agents._partition import PartitionWorker, transactional_id
 from longboat.agents._presence import keep_present
 from longboat.agents._runtime_deps import RuntimeDeps
-from longboat.errors import ConfigError, TopicError
+from longboat.errors import ConfigError
 from longboat.kafka import (
     Admin,
     ConsumedRecord,
@@ -114,11 +114,24 @@ class AgentRunner(Service):
 
     async def _open(self, stack: AsyncExitStack) -> None:
         kafka = self.settings.kafka
-        self._admin = await stack.enter_async_context(Admin(kafka))
-        journal_partitions = await self._check_topics(self._admin)
+        self._admin = admin = Admin(kafka)
+        producer = (
+            Producer(kafka, linger_ms=0) if self.agent.durability is not Durability.EXIT else None
+        )
+        # Both connect at once (a start waits for one round of connections, not two); each is
+        # closed by the stack, started or not. Both finish before the first error is raised.
+        stack.push_async_callback(admin.stop)
+        connecting: list[Coroutine[Any, Any, int | None]] = [self._start_and_check(admin)]
+        if producer is not None:
+            stack.push_async_callback(producer.stop)
+            connecting.append(producer.start())
+        journal_partitions, *errors = await asyncio.gather(*connecting, return_exceptions=True)
+        for error in (journal_partitions, *errors):
+            if isinstance(error, BaseException):
+                raise error
         journal = None
-        if self.agent.durability is not Durability.EXIT:
-            producer = await stack.enter_async_context(Producer(kafka, linger_ms=0))
+        if producer is not None:
+            assert isinstance(journal_partitions, int)
             journal = StepJournal(producer, self.names.journal(self.agent.name), journal_partitions)
         llm = provider_from_settings(self.settings.llm)
         stack.push_async_callback(llm.close)
@@ -158,24 +171,30 @@ class AgentRunner(Service):
         """A gateway client signing with the agent's key, when one is configured."""
         return await gateway_client(self.agent, self.settings, instance=self.instance, stack=stack)
 
-    async def _check_topics(self, admin: Admin) -> int:
+    async def _start_and_check(self, admin: Admin) -> int:
+        """Connect ``admin`` and check the agent's topics; returns the journal's partition count.
+
+        Raises:
+            ConfigError: A topic is missing; the message says how to create it.
+        """
+        await admin.start()
+        journal = self.names.journal(self.agent.name)
         needed = [
             *self.agent.input_topics(self.names),
             self.names.results,
             self.names.progress,
             self.names.dlq(self.agent.name),
-            self.names.journal(self.agent.name),
+            journal,
         ]
-        missing = sorted(set(needed) - await admin.list_topics())
+        # One metadata request for these topics, not a listing of the whole cluster's.
+        counts = await admin.partition_counts(needed)
+        missing = sorted(set(needed) - set(counts))
         if missing:
             raise ConfigError(
                 f"agent {self.agent.name}: missing topics {', '.join(missing)}; create them with "
                 f"`longboat topics create --agent {self.agent.name}` (plus --topic for inputs)"
             )
-        try:
-            return await admin.partition_count(self.names.journal(self.agent.name))
-        except TopicError as e:  # pragma: no cover - checked just above
-            raise ConfigError(str(e)) from e
+        return counts[journal]
 
     def ready(self) -> bool:
         """Whether this member holds partitions and is not stopping."""
