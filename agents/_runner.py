@@ -369,13 +369,14 @@ def hand_over(
     """Give a new worker its records from ``start`` on: those fetched early, else by a seek.
 
     The fetcher read from the group's committed offset as it saw it, at or before ``start``
-    (read after fencing: the final one). When what it returned reaches back to ``start``, those
-    records are submitted and the fetcher goes on where it is. A seek instead waits for the
-    fetch already in flight past the backlog, which the broker holds for up to
-    ``fetch_max_wait_ms`` (500 ms) when nothing new arrives: that was most of a restart's
-    time to its first output.
+    (read after fencing: the final one). When what it returned spans ``start``, those records
+    from ``start`` on are submitted and the fetcher goes on past them. Otherwise a seek: when
+    they all lie before ``start`` the fetcher is still before it too, and what it returns next
+    was committed already. A seek waits for the fetch already in flight past the backlog, which
+    the broker holds for up to ``fetch_max_wait_ms`` (500 ms) when nothing new arrives: that was
+    most of a restart's time to its first output.
     """
-    if early and early[0].offset <= start:
+    if early and early[0].offset <= start <= early[-1].offset:
         for record in early:
             if record.offset >= start:
                 submit(record)

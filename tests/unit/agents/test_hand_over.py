@@ -43,3 +43,11 @@ def test_early_records_past_start_are_not_trusted() -> None:
     seeks: list[int] = []
     hand_over(_records(9, 10), 7, submit=lambda r: submitted.append(r.offset), seek=seeks.append)
     assert (submitted, seeks) == ([], [7])
+
+
+def test_early_records_all_before_start_mean_a_seek() -> None:
+    """Early records that end before ``start`` leave the fetcher before it too: seek, none run."""
+    submitted: list[int] = []
+    seeks: list[int] = []
+    hand_over(_records(40, 41), 50, submit=lambda r: submitted.append(r.offset), seek=seeks.append)
+    assert (submitted, seeks) == ([], [50])
