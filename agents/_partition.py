@@ -66,6 +66,11 @@ class PartitionWorker:
         self._last_received: int | None = None
         self._ready: list[OutputRecord] = []
         self._since_commit = 0
+        # The first completed run after taking over commits at once, backlog or not: a restart
+        # shows its first output as soon as it has one (later runs batch as usual).
+        self._first_run_pending = True
+        # Set after the first checkpoint (committed, or nothing to commit yet): at work.
+        self.settled = asyncio.Event()
         self._commit_due = asyncio.Event()
         self._commit_lock = asyncio.Lock()
         self._stopping = False
@@ -198,7 +203,8 @@ class PartitionWorker:
         # the timer); a busy one keeps batching, because a record is always outstanding there
         # and completions pile up while the previous transaction commits (group commit).
         idle = runtime.checkpoint_adaptive and not self._outstanding
-        if idle or self._since_commit >= runtime.checkpoint_records:
+        first, self._first_run_pending = self._first_run_pending, False
+        if idle or first or self._since_commit >= runtime.checkpoint_records:
             self._commit_due.set()
 
     async def _write_journal(self, record: JournalRecord) -> asyncio.Future[RecordMetadata]:
@@ -252,6 +258,12 @@ class PartitionWorker:
         return min(candidates) if candidates else self._floor
 
     async def _checkpoint(self) -> None:
+        try:
+            await self._checkpoint_once()
+        finally:
+            self.settled.set()
+
+    async def _checkpoint_once(self) -> None:
         async with self._commit_lock:
             if (
                 self._deps.journal is not None

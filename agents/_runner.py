@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import socket
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from typing import Any
 
 from longboat import EnvelopeSerde, HttpEndpoint, Service, TopicNames, get_logger
 from longboat.agents._agent import Agent
-from longboat.agents._checkpoint_meta import CheckpointMeta
+from longboat.agents._checkpoint_meta import MAX_UNCOMMITTED, CheckpointMeta
 from longboat.agents._faults import FaultPlan
 from longboat.agents._governed import GatewayPort
 from longboat.agents._journal import RunHistory, StepJournal, load_journal_tail
@@ -25,13 +27,24 @@ from longboat.agents._options import AgentRuntimeSettings, AgentSettings, Durabi
 from longboat.agents._partition import PartitionWorker, transactional_id
 from longboat.agents._presence import keep_present
 from longboat.agents._runtime_deps import RuntimeDeps
-from longboat.errors import ConfigError, TopicError
-from longboat.kafka import Admin, Consumer, Producer, TopicPartition, TransactionalProducer
+from longboat.errors import ConfigError
+from longboat.kafka import (
+    Admin,
+    ConsumedRecord,
+    Consumer,
+    Producer,
+    TopicPartition,
+    TransactionalProducer,
+)
 from longboat.llm import provider_from_settings
 
-__all__ = ["AgentRunner"]
+__all__ = ["AgentRunner", "hand_over"]
 
 _log = get_logger("agents.runner")
+
+# The longest a member waits to be at work before it serves /livez anyway (no partitions, or a
+# slow first checkpoint).
+_HTTP_AT_THE_LATEST_S = 1.0
 
 
 def _configured(agent: Agent, runtime: AgentRuntimeSettings) -> Agent:
@@ -55,7 +68,14 @@ def _configured(agent: Agent, runtime: AgentRuntimeSettings) -> Agent:
 
 
 class AgentRunner(Service):
-    """Runs one agent as one member of its consumer group."""
+    """Runs one agent as one member of its consumer group.
+
+    Its HTTP port is bound while opening, but the server is loaded and served only once the
+    member is at work (its first partitions each checkpointed once, or one second): loading
+    aiohttp is a third of a start, and a restarted agent's first output should not wait for it.
+    """
+
+    _defer_http = True
 
     def __init__(self, agent: Agent, settings: AgentSettings, *, http: bool = True) -> None:
         """Prepare the runner; nothing connects until ``async with``.
@@ -84,18 +104,34 @@ class AgentRunner(Service):
         self.instance = runtime.instance or socket.gethostname()
         self._faults = FaultPlan(runtime.faults)
         self._workers: dict[TopicPartition, PartitionWorker] = {}
+        # Records fetched for partitions whose workers are still opening (see on_assigned).
+        self._early: dict[TopicPartition, list[ConsumedRecord]] = {}
         self._group: asyncio.TaskGroup | None = None
         self._consumer: Consumer | None = None
         self._deps: RuntimeDeps | None = None
         self._admin: Admin | None = None
+        self._first_assignment = asyncio.Event()
 
     async def _open(self, stack: AsyncExitStack) -> None:
         kafka = self.settings.kafka
-        self._admin = await stack.enter_async_context(Admin(kafka))
-        journal_partitions = await self._check_topics(self._admin)
+        self._admin = admin = Admin(kafka)
+        producer = (
+            Producer(kafka, linger_ms=0) if self.agent.durability is not Durability.EXIT else None
+        )
+        # Both connect at once (a start waits for one round of connections, not two); each is
+        # closed by the stack, started or not. Both finish before the first error is raised.
+        stack.push_async_callback(admin.stop)
+        connecting: list[Coroutine[Any, Any, int | None]] = [self._start_and_check(admin)]
+        if producer is not None:
+            stack.push_async_callback(producer.stop)
+            connecting.append(producer.start())
+        journal_partitions, *errors = await asyncio.gather(*connecting, return_exceptions=True)
+        for error in (journal_partitions, *errors):
+            if isinstance(error, BaseException):
+                raise error
         journal = None
-        if self.agent.durability is not Durability.EXIT:
-            producer = await stack.enter_async_context(Producer(kafka, linger_ms=0))
+        if producer is not None:
+            assert isinstance(journal_partitions, int)
             journal = StepJournal(producer, self.names.journal(self.agent.name), journal_partitions)
         llm = provider_from_settings(self.settings.llm)
         stack.push_async_callback(llm.close)
@@ -135,28 +171,43 @@ class AgentRunner(Service):
         """A gateway client signing with the agent's key, when one is configured."""
         return await gateway_client(self.agent, self.settings, instance=self.instance, stack=stack)
 
-    async def _check_topics(self, admin: Admin) -> int:
+    async def _start_and_check(self, admin: Admin) -> int:
+        """Connect ``admin`` and check the agent's topics; returns the journal's partition count.
+
+        Raises:
+            ConfigError: A topic is missing; the message says how to create it.
+        """
+        await admin.start()
+        journal = self.names.journal(self.agent.name)
         needed = [
             *self.agent.input_topics(self.names),
             self.names.results,
             self.names.progress,
             self.names.dlq(self.agent.name),
-            self.names.journal(self.agent.name),
+            journal,
         ]
-        missing = sorted(set(needed) - await admin.list_topics())
+        # One metadata request for these topics, not a listing of the whole cluster's.
+        counts = await admin.partition_counts(needed)
+        missing = sorted(set(needed) - set(counts))
         if missing:
             raise ConfigError(
                 f"agent {self.agent.name}: missing topics {', '.join(missing)}; create them with "
                 f"`longboat topics create --agent {self.agent.name}` (plus --topic for inputs)"
             )
-        try:
-            return await admin.partition_count(self.names.journal(self.agent.name))
-        except TopicError as e:  # pragma: no cover - checked just above
-            raise ConfigError(str(e)) from e
+        return counts[journal]
 
     def ready(self) -> bool:
         """Whether this member holds partitions and is not stopping."""
         return bool(self._workers) and not self._stopping.is_set()
+
+    async def _http_due(self) -> None:
+        """Return once the first partitions' workers have each checkpointed (or after 1 s)."""
+        try:
+            async with asyncio.timeout(_HTTP_AT_THE_LATEST_S):
+                await self._first_assignment.wait()
+                await asyncio.gather(*(w.settled.wait() for w in list(self._workers.values())))
+        except TimeoutError:
+            pass
 
     async def _not_ready(self) -> str | None:
         return None if self._workers else "no partitions assigned"
@@ -197,6 +248,11 @@ class AgentRunner(Service):
                 worker = self._workers.get(record.topic_partition)
                 if worker is not None:
                     worker.submit(record)
+                elif (early := self._early.get(record.topic_partition)) is not None:
+                    early.append(record)
+                    if len(early) >= MAX_UNCOMMITTED:
+                        # Bounded: no more until the worker takes over (the loop resumes it).
+                        consumer.pause([record.topic_partition])
             saturated = [tp for tp, w in self._workers.items() if w.saturated or w.lost]
             consumer.resume([tp for tp in self._workers if tp not in saturated])
             consumer.pause(saturated)
@@ -209,20 +265,28 @@ class AgentRunner(Service):
 
     async def on_assigned(self, partitions: set[TopicPartition]) -> None:
         """Fence the previous owners, restore committed state and journals, start workers."""
-        opened = await asyncio.gather(
-            *(self._open_worker(tp) for tp in sorted(partitions) if tp not in self._workers)
-        )
-        assert self._group is not None
-        assert self._consumer is not None
-        if self.agent.on_assigned is not None:
-            for worker, _ in opened:
-                await self.agent.on_assigned(worker.tp)
-        for worker, start in opened:
-            # Register and seek with no await in between: records the poll loop fetched (and
-            # dropped, having no worker) while the worker was opening are fetched again.
-            self._workers[worker.tp] = worker
-            self._consumer.seek(worker.tp, start)
-            self._group.create_task(worker.run())
+        new = sorted(tp for tp in partitions if tp not in self._workers)
+        # Set before the first await: the fetcher starts on these partitions while their
+        # workers open, and what it returns meanwhile is kept rather than fetched again.
+        for tp in new:
+            self._early[tp] = []
+        try:
+            opened = await asyncio.gather(*(self._open_worker(tp) for tp in new))
+            assert self._group is not None
+            assert self._consumer is not None
+            if self.agent.on_assigned is not None:
+                for worker, _ in opened:
+                    await self.agent.on_assigned(worker.tp)
+            for worker, start in opened:
+                # Register and hand over with no await in between, so no record falls between.
+                self._workers[worker.tp] = worker
+                seek = functools.partial(self._consumer.seek, worker.tp)
+                hand_over(self._early.pop(worker.tp), start, submit=worker.submit, seek=seek)
+                self._group.create_task(worker.run())
+        finally:
+            for tp in new:
+                self._early.pop(tp, None)
+            self._first_assignment.set()
         _log.info(
             "partitions_assigned",
             agent_id=self.agent.name,
@@ -293,6 +357,31 @@ class AgentRunner(Service):
                 agent_id=self.agent.name,
                 partitions=[f"{w.tp.topic}/{w.tp.partition}" for w in workers],
             )
+
+
+def hand_over(
+    early: list[ConsumedRecord],
+    start: int,
+    *,
+    submit: Callable[[ConsumedRecord], None],
+    seek: Callable[[int], None],
+) -> None:
+    """Give a new worker its records from ``start`` on: those fetched early, else by a seek.
+
+    The fetcher read from the group's committed offset as it saw it, at or before ``start``
+    (read after fencing: the final one). When what it returned spans ``start``, those records
+    from ``start`` on are submitted and the fetcher goes on past them. Otherwise a seek: when
+    they all lie before ``start`` the fetcher is still before it too, and what it returns next
+    was committed already. A seek waits for the fetch already in flight past the backlog, which
+    the broker holds for up to ``fetch_max_wait_ms`` (500 ms) when nothing new arrives: that was
+    most of a restart's time to its first output.
+    """
+    if early and early[0].offset <= start <= early[-1].offset:
+        for record in early:
+            if record.offset >= start:
+                submit(record)
+    else:
+        seek(start)
 
 
 async def gateway_client(

@@ -28,7 +28,11 @@ The HTTP surface every service has, on its configured host and port (port 0 pick
 :meth:`Service._not_ready` reason); ``GET /metrics`` is the Prometheus text of the service's own
 registry. With tracing on (:mod:`longboat._tracing`) every other request gets a server span, and
 the first service started in a process names it (``longboat-gateway``, ``longboat-agent-x``);
-closing a service flushes the spans it buffered. A service adds its own routes
+closing a service flushes the spans it buffered. A service whose :attr:`Service._defer_http` is
+set binds its port while opening (the port is known and a bad one fails the start) but loads and
+serves its app from ``run()`` once :meth:`Service._http_due` returns: the agent runner, so that a
+restarted agent is at work before it imports the HTTP server; a probe made meanwhile waits in the
+socket's backlog. A service adds its own routes
 (:meth:`Service._routes`) and middlewares (:meth:`Service._middlewares`) to the same app. A
 service embedded in another (the coordinator's agents) is built with ``http=None`` and serves
 nothing itself.
@@ -37,26 +41,38 @@ nothing itself.
 from __future__ import annotations
 
 import asyncio
+import socket
 from contextlib import AsyncExitStack
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from aiohttp import typedefs, web
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ConfigDict, Field
 
+from longboat._listen import bind_socket
 from longboat._logging import get_logger
 from longboat._tracing import configure_tracing, flush_tracing, tracing_middlewares
-from longboat._web import metrics_response, serve_http
 from longboat.errors import UsageError
+
+if TYPE_CHECKING:
+    from aiohttp import typedefs, web
+
+    # A middleware of a service's app: ``async def m(request, handler) -> response``.
+    Middleware = typedefs.Middleware
 
 __all__ = ["HttpEndpoint", "Middleware", "Service"]
 
 _log = get_logger("service")
 
-# A middleware of a service's app: ``async def m(request, handler) -> response``.
-Middleware = typedefs.Middleware
+
+def __getattr__(name: str) -> Any:
+    """``Middleware``, aiohttp's type, imported only when asked for (aiohttp is not cheap)."""
+    if name == "Middleware":
+        from aiohttp import typedefs
+
+        return typedefs.Middleware
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class HttpEndpoint(BaseModel):
@@ -86,6 +102,9 @@ class Service:
     :meth:`_log_fields`. See the module docstring for the phases.
     """
 
+    #: Bind the port while opening, serve the app once :meth:`_http_due` returns.
+    _defer_http: ClassVar[bool] = False
+
     def __init__(
         self,
         *,
@@ -105,6 +124,7 @@ class Service:
         self.metrics_registry = metrics if metrics is not None else CollectorRegistry()
         self._http = http
         self._port = http.port if http is not None else None
+        self._listening: socket.socket | None = None
         self._stack = AsyncExitStack()
         # Set by shutdown(); children and loops watch it. Unbound to a loop until first awaited.
         self._stopping = asyncio.Event()
@@ -141,6 +161,9 @@ class Service:
         """Extra fields of the ``service_started`` log event."""
         return {}
 
+    async def _http_due(self) -> None:
+        """Return when a deferred HTTP app should be served (see :attr:`_defer_http`)."""
+
     # -- lifecycle --------------------------------------------------------------------------
     @property
     def port(self) -> int:
@@ -166,14 +189,7 @@ class Service:
         configure_tracing("longboat-" + self.service_name.replace(" ", "-"))
         try:
             await self._open(self._stack)
-            if self._http is not None:
-                self._port = await serve_http(
-                    self._stack,
-                    self._app(),
-                    self._http.host,
-                    self._http.port,
-                    setting=self._http.setting,
-                )
+            await self._bind_http()
         except BaseException:
             self._phase = _Phase.CLOSED
             await self._stack.aclose()
@@ -182,6 +198,37 @@ class Service:
             "service_started", service=self.service_name, port=self._port, **self._log_fields()
         )
         return self
+
+    async def _bind_http(self) -> None:
+        http = self._http
+        if http is None:
+            return
+        if self._defer_http:
+            self._listening = bind_socket(http.host, http.port, setting=http.setting)
+            self._stack.callback(self._listening.close)
+            self._port = int(self._listening.getsockname()[1])
+            return
+        from longboat._web import serve_http
+
+        self._port = await serve_http(
+            self._stack, self._app(), http.host, http.port, setting=http.setting
+        )
+
+    async def _serve_when_due(self, listening: socket.socket) -> None:
+        """Serve the app on the bound socket once :meth:`_http_due` returns (unless stopping)."""
+        due = asyncio.ensure_future(self._http_due())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({due, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (due, stopping):
+                waiter.cancel()
+            await asyncio.gather(due, stopping, return_exceptions=True)
+        if self._stopping.is_set():
+            return
+        from longboat._web import serve_socket
+
+        await serve_socket(self._stack, self._app(), listening)
 
     async def __aexit__(
         self,
@@ -218,6 +265,8 @@ class Service:
             return  # shut down before it ran: nothing to start
         try:
             async with AsyncExitStack() as resources, asyncio.TaskGroup() as children:
+                if self._listening is not None:
+                    children.create_task(self._serve_when_due(self._listening))
                 try:
                     await self._run(children, resources)
                 finally:
@@ -235,6 +284,8 @@ class Service:
 
     # -- HTTP -------------------------------------------------------------------------------
     def _app(self) -> web.Application:
+        from aiohttp import web
+
         app = web.Application(middlewares=[*tracing_middlewares(), *self._middlewares()])
         app.add_routes(
             [
@@ -247,15 +298,21 @@ class Service:
         return app
 
     async def _livez(self, _: web.Request) -> web.Response:
+        from aiohttp import web
+
         return web.Response(text="ok\n")
 
     async def _readyz(self, _: web.Request) -> web.Response:
+        from aiohttp import web
+
         reason = await self.readiness()
         if reason is None:
             return web.json_response({"ready": True})
         return web.json_response({"ready": False, "reason": reason}, status=503)
 
     async def _metrics_page(self, _: web.Request) -> web.Response:
+        from longboat._web import metrics_response
+
         return metrics_response(self.metrics_registry)
 
 

@@ -24,11 +24,10 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Final, Literal
 
-from aiohttp import web
-
 from longboat._logging import get_logger
 
 if TYPE_CHECKING:
+    from aiohttp import web
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer
 
@@ -45,6 +44,7 @@ __all__ = [
     "tracing_enabled",
     "tracing_middlewares",
     "tracing_wanted",
+    "untraced",
 ]
 
 _log = get_logger("tracing")
@@ -227,32 +227,16 @@ def flush_tracing() -> None:
 
 def tracing_middlewares() -> list[Callable[..., Awaitable[web.StreamResponse]]]:
     """A server span per HTTP request (continuing its ``traceparent``), or none when off."""
-    return [] if _State.tracer is None else [_server_span]
+    if _State.tracer is None:
+        return []
+    from longboat._tracing_http import server_span  # aiohttp: only for a service serving HTTP
+
+    return [server_span]
 
 
-@web.middleware
-async def _server_span(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    if request.path in _UNTRACED_PATHS or request.path.endswith(_UNTRACED_SUFFIX):
-        return await handler(request)
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else request.path
-    with traced(
-        f"{request.method} {route}",
-        traceparent=request.headers.get("traceparent"),
-        kind="server",
-        attributes={
-            "http.request.method": request.method,
-            "http.route": route,
-            "url.path": request.path,
-        },
-    ) as span:
-        response = await handler(request)
-        span.set("http.response.status_code", response.status)
-        if response.status >= 500:
-            span.fail(f"HTTP {response.status}")
-        return response
+def untraced(path: str) -> bool:
+    """Whether requests to ``path`` get no server span (probes, metrics, heartbeats)."""
+    return path in _UNTRACED_PATHS or path.endswith(_UNTRACED_SUFFIX)
 
 
 def _format(span: Span) -> str:

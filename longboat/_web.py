@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Iterator
 from contextlib import AsyncExitStack
 
@@ -10,9 +11,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from longboat.errors import ConfigError
+from longboat._listen import bind_error
 
-__all__ = ["PROMETHEUS_TEXT", "merged_metrics", "metrics_response", "serve_http"]
+__all__ = ["PROMETHEUS_TEXT", "merged_metrics", "metrics_response", "serve_http", "serve_socket"]
 
 # generate_latest writes the 0.0.4 text format; say so, whatever the library's newest default.
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -32,11 +33,16 @@ async def serve_http(
     try:
         await web.TCPSite(runner, host, port).start()
     except OSError as e:
-        raise ConfigError(
-            f"cannot listen on {host}:{port} ({e.strerror or e}); choose another {setting} "
-            "(0 picks a free one)"
-        ) from e
+        raise bind_error(host, port, e, setting=setting) from e
     return int(runner.addresses[0][1])
+
+
+async def serve_socket(stack: AsyncExitStack, app: web.Application, sock: socket.socket) -> None:
+    """Serve ``app`` on an already listening ``sock`` until ``stack`` closes."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.SockSite(runner, sock).start()
 
 
 def metrics_response(registry: CollectorRegistry) -> web.Response:

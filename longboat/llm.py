@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
-import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from longboat.errors import RetryableError, TerminalError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = [
     "LLMMessage",
@@ -134,16 +136,20 @@ class OpenAIProvider:
     provider_name: ClassVar[str] = "openai"
 
     def __init__(self, settings: LLMSettings) -> None:
-        """Create a provider; the HTTP session opens on first use."""
+        """Create a provider; the HTTP session opens (and aiohttp loads) on first use."""
         self._url = settings.base_url.rstrip("/") + "/chat/completions"
         self._key = settings.api_key.get_secret_value() if settings.api_key else None
-        self._timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
+        self._timeout_s = settings.timeout_s
         self._session: aiohttp.ClientSession | None = None
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """One attempt; transient failures raise :class:`LLMUnavailable` for the step to retry."""
+        import aiohttp  # here: an agent that never calls a model never loads the HTTP client
+
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s)
+            )
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
         body = request.model_dump(mode="json", exclude_none=True)
         try:

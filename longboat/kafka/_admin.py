@@ -164,12 +164,29 @@ class Admin:
         Raises:
             TopicError: The topic does not exist.
         """
+        count = (await self.partition_counts([name])).get(name)
+        if count is None:
+            raise TopicError(
+                f"topic {name} does not exist (create it with `longboat topics create`)"
+            )
+        return count
+
+    async def partition_counts(self, names: Iterable[str]) -> dict[str, int]:
+        """The partition count of each of ``names`` that exists (missing ones are left out).
+
+        One metadata request for just these topics, which never creates a missing one (a
+        broker's ``auto.create.topics.enable`` would, with aiokafka's default request).
+        """
+        request = MetadataRequest(sorted(set(names)), allow_auto_topic_creation=False)
         with translate_kafka_errors(self._servers):
-            described: list[dict[str, Any]] = await self._admin.describe_topics([name])
-        for topic in described:
-            if topic.get("topic") == name and topic.get("error_code", 0) == 0:
-                return len(topic.get("partitions", ()))
-        raise TopicError(f"topic {name} does not exist (create it with `longboat topics create`)")
+            # aiokafka's describe_topics offers no way to switch auto-creation off.
+            response = await self._admin._send_request(request)
+        described: list[dict[str, Any]] = response.to_object()["topics"]
+        return {
+            t["topic"]: len(t.get("partitions", ()))
+            for t in described
+            if t.get("error_code", 0) == 0
+        }
 
     async def list_topics(self) -> set[str]:
         """Every topic name in the cluster."""

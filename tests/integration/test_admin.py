@@ -38,6 +38,17 @@ async def test_missing_topic_is_a_topic_error(kafka: KafkaSettings, unique: str)
             await admin.partition_count(f"nope{unique}")
 
 
+async def test_partition_counts_of_several_topics_leave_out_missing_ones(
+    kafka: KafkaSettings, unique: str
+) -> None:
+    """One call counts the partitions of each existing topic and leaves the missing ones out."""
+    names = TopicNames(f"c{unique}.")
+    async with Admin(kafka) as admin:
+        await admin.ensure_topics(names.agent_topics("triage", partitions=3))
+        counts = await admin.partition_counts([names.journal("triage"), f"nope{unique}"])
+    assert counts == {names.journal("triage"): 3}
+
+
 async def test_unreachable_broker_is_broker_unavailable() -> None:
     """A bootstrap address nobody listens on raises BrokerUnavailable (retryable)."""
     from longboat.devinfra import free_port

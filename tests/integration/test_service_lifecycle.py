@@ -157,6 +157,51 @@ async def test_port_in_use_is_a_config_error_naming_the_setting() -> None:
         assert service.resource.closed
 
 
+class Deferred(Toy):
+    """A service that binds its port while opening and serves once ``due`` is set."""
+
+    _defer_http = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.due = asyncio.Event()
+
+    async def _http_due(self) -> None:
+        await self.due.wait()
+
+
+async def test_deferred_http_binds_at_open_and_serves_once_due() -> None:
+    """A deferred service holds its port from the start; a request sent before due is answered."""
+    async with Deferred() as service:
+        assert service.port != 0
+        with socket.socket() as probe, pytest.raises(OSError, match="in use"):
+            probe.bind(("127.0.0.1", service.port))  # bound before anything is served
+        running = asyncio.create_task(service.run())
+        early = asyncio.create_task(_get(f"http://127.0.0.1:{service.port}/livez"))
+        service.due.set()
+        assert (await early)[0] == 200
+        service.shutdown()
+        await running
+
+
+async def test_deferred_http_taken_port_fails_the_start() -> None:
+    """A deferred service's taken port is still a ConfigError naming the setting, at open."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        service = Deferred()
+        service._http = HttpEndpoint(port=taken.getsockname()[1], setting="LONGBOAT_TOY__PORT")
+        with pytest.raises(ConfigError, match="LONGBOAT_TOY__PORT"):
+            await service.__aenter__()
+
+
+async def test_deferred_http_never_due_ends_with_the_service() -> None:
+    """A service stopped before its HTTP is due ends its run without serving."""
+    async with Deferred() as service:
+        service.shutdown()
+        await service.run()
+
+
 async def test_embedded_service_serves_no_http() -> None:
     """A service built with http=None binds nothing; asking its port is a usage error."""
     service = Service(name="embedded", http=None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -395,3 +397,15 @@ def test_public_names_are_pinned(package: str) -> None:
     assert sorted(module.__all__) == PUBLIC[package]
     missing = [name for name in module.__all__ if not hasattr(module, name)]
     assert missing == []
+
+
+def test_packages_import_their_names_lazily() -> None:
+    """Importing the kernel, agents and registry packages imports none of their modules yet."""
+    probe = (
+        "import sys, longboat, longboat.agents, longboat.registry\n"
+        "eager = [m for m in ('aiohttp', 'jwt', 'longboat._service', 'longboat.agents._replay',"
+        " 'longboat.registry._tokens') if m in sys.modules]\n"
+        "print(eager)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

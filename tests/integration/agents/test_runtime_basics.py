@@ -9,8 +9,15 @@ import pytest
 from pydantic import JsonValue
 
 from longboat import Envelope, EnvelopeSerde
-from longboat.agents import Agent, Context, RetryPolicy, list_dead_letters, replay_dead_letters
-from longboat.errors import RetryableError, UsageError
+from longboat.agents import (
+    Agent,
+    AgentRunner,
+    Context,
+    RetryPolicy,
+    list_dead_letters,
+    replay_dead_letters,
+)
+from longboat.errors import ConfigError, RetryableError, UsageError
 from longboat.kafka import Producer
 from tests.helpers import assert_eventually
 from tests.integration.agents.conftest import AgentWorld, read_all, running
@@ -189,3 +196,17 @@ async def test_an_idle_partition_commits_without_waiting_for_the_timer(world: Ag
         both = await world.read(world.output_topic, 2)
     assert [e.data for e in first] == [2]
     assert sorted(e.data for e in both) == [2, 4]  # type: ignore[type-var]
+
+
+async def test_missing_topics_fail_the_start_naming_them_and_the_fix(world: AgentWorld) -> None:
+    """An agent whose input topic is missing does not start: the error names it and the command."""
+    await world.create("gap")
+    agent = Agent("gap", topics=[f"{world.input_topic}.missing"])
+    agent.handler(_noop)
+    with pytest.raises(ConfigError, match=r"missing topics .*\.missing.*longboat topics create"):
+        async with AgentRunner(agent, world.agent_settings(instance="i1")):
+            pass
+
+
+async def _noop(ctx: Context, event: Envelope) -> JsonValue:
+    return None
