@@ -120,12 +120,15 @@ def read_spans(spans: Path) -> list[dict[str, Any]]:
     """Every span the collector wrote, flattened: OTLP JSON plus ``service`` (its service.name).
 
     Attributes become a plain ``{key: value}`` dict; ids stay lower-case hex as OTLP JSON has
-    them (an empty ``parentSpanId`` means a root span).
+    them (an empty ``parentSpanId`` means a root span). A line the collector is still writing
+    is left for the next read.
     """
     if not spans.exists():
         return []
     found: list[dict[str, Any]] = []
-    for line in spans.read_text().splitlines():
+    text = spans.read_text()
+    # The collector may be mid-write: a last line without its newline is not read yet.
+    for line in text[: text.rfind("\n") + 1].splitlines():
         if not line.strip():
             continue
         for resource_spans in json.loads(line).get("resourceSpans", []):

@@ -106,7 +106,8 @@ async def test_opa_down_denies_everything_and_recovers(world: GatewayWorld) -> N
         await gw.memory_put("claims", "before", 1)
         world.stop_opa()
         # Fail closed, but not a policy's verdict: the agent's step retries instead of failing.
-        with pytest.raises(GatewayUnavailable, match="503.*policy_unavailable.*policy engine unavailable"):
+        unavailable = r"503.*policy_unavailable.*policy engine unavailable"
+        with pytest.raises(GatewayUnavailable, match=unavailable):
             await gw.memory_put("claims", "during", 2)
         base = f"http://127.0.0.1:{gateway.port}"
         async with aiohttp.ClientSession() as http:
