@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
 import sys
 import tempfile
@@ -29,13 +30,15 @@ from bench.peers._stats import percentile, ratio
 from longboat import KafkaSettings
 from longboat.devinfra import cache_dir
 
-PEERS = ("dbos-sqlite", "dbos-postgres", "temporal")
+PEERS = ("dbos-sqlite", "dbos-postgres", "temporal", "temporal-file")
 # (label, key, unit, lower is better)
 ROWS = (
     ("per-step overhead p50", "step_p50", "ms", True),
     ("per-step overhead p99", "step_p99", "ms", True),
     ("event → output p50", "e2e_p50", "ms", True),
     ("event → output p99", "e2e_p99", "ms", True),
+    ("  of which event → first step p50", "pickup_p50", "ms", True),
+    ("  of which last step → output p50", "finish_p50", "ms", True),
     ("throughput (backlog)", "rate", "ev/s", False),
     ("restart → first output", "first_s", "s", True),
     ("restart → all outputs", "all_s", "s", True),
@@ -68,7 +71,8 @@ def _system(name: str, cache: Path, home: Path) -> Iterator[tuple[Worker, Server
             yield Worker([str(python), "-m", "bench.peers.dbos_app"], env), server
     else:
         python = _install.peer_python(cache, "temporal", _install.TEMPORAL_PINS)
-        with temporal_server(_install.temporal_cli(cache), home) as server:
+        binary = _install.temporal_cli(cache)
+        with temporal_server(binary, home, in_memory=name == "temporal") as server:
             env = {"PEER_TEMPORAL": server.address}
             yield Worker([str(python), "-m", "bench.peers.temporal_app"], env), server
 
@@ -82,6 +86,8 @@ def _measure(kafka: KafkaSettings, worker: Worker, args: argparse.Namespace) -> 
         "step_p99": percentile(low.steps, 0.99) * 1000,
         "e2e_p50": statistics.median(low.latencies) * 1000,
         "e2e_p99": percentile(low.latencies, 0.99) * 1000,
+        "pickup_p50": statistics.median(low.pickup) * 1000,
+        "finish_p50": statistics.median(low.finish) * 1000,
         "rate": full.rate,
         "first_s": back.first_s,
         "all_s": back.all_s,
@@ -122,8 +128,12 @@ def main() -> None:
     parser.add_argument("--latency-events", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0, help="low-load events/s")
     parser.add_argument("--restart-events", type=int, default=2000)
-    parser.add_argument("--only", default=",".join(PEERS), help="peers beside Longboat")
+    parser.add_argument(
+        "--only", default=",".join(PEERS[:3]), help=f"peers beside Longboat ({', '.join(PEERS)})"
+    )
     args = parser.parse_args()
+    # A SIGTERM unwinds like Ctrl-C: the servers and the broker started here are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(only) - set(PEERS))
     if unknown:

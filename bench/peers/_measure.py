@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -81,6 +82,10 @@ class Phase:
     def output(self) -> str:
         """The output topic."""
         return f"peers.out.{self.run}"
+
+    def ids(self, n: int) -> list[str]:
+        """``n`` event ids, unique across phases (a peer's server outlives a phase)."""
+        return [f"{self.run}-{i}" for i in range(n)]
 
     @property
     def sink(self) -> Path:
@@ -156,6 +161,10 @@ class Phase:
             count = len(self.outputs.ids)
             await asyncio.sleep(quiet_s)
 
+    def close(self) -> None:
+        """Remove the phase's folder (kept when the phase fails, for its worker log)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
     def duplicates(self, expected: list[str]) -> Duplicates:
         """Duplicate side effects and outputs so far."""
         lines = self.sink.read_text().splitlines() if self.sink.exists() else []
@@ -213,6 +222,8 @@ class LowLoad:
 
     latencies: list[float]
     steps: list[float]
+    pickup: list[float]  # event sent → its first step ran
+    finish: list[float]  # its last step ran → its output readable
     rss_mb: float
 
 
@@ -249,25 +260,33 @@ async def low_load(kafka: KafkaSettings, worker: Worker, *, events: int, rate: f
     watching = await _watching(phase)
     process = phase.spawn()
     try:
-        await publish(kafka, phase.input, ["warm-up"])
-        await phase.until(lambda: "warm-up" in phase.outputs.first_at, "the warm-up output")
-        ids = [f"e{i}" for i in range(events)]
+        warm = f"{phase.run}-warm-up"
+        await publish(kafka, phase.input, [warm])
+        await phase.until(lambda: warm in phase.outputs.first_at, "the warm-up output")
+        ids = phase.ids(events)
         sent = await publish(kafka, phase.input, ids, gap_s=1 / rate)
         await phase.until(lambda: len(phase.outputs.first_at) > events, "the low-load outputs")
         rss = peak_rss_mb(process.pid)
     finally:
         stop(process)
         await _stop_watching(watching)
-    latencies = [phase.outputs.first_at[event] - sent[event] for event in ids]
-    stamps = [s for i, s in zip(phase.outputs.ids, phase.outputs.stamps, strict=True) if i in sent]
-    return LowLoad(latencies, per_step(stamps), rss)
+    phase.close()
+    first_at = phase.outputs.first_at
+    stamps = {i: s for i, s in zip(phase.outputs.ids, phase.outputs.stamps, strict=True)}
+    return LowLoad(
+        latencies=[first_at[event] - sent[event] for event in ids],
+        steps=per_step(stamps[event] for event in ids),
+        pickup=[stamps[event][0] - sent[event] for event in ids],
+        finish=[first_at[event] - stamps[event][-1] for event in ids],
+        rss_mb=rss,
+    )
 
 
 async def full_load(kafka: KafkaSettings, worker: Worker, *, events: int) -> FullLoad:
     """``events`` published before the worker starts; its rate from first to last output."""
     phase = Phase(kafka, worker)
     await phase.topics()
-    await publish(kafka, phase.input, [f"e{i}" for i in range(events)])
+    await publish(kafka, phase.input, phase.ids(events))
     watching = asyncio.create_task(phase.watch())
     process = phase.spawn()
     try:
@@ -276,6 +295,7 @@ async def full_load(kafka: KafkaSettings, worker: Worker, *, events: int) -> Ful
     finally:
         stop(process)
         await _stop_watching(watching)
+    phase.close()
     times = phase.outputs.first_at.values()
     return FullLoad(events / max(max(times) - min(times), 1e-9), rss)
 
@@ -284,7 +304,7 @@ async def restart(kafka: KafkaSettings, worker: Worker, *, events: int) -> Resta
     """A backlog; SIGKILL once a quarter is out; the same worker again; until all are out."""
     phase = Phase(kafka, worker)
     await phase.topics()
-    ids = [f"e{i}" for i in range(events)]
+    ids = phase.ids(events)
     await publish(kafka, phase.input, ids)
     watching = asyncio.create_task(phase.watch())
     process = phase.spawn()
@@ -303,5 +323,6 @@ async def restart(kafka: KafkaSettings, worker: Worker, *, events: int) -> Resta
     finally:
         stop(process)
         await _stop_watching(watching)
+    phase.close()
     last = max(phase.outputs.first_at.values())
     return Restart(first - spawned, last - spawned, duplicates)

@@ -82,12 +82,14 @@ def _stop(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
 
 
 @contextmanager
-def temporal_server(binary: Path, home: Path) -> Iterator[Server]:
-    """``temporal server start-dev``, headless, its state in a SQLite file under ``home``."""
+def temporal_server(binary: Path, home: Path, *, in_memory: bool) -> Iterator[Server]:
+    """``temporal server start-dev``, headless, its state in SQLite: in memory or in a file."""
     port = free_port()
     log = home / "temporal-server.log"
     argv = [str(binary), "server", "start-dev", "--headless", "--ip", "127.0.0.1"]
-    argv += ["--port", str(port), "--db-filename", str(home / "temporal.db")]
+    argv += ["--port", str(port)]
+    if not in_memory:
+        argv += ["--db-filename", str(home / "temporal.db")]
     argv += ["--metrics-port", str(free_port()), "--http-port", str(free_port())]
     argv += ["--log-level", "error"]
     with log.open("ab") as out:
