@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed
 LB     := $(BIN)/longboat
 OPA     = $$($(LB) dev provision 2>/dev/null | awk '/^opa /{print $$2}')
 
-.PHONY: help venv lint typecheck provision provision-test test unit helm-test integration policy-test demo demo-down bench chaos clean distclean lock
+.PHONY: help venv lint typecheck provision provision-test test unit helm-test integration policy-test demo demo-down bench bench-peers chaos clean distclean lock
 
 help:
 	@echo "make demo   - run the governed claims fleet (fleet up) and drive it end to end"
 	@echo "make test   - install everything, lint, type-check and run the whole suite"
 	@echo "make bench  - run the benchmarks (figures beside a raw-aiokafka baseline)"
+	@echo "make bench-peers - Longboat beside DBOS Transact and Temporal (docs/benchmarks.md)"
 	@echo "make chaos  - the claims fleet under kills, a broker restart, OPA stopped (docs/chaos.md)"
 	@echo "make clean  - stop the local stack, remove the venv and caches (keeps jars/opa)"
 
@@ -102,6 +103,14 @@ bench: provision
 	$(BIN)/python -m bench.scaling --charts docs/img
 	$(BIN)/python -m bench.workflow_scaling --charts docs/img
 	$(BIN)/python -m bench.profile_agent
+
+# Longboat beside DBOS Transact (SQLite, Postgres) and Temporal on one workload. Each peer is
+# installed into its own venv under the cache (Postgres from Debian's packages, the temporal CLI
+# built from the Go module proxy); never part of `make test`. PEERS_ARGS overrides, e.g.
+# PEERS_ARGS="--events 1000 --only temporal".
+PEERS_ARGS ?=
+bench-peers: provision
+	$(BIN)/python -m bench.peers $(PEERS_ARGS)
 
 # The whole fleet under faults on its own broker (docs/chaos.md); exits 1 on any violation.
 # CHAOS_ARGS overrides the configuration, e.g. CHAOS_ARGS="--workflows 1000 --kills 6".
