@@ -9,16 +9,21 @@ one line to ``$MCP_COUNTER_FILE``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from mcp import MCPError
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server import _streamable_http_modern
+from mcp.server.mcpserver import MCPServer
 from mcp.types import METHOD_NOT_FOUND, RequestParams, ToolAnnotations
 
 server = MCPServer("lean")
+# A 2026-07-28 server answers JSON unless a handler runs silent past this window (15 s in the
+# SDK; shortened so a test's tool outlasts it and the answer comes as an event stream).
+_STREAM_AFTER_S = 0.1
 
 
 def _count(line: str) -> int:
@@ -48,13 +53,13 @@ def charge(amount: int, idempotency_key: str = "") -> dict[str, object]:
 
 
 @server.tool(
-    description="Send a message, reporting progress on the way (not idempotent).",
+    description="Send a message, slowly (not idempotent).",
     annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False),
 )
-async def chatty(text: str, ctx: Context) -> str:
-    """Log a line to the caller first (the server then answers with an event stream)."""
-    await ctx.info(f"sending {text}")
-    _count(f"chatty {text}")
+async def slow(text: str) -> str:
+    """Take longer than the server's JSON window (it then answers with an event stream)."""
+    await asyncio.sleep(_STREAM_AFTER_S * 5)
+    _count(f"slow {text}")
     return "sent"
 
 
@@ -64,6 +69,7 @@ async def _no_discover(ctx: Any, params: Any) -> Any:
 
 if __name__ == "__main__":
     port, mode = int(sys.argv[1]), sys.argv[2]
+    setattr(_streamable_http_modern, "_SSE_PING_INTERVAL", _STREAM_AFTER_S)  # noqa: B010
     if mode.startswith("legacy"):
         # The SDK's own server, made to speak only the handshake era (a pre-2026 server).
         server._lowlevel_server.add_request_handler("server/discover", RequestParams, _no_discover)
