@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import httpx2
 from mcp import MCPError
+from mcp.shared._otel import inject_trace_context, otel_span
 from mcp.shared.dispatcher import CallOptions
 from mcp_types import (
     CONNECTION_CLOSED,
@@ -41,6 +42,7 @@ from mcp_types import (
     JSONRPCResponse,
     jsonrpc_message_adapter,
 )
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 __all__ = ["LeanDispatcher", "LeanWire"]
@@ -126,18 +128,29 @@ class LeanWire:
         if self._http is None:  # made on the loop that calls, never at import or in __init__
             self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
         request_id = f"lb-{next(self._ids)}"  # a string: never one of the SDK's own integer ids
-        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         headers = dict(self._headers)
         if self._session_id:
             headers[_SESSION_HEADER] = self._session_id
         headers.update(opts.get("headers") or {})
-        try:
-            async with asyncio.timeout(opts.get("timeout")):
-                return await self._exchange(request_id, json.dumps(body), headers)
-        except TimeoutError:
-            raise MCPError(code=REQUEST_TIMEOUT, message=f"Request {method!r} timed out") from None
-        except aiohttp.ClientError as e:
-            raise MCPError(code=CONNECTION_CLOSED, message=f"Connection closed: {e}") from e
+        target = params.get("name")
+        span = f"MCP send {method}{f' {target}' if isinstance(target, str) else ''}"
+        attributes = {"mcp.method.name": method, "jsonrpc.request.id": request_id}
+        # The SDK dispatcher's client span and W3C trace context in _meta, so the server's
+        # spans still join the gateway's trace.
+        with otel_span(span, kind=SpanKind.CLIENT, attributes=attributes):
+            meta = dict(params.get("_meta") or {})
+            inject_trace_context(meta)
+            body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+            if meta:
+                params["_meta"] = meta
+            try:
+                async with asyncio.timeout(opts.get("timeout")):
+                    return await self._exchange(request_id, json.dumps(body), headers)
+            except TimeoutError:
+                message = f"Request {method!r} timed out"
+                raise MCPError(code=REQUEST_TIMEOUT, message=message) from None
+            except aiohttp.ClientError as e:
+                raise MCPError(code=CONNECTION_CLOSED, message=f"Connection closed: {e}") from e
 
     async def _exchange(
         self, request_id: str, body: str, headers: dict[str, str]
