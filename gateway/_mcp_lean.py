@@ -74,8 +74,8 @@ class LeanWire:
         headers: Mapping[str, str],
         counted: Callable[[str, str], None],
     ) -> None:
-        """``counted(server, path)`` is told ``lean`` per lean call, ``sdk:<reason>`` per
-        fallback."""
+        """``counted(server, path)`` is told each ``tools/call``'s path: ``lean``,
+        ``lean:event-stream`` or ``sdk:<reason>``."""
         self.server = server
         self.url = url
         self._headers = {
