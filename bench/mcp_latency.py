@@ -6,9 +6,12 @@ on schedule, whatever the latency) of ``--rate`` calls per second for ``--second
 ``tools/call`` made directly with the official client over one session; (2) the same call through
 ``POST /v1/tools/bench.lookup/invoke`` (token check, catalogue approval, PII scan, OPA decision,
 decision log, ledger start and result, upstream call). Every gateway call has a fresh idempotency
-key, so each one reaches the upstream. Prints p50/p99, the p99 ratio and the p99 difference.
+key, so each one reaches the upstream. Prints p50/p99, the p99 ratio and the p99 difference, and
+the gateway process's CPU time per call (from ``/proc``; steadier than latency on a busy machine).
+``--sdk-calls`` sets ``lean_calls: false`` on the upstream (every call through the SDK client), for
+a same-minute comparison with the lean path (docs/tools.md).
 
-    python -m bench.mcp_latency [--rate 200] [--seconds 10]
+    python -m bench.mcp_latency [--rate 200] [--seconds 10] [--sdk-calls]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -76,7 +80,25 @@ async def _approve(kafka: KafkaSettings, prefix: str) -> None:
         await approve_tool(kafka, names, definition.name, definition.digest, operator="bench")
 
 
-async def _through_gateway(url: str, issuer: TokenIssuer, rate: int, seconds: float) -> list[float]:
+def _cpu_s(gateway_url: str) -> float:
+    """CPU seconds (user + system) the ``longboat run gateway`` process at that port has used."""
+    port = gateway_url.rsplit(":", 1)[1]
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"gateway" in argv and port.encode() in argv:
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue
+    raise RuntimeError(f"no gateway process for {gateway_url} in /proc")
+
+
+async def _through_gateway(
+    url: str, issuer: TokenIssuer, rate: int, seconds: float
+) -> tuple[list[float], float]:
     # Tokens are single-use: the measured calls get ones minted beforehand (minting is not timed).
     tokens = [issuer.issue(ttl_s=600) for _ in range(int(rate * seconds))]
     run = uuid.uuid4().hex[:8]
@@ -98,7 +120,9 @@ async def _through_gateway(url: str, issuer: TokenIssuer, rate: int, seconds: fl
             status = await call(i)
             assert status == 200, status
 
-        return await _load(send, rate, seconds)
+        before = _cpu_s(url)
+        latencies = await _load(send, rate, seconds)
+        return latencies, (_cpu_s(url) - before) / len(latencies)
 
 
 async def _until_approved(call: Callable[[int], Awaitable[int]]) -> None:
@@ -115,6 +139,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--sdk-calls", action="store_true", help="lean_calls: false (every call via the SDK)"
+    )
     args = parser.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
@@ -123,14 +150,19 @@ def main() -> None:
         with bench_broker() as servers, bench_opa() as opa, tempfile.TemporaryDirectory() as d:
             kafka = KafkaSettings(bootstrap_servers=servers)
             tools = Path(d) / "tools.json"
-            spec = {"kind": "mcp", "transport": "http", "url": url}
+            spec = {
+                "kind": "mcp",
+                "transport": "http",
+                "url": url,
+                "lean_calls": not args.sdk_calls,
+            }
             tools.write_text(json.dumps({"tools": {"bench": spec}}))
             prefix = f"m{uuid.uuid4().hex[:6]}."
             issuers = asyncio.run(prepare_gateway(kafka, prefix, {"bench": ("tool:bench",)}))
             env = {"LONGBOAT_GATEWAY__TOOLS_FILE": str(tools)}
             with running_gateway(servers, prefix, opa.url, log=True, env=env) as gateway:
                 asyncio.run(_approve(kafka, prefix))
-                through = asyncio.run(
+                through, cpu = asyncio.run(
                     _through_gateway(gateway, issuers["bench"], args.rate, args.seconds)
                 )
             direct = asyncio.run(_direct(url, args.rate, args.seconds))
@@ -146,6 +178,8 @@ def main() -> None:
     print(f"| direct MCP tools/call (official client) | {d50:.2f} | {d99:.2f} | 1.00 |")
     print(f"| through the gateway (/invoke) | {g50:.2f} | {g99:.2f} | {g99 / d99:.1f} |")
     print(f"# the gateway adds {g99 - d99:.2f} ms at p99 (goal: at most 2 ms)")
+    path = "SDK client (lean_calls: false)" if args.sdk_calls else "lean tools/call"
+    print(f"# upstream path: {path}; gateway CPU per call {cpu * 1000:.2f} ms")
 
 
 if __name__ == "__main__":

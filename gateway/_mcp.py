@@ -24,8 +24,9 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import httpx2
 from mcp import Client, MCPError, StdioServerParameters
@@ -37,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, model
 
 from longboat.errors import ConfigError
 from longboat.gateway._decision import ToolHints
+from longboat.gateway._mcp_lean import LeanDispatcher, LeanWire
 
 __all__ = [
     "IDEMPOTENCY_META_KEY",
@@ -95,6 +97,11 @@ class McpServerSpec(BaseModel):
         default_factory=dict, description="http: header -> name of a gateway env variable"
     )
     timeout_s: float = Field(default=30, gt=0, le=600)
+    lean_calls: bool = Field(
+        default=True,
+        description="http: send tools/call as one JSON-RPC POST on the SDK's session (the SDK "
+        "path for anything but a plain JSON answer); false: every call through the SDK client",
+    )
     reconcile: dict[str, ReconcileHook] = Field(
         default_factory=dict,
         description="tool -> its reconcile hook (in-doubt calls are checked, not refused)",
@@ -191,10 +198,18 @@ def _secret(server: str, field: str, variable: str) -> str:
 class McpUpstreams:
     """Open sessions to the declared MCP servers; lists and calls their tools."""
 
-    def __init__(self, specs: dict[str, McpServerSpec]) -> None:
-        """Keep the specs; nothing connects until :meth:`open`."""
+    def __init__(
+        self,
+        specs: dict[str, McpServerSpec],
+        *,
+        counted: Callable[[str, str], None] = lambda server, path: None,
+    ) -> None:
+        """Keep the specs; nothing connects until :meth:`open`. ``counted(server, path)`` is
+        told the path each ``tools/call`` of an http server took (``lean`` or ``sdk:<why>``)."""
         self.specs = specs
         self._clients: dict[str, Client] = {}
+        self._counted = counted
+        self._wires: dict[str, LeanWire] = {}
 
     async def open(self, stack: AsyncExitStack) -> None:
         """Connect every server on ``stack`` (closed with the gateway).
@@ -211,6 +226,11 @@ class McpUpstreams:
                 raise ConfigError(
                     f"tools.{name}: cannot open an MCP session with {where}: {e}"
                 ) from e
+            if (wire := self._wires.get(name)) is not None:
+                stack.push_async_callback(wire.close)
+                # Under the SDK's session, so only the wire of tools/call changes (_mcp_lean.py).
+                session = cast(Any, self._clients[name].session)
+                session._dispatcher = LeanDispatcher(session._dispatcher, wire)
 
     def _transport(self, name: str, spec: McpServerSpec) -> StdioServerParameters | Transport:
         if spec.transport == "stdio":
@@ -223,7 +243,15 @@ class McpUpstreams:
         assert spec.url is not None
         headers = dict(spec.headers)
         headers |= {k: _secret(name, "headers_from", v) for k, v in spec.headers_from.items()}
-        return streamable_http_client(spec.url, http_client=create_mcp_http_client(headers))
+        http = create_mcp_http_client(headers)
+        if spec.lean_calls:
+            wire = LeanWire(server=name, url=spec.url, headers=headers, counted=self._counted)
+            http.event_hooks = {
+                "request": [wire.observe_request],
+                "response": [wire.observe_response],
+            }
+            self._wires[name] = wire
+        return streamable_http_client(spec.url, http_client=http)
 
     async def discover(self) -> list[ToolDefinition]:
         """Every tool of every server, with its digest (paginated listings followed).

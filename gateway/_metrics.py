@@ -31,6 +31,13 @@ class GatewayMetrics:
             ["tool", "executed"],
             registry=self.registry,
         )
+        self._mcp_paths = Counter(
+            "longboat_gateway_mcp_tool_calls",
+            "tools/call sent to Streamable HTTP MCP servers, by path: lean (one JSON-RPC POST) "
+            "or sdk:<why the lean path was not taken>",
+            ["server", "path"],
+            registry=self.registry,
+        )
 
     def decided(self, allow: bool, source: str, seconds: float) -> None:
         """Count and time one decision."""
@@ -40,3 +47,7 @@ class GatewayMetrics:
     def tool_called(self, tool: str, executed: bool) -> None:
         """Count one tool call (executed, or answered from the ledger)."""
         self._tools.labels(tool, str(executed).lower()).inc()
+
+    def mcp_call_path(self, server: str, path: str) -> None:
+        """Count one upstream ``tools/call`` by the path it took."""
+        self._mcp_paths.labels(server, path).inc()

@@ -158,7 +158,7 @@ class GatewayService(Service):
         self.names = TopicNames(settings.topic_prefix)
         self.instance = gw.instance or socket.gethostname()
         self.tools = ToolRegistry.from_file(gw.tools_file)
-        self.upstreams = McpUpstreams(self.tools.servers)
+        self.upstreams = McpUpstreams(self.tools.servers, counted=self.metrics.mcp_call_path)
         self.classifying = asyncio.Semaphore(_CLASSIFIERS)
         self._clock = clock
 
