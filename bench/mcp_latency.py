@@ -8,8 +8,10 @@ on schedule, whatever the latency) of ``--rate`` calls per second for ``--second
 decision log, ledger start and result, upstream call). Every gateway call has a fresh idempotency
 key, so each one reaches the upstream. Prints p50/p99, the p99 ratio and the p99 difference, and
 the gateway process's CPU time per call (from ``/proc``; steadier than latency on a busy machine).
-``--sdk-calls`` sets ``lean_calls: false`` on the upstream (every call through the SDK client), for
-a same-minute comparison with the lean path (docs/tools.md).
+(3) the direct call through ``bench._bare_proxy``, an aiohttp hop that only forwards: the floor a
+Python gateway cannot go below on this machine. ``--sdk-calls`` sets ``lean_calls: false`` on the
+upstream (every call through the SDK client), for a same-minute comparison with the lean path
+(docs/tools.md).
 
     python -m bench.mcp_latency [--rate 200] [--seconds 10] [--sdk-calls]
 """
@@ -44,9 +46,11 @@ from longboat.registry import TokenIssuer
 TOOL = "bench.lookup"
 
 
-def _start_server(port: int) -> subprocess.Popen[bytes]:
+def _start_server(
+    port: int, *extra: str, module: str = "bench._mcp_server"
+) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench._mcp_server", str(port)],
+        [sys.executable, "-m", module, str(port), *extra],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -166,17 +170,31 @@ def main() -> None:
                     _through_gateway(gateway, issuers["bench"], args.rate, args.seconds)
                 )
             direct = asyncio.run(_direct(url, args.rate, args.seconds))
+        proxy_port = free_port()
+        proxy = _start_server(proxy_port, url, module="bench._bare_proxy")
+        try:
+            hop = asyncio.run(
+                _direct(f"http://127.0.0.1:{proxy_port}/mcp", args.rate, args.seconds)
+            )
+        finally:
+            proxy.kill()
+            proxy.wait()
     finally:
         server.kill()
         server.wait()
     d50, d99 = _summary(direct)
     g50, g99 = _summary(through)
+    h50, h99 = _summary(hop)
     print(f"# MCP tool call latency — {machine_line()}, everything on loopback")
     print(f"# open loop, {args.rate} calls/s for {args.seconds:.0f} s each; latency in ms")
     print("| path | p50 | p99 | p99 ratio to direct |")
     print("|---|---|---|---|")
     print(f"| direct MCP tools/call (official client) | {d50:.2f} | {d99:.2f} | 1.00 |")
+    print(
+        f"| through a bare Python HTTP hop (no checks) | {h50:.2f} | {h99:.2f} | {h99 / d99:.1f} |"
+    )
     print(f"| through the gateway (/invoke) | {g50:.2f} | {g99:.2f} | {g99 / d99:.1f} |")
+    print(f"# a bare hop adds {h99 - d99:.2f} ms at p99 (the floor for any Python gateway)")
     print(f"# the gateway adds {g99 - d99:.2f} ms at p99 (goal: at most 2 ms)")
     path = "SDK client (lean_calls: false)" if args.sdk_calls else "lean tools/call"
     print(f"# upstream path: {path}; gateway CPU per call {cpu * 1000:.2f} ms")
