@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from pydantic import JsonValue
 
-from longboat.gateway import GatewayService, approve_tool
+from longboat.gateway import GatewayService
 from longboat.gateway._client import GatewayUnavailable
 from longboat.registry import TokenIssuer
 from tests.helpers import assert_eventually
 from tests.integration.gateway.conftest import REPO, GatewayWorld, client, serving
+from tests.integration.gateway.test_mcp_tools import _approve_all
 
 SERVER = "tests.integration.gateway.mcp_lean_upstream"
 METRIC = "longboat_gateway_mcp_tool_calls_total"
@@ -69,21 +70,6 @@ def _tools(world: GatewayWorld, url: str) -> Path:
     lean = {"kind": "mcp", "transport": "http", "url": url}
     tools.write_text(json.dumps({"tools": {"lean": lean, "sdk": {**lean, "lean_calls": False}}}))
     return tools
-
-
-async def _approve_all(world: GatewayWorld, service: GatewayService) -> None:
-    for name in service.catalogue.names:
-        definition = service.catalogue.served(name)
-        assert definition is not None
-        await approve_tool(
-            world.settings.kafka, world.names, name, definition.digest, operator="ops"
-        )
-
-    async def approved() -> bool:
-        served = [service.catalogue.served(n) for n in service.catalogue.names]
-        return all(d is not None and service.catalogue.approved(d) for d in served)
-
-    await assert_eventually(approved, bool, timeout_s=30, what="approvals followed")
 
 
 async def _invoke(
